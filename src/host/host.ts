@@ -1,0 +1,198 @@
+/**
+ * A lattice host: joins a lattice over NATS with an nkey identity, announces itself, heartbeats,
+ * answers control requests, and keeps a view of every other host. Transport-agnostic: the caller
+ * passes the connector (TCP in Node, WebSocket in a browser).
+ */
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import { RESILIENT, parseServers, type Connector } from "../nats/connection-options.js";
+import {
+  EventType,
+  InventoryRequest,
+  LATTICE_VERSION,
+  PingRequest,
+  Subjects,
+  assertLabel,
+  encode,
+  makeEvent,
+  type EventData,
+  type HostInfo,
+  type HostInventory,
+  type InventorySummary,
+  type Labels,
+} from "../protocol/index.js";
+import { ControlResponder, type ControlStats } from "./control-responder.js";
+import { hostIdentity, type HostIdentity } from "./identity.js";
+import { LatticeView } from "./lattice-view.js";
+import { silentLogger, type Logger } from "./logger.js";
+
+export const DEFAULT_LATTICE = "default";
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+
+export interface HostOptions {
+  /** NATS servers: any of them will do, the client fails over between them. */
+  servers: string | readonly string[];
+  connect: Connector;
+  /** Extra NATS options (credentials, TLS…); the host's own reconnect policy applies underneath. */
+  connection?: Partial<ConnectionOptions>;
+  lattice?: string;
+  name?: string;
+  labels?: Labels;
+  heartbeatMs?: number;
+  /** An nkey server seed (`SN…`) to keep the same host id across restarts. */
+  seed?: string;
+  logger?: Logger;
+}
+
+export class Host {
+  readonly id: string;
+  readonly name: string;
+  readonly lattice: string;
+  readonly labels: Readonly<Labels>;
+  readonly heartbeatMs: number;
+  readonly subjects: Subjects;
+  private readonly identity: HostIdentity;
+  private readonly log: Logger;
+  private startedAtMs = 0;
+  private nc?: NatsConnection;
+  private control?: ControlResponder;
+  private heartbeat?: ReturnType<typeof setInterval>;
+  private latticeView?: LatticeView;
+  private viewSeeded: Promise<void> = Promise.resolve();
+  private state: "new" | "starting" | "running" | "stopped" = "new";
+
+  constructor(private readonly opts: HostOptions) {
+    this.lattice = opts.lattice ?? DEFAULT_LATTICE;
+    this.subjects = new Subjects(this.lattice);
+    this.identity = hostIdentity(opts.seed);
+    this.id = this.identity.id;
+    this.name = opts.name ?? `host-${this.id.slice(1, 7).toLowerCase()}`;
+    this.labels = { ...opts.labels };
+    for (const [k, v] of Object.entries(this.labels)) assertLabel(k, v);
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    if (!Number.isInteger(this.heartbeatMs) || this.heartbeatMs < 10) throw new Error("heartbeat must be a whole number of milliseconds, at least 10");
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** Connect, start answering, announce. Resolves as soon as the host_started event is sent. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`host ${this.name} was already started`);
+    this.state = "starting";
+    const servers = parseServers(this.opts.servers);
+    const nc = await this.opts.connect({
+      ...RESILIENT,
+      ...this.opts.connection,
+      servers,
+      name: `lattice-host:${this.lattice}:${this.name}`,
+    });
+    this.nc = nc;
+    this.startedAtMs = Date.now();
+
+    this.control = new ControlResponder(nc, this.subjects, this.id, {
+      ping: { request: PingRequest, handle: () => this.info() },
+      inventory: { request: InventoryRequest, handle: () => this.inventory() },
+    }, this.log);
+    this.control.start();
+    this.latticeView = new LatticeView(nc, this.subjects);
+    this.viewSeeded = this.latticeView.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
+    // The server must know our subscriptions before anyone hears of us, or a ping sent on
+    // hearing host_started could miss this host.
+    await nc.flush();
+    this.publish(EventType.HostStarted, this.info());
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.state = "running";
+    void this.watchConnection(nc);
+    this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers });
+  }
+
+  /** Leave the lattice: everyone's view drops this host at once. */
+  async stop(reason = "graceful stop"): Promise<void> {
+    if (this.state === "stopped" || this.state === "new") {
+      this.state = "stopped";
+      return;
+    }
+    this.state = "stopped";
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.control?.stop();
+    this.latticeView?.stop();
+    const nc = this.nc;
+    if (!nc || nc.isClosed()) return;
+    this.publish(EventType.HostStopped, { id: this.id, reason });
+    try {
+      // Bounded: with NATS gone the event cannot be delivered, and stopping must still finish.
+      await Promise.race([nc.flush(), new Promise((r) => setTimeout(r, 2_000))]);
+    } finally {
+      await nc.close();
+    }
+    this.log.info("host stopped", { id: this.id, reason });
+  }
+
+  get running(): boolean {
+    return this.state === "running";
+  }
+
+  /** The live view of the lattice's hosts, this one included. */
+  get view(): LatticeView {
+    if (!this.latticeView) throw new Error("host not started");
+    return this.latticeView;
+  }
+
+  /** Resolves once the view has heard the ping answers of the hosts already there. */
+  viewReady(): Promise<void> {
+    return this.viewSeeded;
+  }
+
+  /** The host's NATS connection, for layers built on it. */
+  get connection(): NatsConnection {
+    if (!this.nc) throw new Error("host not started");
+    return this.nc;
+  }
+
+  get controlStats(): Readonly<ControlStats> {
+    return this.control?.stats ?? { requests: 0, errors: 0, ignored: 0 };
+  }
+
+  info(): HostInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      lattice: this.lattice,
+      labels: { ...this.labels },
+      version: LATTICE_VERSION,
+      startedAt: new Date(this.startedAtMs).toISOString(),
+      heartbeatMs: this.heartbeatMs,
+      uptimeSeconds: Math.max(0, (Date.now() - this.startedAtMs) / 1000),
+    };
+  }
+
+  summary(): InventorySummary {
+    return { actors: 0, providers: 0 };
+  }
+
+  inventory(): HostInventory {
+    return { host: this.info(), actors: [], providers: [] };
+  }
+
+  private beat(): void {
+    this.publish(EventType.HostHeartbeat, { host: this.info(), summary: this.summary() });
+  }
+
+  private publish<T extends EventType>(type: T, data: EventData<T>): void {
+    try {
+      this.nc?.publish(this.subjects.event(type), encode(makeEvent(type, this.id, data)));
+    } catch (e) {
+      // Publishing only fails on a closed connection; the host is stopping then.
+      this.log.debug("event not published", { type, error: String(e) });
+    }
+  }
+
+  /** After a reconnect the host may have been expired everywhere: announce it again. */
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") this.log.warn("lost NATS connection", { server: s.server });
+      if (s.type === "reconnect" && this.state === "running") {
+        this.log.info("reconnected to NATS", { server: s.server });
+        this.publish(EventType.HostStarted, this.info());
+      }
+    }
+  }
+}

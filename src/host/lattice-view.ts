@@ -1,0 +1,189 @@
+/**
+ * A live view of the hosts of a lattice, built only from events: host_started and heartbeats add
+ * or refresh a host, host_stopped removes it at once, and a host whose heartbeats stop is expired
+ * after EXPIRY_BEATS of its own intervals. A scatter-gather ping seeds the view at start so it
+ * does not wait a heartbeat to know who is there.
+ */
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  ControlOp,
+  EVENT_SCHEMAS,
+  EventType,
+  MAX_EVENT_PAYLOAD,
+  PingReply,
+  Subjects,
+  decode,
+  isEventType,
+  type HostInfo,
+  type InventorySummary,
+} from "../protocol/index.js";
+
+/** A host is expired after this many of its heartbeat intervals without a word from it. */
+export const EXPIRY_BEATS = 3;
+/** How often expiry is checked: small against any sensible heartbeat, cheap for a map of hosts. */
+const SWEEP_MS = 50;
+
+export interface ViewHost {
+  info: HostInfo;
+  summary: InventorySummary;
+  /** Local clock (ms) when the host was last heard from. */
+  lastSeen: number;
+}
+
+export type ViewChange = { kind: "added" | "updated" | "removed"; host: ViewHost; reason?: string };
+
+export interface ViewStats {
+  events: number;
+  invalidEvents: number;
+  expired: number;
+}
+
+const EMPTY_SUMMARY: InventorySummary = { actors: 0, providers: 0 };
+
+export class LatticeView {
+  private readonly hostsById = new Map<string, ViewHost>();
+  private readonly listeners = new Set<(c: ViewChange) => void>();
+  private sub?: Subscription;
+  private sweeper?: ReturnType<typeof setInterval>;
+  readonly stats: ViewStats = { events: 0, invalidEvents: 0, expired: 0 };
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subjects: Subjects,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Subscribe to events, then seed from a ping. Resolves once the seed answers are in. */
+  async start(seedWaitMs = 500): Promise<void> {
+    this.sub = this.nc.subscribe(this.subjects.eventsWildcard(), {
+      callback: (err, msg) => {
+        if (!err) this.onEvent(msg.subject, msg.data);
+      },
+    });
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    await this.seed(seedWaitMs);
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.listeners.clear();
+  }
+
+  hosts(): ViewHost[] {
+    return [...this.hostsById.values()];
+  }
+
+  get(id: string): ViewHost | undefined {
+    return this.hostsById.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.hostsById.has(id);
+  }
+
+  /** Listen to changes; returns the function that stops listening. */
+  onChange(fn: (c: ViewChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolve when `predicate` holds for the view (checked now and on every change), or reject at timeout. */
+  waitFor(predicate: (v: LatticeView) => boolean, timeoutMs: number): Promise<void> {
+    if (predicate(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const off = this.onChange(() => {
+        if (predicate(this)) {
+          off();
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`lattice view condition not met within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
+  private async seed(waitMs: number): Promise<void> {
+    try {
+      const replies = await this.nc.requestMany(this.subjects.controlAll(ControlOp.Ping), undefined, {
+        strategy: "stall",
+        stall: Math.min(waitMs, 250),
+        maxWait: waitMs,
+      });
+      for await (const m of replies) {
+        try {
+          const reply = decode(PingReply, m.data, "ping reply");
+          if (reply.ok) this.upsert(reply.data, undefined);
+        } catch {
+          this.stats.invalidEvents++;
+        }
+      }
+    } catch {
+      // No responders (an empty lattice) or a closed connection: heartbeats will fill the view.
+    }
+  }
+
+  private onEvent(subject: string, data: Uint8Array): void {
+    this.stats.events++;
+    const type = subject.slice(subject.lastIndexOf(".") + 1);
+    if (!isEventType(type)) return; // a later feature's event: not the view's business
+    try {
+      switch (type) {
+        case EventType.HostStarted: {
+          const e = decode(EVENT_SCHEMAS[type], data, "host_started event", MAX_EVENT_PAYLOAD);
+          this.upsert(e.data, undefined);
+          break;
+        }
+        case EventType.HostHeartbeat: {
+          const e = decode(EVENT_SCHEMAS[type], data, "host_heartbeat event", MAX_EVENT_PAYLOAD);
+          this.upsert(e.data.host, e.data.summary);
+          break;
+        }
+        case EventType.HostStopped: {
+          const e = decode(EVENT_SCHEMAS[type], data, "host_stopped event", MAX_EVENT_PAYLOAD);
+          this.remove(e.data.id, `stopped: ${e.data.reason}`);
+          break;
+        }
+      }
+    } catch {
+      this.stats.invalidEvents++;
+    }
+  }
+
+  private upsert(info: HostInfo, summary: InventorySummary | undefined): void {
+    const prev = this.hostsById.get(info.id);
+    const host: ViewHost = { info, summary: summary ?? prev?.summary ?? EMPTY_SUMMARY, lastSeen: this.now() };
+    this.hostsById.set(info.id, host);
+    this.emit({ kind: prev ? "updated" : "added", host });
+  }
+
+  private remove(id: string, reason: string): void {
+    const host = this.hostsById.get(id);
+    if (!host) return;
+    this.hostsById.delete(id);
+    this.emit({ kind: "removed", host, reason });
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const h of this.hostsById.values()) {
+      if (now - h.lastSeen > EXPIRY_BEATS * h.info.heartbeatMs) {
+        this.stats.expired++;
+        this.remove(h.info.id, `expired: no heartbeat for ${now - h.lastSeen} ms`);
+      }
+    }
+  }
+
+  private emit(c: ViewChange): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(c);
+      } catch {
+        // A listener's bug must not break the view for the others.
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Connection settings shared by every lattice client, whatever its transport (TCP in Node,
+ * WebSocket in a browser). Pure: no I/O, so the host core can use it anywhere.
+ */
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+
+/** Opens a NATS connection. Node passes the TCP transport; a browser passes the WebSocket one. */
+export type Connector = (opts: ConnectionOptions) => Promise<NatsConnection>;
+
+/**
+ * A long-lived lattice member never gives up on NATS: it retries every server of its list
+ * forever, quickly, so a restarted server sees it again within a heartbeat or two.
+ */
+export const RESILIENT: Readonly<ConnectionOptions> = {
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 250,
+  reconnectJitter: 100,
+  pingInterval: 10_000,
+  maxPingOut: 3,
+  timeout: 5_000,
+};
+
+/** Split a comma-separated server list (`nats://a:4222,nats://b:4222`) into URLs. */
+export function parseServers(urls: string | readonly string[]): string[] {
+  const list = typeof urls === "string" ? urls.split(",") : [...urls];
+  return list.map((u) => u.trim()).filter((u) => u.length > 0);
+}
+
+/** The first connection attempt failed: nobody answered at any of these servers. */
+export class NatsUnreachableError extends Error {
+  override readonly name = "NatsUnreachableError";
+
+  constructor(
+    readonly servers: string[],
+    readonly reason: string,
+  ) {
+    super(`cannot reach NATS at ${servers.join(", ")}: ${reason}`);
+  }
+}
+
+/** Wrap a connector so a failed first connect becomes a NatsUnreachableError naming the servers. */
+export function withUnreachableError(connector: Connector): Connector {
+  return async (opts) => {
+    try {
+      return await connector(opts);
+    } catch (e) {
+      const servers = parseServers(opts.servers ?? []);
+      const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+      throw new NatsUnreachableError(servers, reason);
+    }
+  };
+}

@@ -1,0 +1,42 @@
+/** Error codes carried in control replies and raised by the codecs. Stable strings: part of the protocol. */
+export const ErrorCode = {
+  /** The message is not valid JSON or does not match the operation's schema. */
+  BadRequest: "bad_request",
+  /** The message exceeds the size limit of its subject. */
+  PayloadTooLarge: "payload_too_large",
+  /** The subject names an operation this host does not serve. */
+  UnknownOperation: "unknown_operation",
+  /** The id in the request names nothing known here. */
+  NotFound: "not_found",
+  /** No answer arrived within the deadline. */
+  Timeout: "timeout",
+  /** Nobody is there to answer (no responders, NATS unreachable). */
+  Unavailable: "unavailable",
+  /** A reply did not match its schema: the peer speaks another protocol or is broken. */
+  BadReply: "bad_reply",
+  /** The responder failed while handling a valid request. */
+  Internal: "internal",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const ERROR_CODES: readonly ErrorCode[] = Object.values(ErrorCode);
+
+/** An error with a protocol code, safe to send on the wire as `{ code, message }`. */
+export class LatticeError extends Error {
+  override readonly name = "LatticeError";
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  toWire(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isLatticeError(e: unknown): e is LatticeError {
+  return e instanceof LatticeError;
+}

@@ -1,0 +1,8 @@
+/** The lattice protocol: subjects, schemas, codecs, events and error codes. Pure: no I/O. */
+export * from "./version.js";
+export * from "./errors.js";
+export * from "./names.js";
+export * from "./subjects.js";
+export * from "./schemas.js";
+export * from "./events.js";
+export * from "./codec.js";
