@@ -117,12 +117,10 @@ export class Host {
     const nc = this.nc;
     if (!nc || nc.isClosed()) return;
     this.publish(EventType.HostStopped, { id: this.id, reason });
-    try {
-      // Bounded: with NATS gone the event cannot be delivered, and stopping must still finish.
-      await Promise.race([nc.flush(), new Promise((r) => setTimeout(r, 2_000))]);
-    } finally {
-      await nc.close();
-    }
+    // Bounded, and failure-proof: with NATS gone the event cannot be delivered, and stopping must
+    // still finish.
+    await Promise.race([nc.flush().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+    await nc.close().catch(() => undefined);
     this.log.info("host stopped", { id: this.id, reason });
   }
 

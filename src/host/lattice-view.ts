@@ -5,13 +5,14 @@
  * does not wait a heartbeat to know who is there.
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type {
+  Subjects} from "../protocol/index.js";
 import {
   ControlOp,
   EVENT_SCHEMAS,
   EventType,
   MAX_EVENT_PAYLOAD,
   PingReply,
-  Subjects,
   decode,
   isEventType,
   type HostInfo,

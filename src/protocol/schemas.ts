@@ -11,6 +11,8 @@ export const HostId = Type.String({ pattern: HOST_ID_PATTERN });
 
 export const Labels = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), Type.String({ maxLength: MAX_LABEL_VALUE }), {
   maxProperties: 64,
+  // Without this a key that misses the pattern would simply not be checked.
+  additionalProperties: false,
 });
 export type Labels = Static<typeof Labels>;
 

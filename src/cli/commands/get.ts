@@ -1,0 +1,57 @@
+/** `lattice get hosts` and `lattice get inventory`. */
+import { Command } from "commander";
+import type { HostInfo, HostInventory, WireError } from "../../protocol/index.js";
+import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { formatDuration, formatLabels, printJson, printTable } from "../output.js";
+
+type GetOpts = LatticeOpts & OutputOpts & { timeout: number };
+
+/** Hosts that answered with an error are worth a word on stderr, not a failed command. */
+function warnErrors(errors: WireError[]): void {
+  for (const e of errors) process.stderr.write(`warning: a host answered with ${e.code}: ${e.message}\n`);
+}
+
+function byName(a: HostInfo, b: HostInfo): number {
+  return a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
+}
+
+export function getCommand(): Command {
+  const get = new Command("get").description("show what is in the lattice");
+
+  const hosts = new Command("hosts")
+    .description("list the hosts of the lattice (every live host answers a ping)")
+    .action(async (opts: GetOpts) => {
+      const { replies, errors } = await withClient(opts, (c) => c.hosts());
+      warnErrors(errors);
+      const list = replies.sort(byName);
+      if (opts.output === "json") return printJson(list);
+      printTable(
+        ["ID", "NAME", "LABELS", "VERSION", "UPTIME"],
+        list.map((h) => [h.id, h.name, formatLabels(h.labels), h.version, formatDuration(h.uptimeSeconds)]),
+      );
+    });
+
+  const inventory = new Command("inventory")
+    .description("show what each host runs (all hosts, or one)")
+    .argument("[host-id]", "only this host")
+    .action(async (hostId: string | undefined, opts: GetOpts) => {
+      const list: HostInventory[] = await withClient(opts, async (c) => {
+        if (hostId !== undefined) return [await c.inventory(hostId)];
+        const { replies, errors } = await c.inventories();
+        warnErrors(errors);
+        return replies.sort((a, b) => byName(a.host, b.host));
+      });
+      if (opts.output === "json") return printJson(hostId !== undefined ? list[0] : list);
+      for (const inv of list) printInventory(inv);
+    });
+
+  for (const c of [hosts, inventory]) get.addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(c))));
+  return get;
+}
+
+function printInventory(inv: HostInventory): void {
+  const h = inv.host;
+  process.stdout.write(`host ${h.name} (${h.id})\n  labels: ${formatLabels(h.labels)}  version: ${h.version}  uptime: ${formatDuration(h.uptimeSeconds)}\n`);
+  process.stdout.write(`  actors: ${inv.actors.length === 0 ? "none" : inv.actors.map((a) => a.id).join(", ")}\n`);
+  process.stdout.write(`  providers: ${inv.providers.length === 0 ? "none" : inv.providers.map((p) => p.id).join(", ")}\n`);
+}

@@ -1,0 +1,148 @@
+/**
+ * `lattice up`: a local lattice in one command. Starts an embedded nats-server (JetStream and
+ * WebSocket on) and one host on it, or, given --nats-url, only a host that joins that NATS.
+ * With --detach it re-runs itself in the background and returns once that copy is ready.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import type { Host } from "../../host/index.js";
+import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/server-launcher.js";
+import { CliError } from "../errors.js";
+import { startHost, untilSignal, withHostOptions, type HostFlags } from "../host-runner.js";
+import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { printJson } from "../output.js";
+import { parsePort } from "../parse.js";
+import { defaultStateDir, latticeDir, readUpRecord, removeUpRecord, writeUpRecord, type UpRecord } from "../up-state.js";
+
+type UpOpts = LatticeOpts &
+  OutputOpts &
+  HostFlags & {
+    detach?: boolean;
+    natsPort: number;
+    wsPort: number;
+    stateDir: string;
+  };
+
+/** Set in the environment of the background copy that `--detach` starts. */
+const DETACHED_CHILD_ENV = "LATTICE_UP_DETACHED_CHILD";
+const DETACH_READY_TIMEOUT_MS = 30_000;
+
+type ChildReport = { ready: UpRecord } | { error: string };
+
+export function upCommand(): Command {
+  const cmd = new Command("up")
+    .description("start a local lattice: an embedded nats-server (JetStream, WebSocket) and a host; with --nats-url, join that NATS instead")
+    .option("--detach", "run in the background and return once ready (stop with `lattice down`)")
+    .addOption(new Option("--nats-port <port>", "client port of the embedded nats-server (0: any free port)").default(4222).argParser(parsePort))
+    .addOption(new Option("--ws-port <port>", "WebSocket port of the embedded nats-server (0: any free port)").default(4223).argParser(parsePort))
+    .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
+    .action(async (opts: UpOpts, command: Command) => {
+      const joining = command.getOptionValueSource("natsUrl") !== "default";
+      const existing = readUpRecord(opts.stateDir, opts.lattice);
+      if (existing && isPidAlive(existing.pid) && existing.pid !== process.pid) {
+        throw new CliError(`lattice ${opts.lattice} is already up (pid ${existing.pid}, NATS at ${existing.natsUrl}); stop it with \`lattice down\``);
+      }
+      if (opts.detach) return detach(opts);
+      await runForeground(opts, joining);
+    });
+  return withOutputOption(withHostOptions(withLatticeOptions(cmd)));
+}
+
+async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
+  const dir = latticeDir(opts.stateDir, opts.lattice);
+  let nats: NatsServer | undefined;
+  let host: Host | undefined;
+  try {
+    if (!joining) {
+      nats = await startNatsServer({
+        port: opts.natsPort,
+        websocket: { port: opts.wsPort },
+        jetstream: { storeDir: join(dir, "jetstream") },
+        serverName: `lattice-${opts.lattice}`,
+        dir: join(dir, "nats"),
+        keepDir: true,
+      });
+    }
+    host = await startHost(nats?.clientUrl ?? opts.natsUrl, opts.lattice, opts);
+  } catch (e) {
+    await host?.stop("start failed");
+    await nats?.stop();
+    return report({ error: e instanceof Error ? e.message : String(e) }, e);
+  }
+
+  const rec: UpRecord = {
+    lattice: opts.lattice,
+    pid: process.pid,
+    natsPid: nats?.pid,
+    natsUrl: nats?.clientUrl ?? opts.natsUrl,
+    websocketUrl: nats?.websocketUrl,
+    hostId: host.id,
+    hostName: host.name,
+    logPath: process.env[DETACHED_CHILD_ENV] ? join(dir, "up.log") : undefined,
+    startedAt: new Date().toISOString(),
+  };
+  writeUpRecord(opts.stateDir, rec);
+  await report({ ready: rec });
+  if (!process.send) printReady(rec, opts, false);
+
+  const signal = await untilSignal();
+  await host.stop(`lattice up received ${signal}`);
+  await nats?.stop();
+  removeUpRecord(opts.stateDir, opts.lattice, process.pid);
+}
+
+/** In the detached copy, tell the parent how the start went; in the foreground, fail normally. */
+async function report(r: ChildReport, cause?: unknown): Promise<void> {
+  if (process.send) {
+    await new Promise<void>((resolve) => process.send?.(r, undefined, {}, () => resolve()));
+    process.disconnect();
+  }
+  if ("error" in r) throw cause;
+}
+
+async function detach(opts: UpOpts): Promise<void> {
+  const dir = latticeDir(opts.stateDir, opts.lattice);
+  const logPath = join(dir, "up.log");
+  mkdirSync(dir, { recursive: true });
+  const log = openSync(logPath, "a");
+  const args = process.argv.slice(1).filter((a) => a !== "--detach");
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+    detached: true,
+    stdio: ["ignore", log, log, "ipc"],
+    env: { ...process.env, [DETACHED_CHILD_ENV]: "1" },
+  });
+  const outcome = await new Promise<ChildReport>((resolve) => {
+    const timer = setTimeout(() => resolve({ error: `not ready after ${DETACH_READY_TIMEOUT_MS / 1000} s; see ${logPath}` }), DETACH_READY_TIMEOUT_MS);
+    child.once("message", (m: ChildReport) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ error: `the background lattice exited with code ${code ?? "?"} before it was ready; see ${logPath}` });
+    });
+  });
+  if ("error" in outcome) {
+    if (child.exitCode === null) child.kill("SIGTERM");
+    throw new CliError(outcome.error);
+  }
+  child.disconnect();
+  child.unref();
+  printReady(outcome.ready, opts, true);
+}
+
+function printReady(rec: UpRecord, opts: UpOpts, detached: boolean): void {
+  if (opts.output === "json") return printJson(rec);
+  const lines = [
+    `lattice ${rec.lattice} is up`,
+    `  NATS:       ${rec.natsUrl}${rec.natsPid ? ` (nats-server pid ${rec.natsPid})` : " (joined)"}`,
+    ...(rec.websocketUrl ? [`  WebSocket:  ${rec.websocketUrl}`] : []),
+    `  host:       ${rec.hostName} (${rec.hostId})`,
+    ...(rec.logPath ? [`  log:        ${rec.logPath}`] : []),
+    detached ? `Stop it with: lattice down${opts.lattice === "default" ? "" : ` --lattice ${opts.lattice}`}` : "Stop it with Ctrl-C.",
+    `Another host on this or another machine: lattice host --nats-url ${rec.natsUrl}`,
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+}

@@ -1,0 +1,56 @@
+/** Running a host in the foreground of a CLI process, until a signal says stop. */
+import { hostname } from "node:os";
+import { Option, type Command } from "commander";
+import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../host/index.js";
+import { connectNode } from "../nats/connect-node.js";
+import { collectLabel, parseDuration } from "./parse.js";
+
+export interface HostFlags {
+  name?: string;
+  label?: Record<string, string>;
+  heartbeat: number;
+  seed?: string;
+  logLevel: LogLevel;
+}
+
+/** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
+export function withHostOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--name <name>", "host name").default(undefined, "this machine's hostname"))
+    .addOption(new Option("--label <key=value>", "a label of the host (repeatable)").argParser(collectLabel))
+    .addOption(
+      new Option("--heartbeat <duration>", "heartbeat interval; views drop a host after 3 missed beats")
+        .default(DEFAULT_HEARTBEAT_MS, "1s")
+        .argParser(parseDuration),
+    )
+    .addOption(new Option("--seed <seed>", "nkey server seed (SN…) to keep the host id across restarts").env("LATTICE_HOST_SEED"))
+    .addOption(new Option("--log-level <level>", "host log level (on stderr)").choices(["debug", "info", "warn", "error", "silent"]).default("info"));
+}
+
+export async function startHost(servers: string, lattice: string, flags: HostFlags): Promise<Host> {
+  const host = new Host({
+    servers,
+    connect: connectNode,
+    lattice,
+    name: flags.name ?? hostname(),
+    labels: flags.label ?? {},
+    heartbeatMs: flags.heartbeat,
+    seed: flags.seed,
+    logger: consoleLogger(flags.logLevel),
+  });
+  await host.start();
+  return host;
+}
+
+/** Resolves with the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+      resolve(s);
+    };
+    process.on("SIGINT", on);
+    process.on("SIGTERM", on);
+  });
+}

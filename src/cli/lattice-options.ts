@@ -1,0 +1,69 @@
+/** The options every command shares, and opening a control client from them. */
+import { Option, type Command } from "commander";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { LatticeClient } from "../ctl/index.js";
+import { connectNode } from "../nats/connect-node.js";
+import { RESILIENT, parseServers } from "../nats/connection-options.js";
+import { DEFAULT_LATTICE } from "../host/index.js";
+import { assertLatticeName, isLatticeError } from "../protocol/index.js";
+import { InvalidArgumentError } from "commander";
+import type { OutputFormat } from "./output.js";
+import { parseDuration } from "./parse.js";
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+export interface LatticeOpts {
+  natsUrl: string;
+  lattice: string;
+}
+
+export interface OutputOpts {
+  output: OutputFormat;
+}
+
+function latticeName(value: string): string {
+  try {
+    return assertLatticeName(value);
+  } catch (e) {
+    throw new InvalidArgumentError(isLatticeError(e) ? e.message : String(e));
+  }
+}
+
+/** Adds --nats-url and --lattice (with their environment variables) to a command. */
+export function withLatticeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--nats-url <urls>", "NATS server(s) to use, comma-separated").env("LATTICE_NATS_URL").default(DEFAULT_NATS_URL),
+    )
+    .addOption(new Option("--lattice <name>", "lattice name").env("LATTICE_NAME").default(DEFAULT_LATTICE).argParser(latticeName));
+}
+
+/** Adds -o/--output to a command that prints data. */
+export function withOutputOption(cmd: Command): Command {
+  return cmd.addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"));
+}
+
+export function withTimeoutOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option("--timeout <duration>", "how long to wait for answers").default(2_000, "2s").argParser(parseDuration),
+  );
+}
+
+/** Connect for a command. One-shot commands fail at once; streams keep reconnecting. */
+export async function openConnection(opts: LatticeOpts, longLived = false): Promise<NatsConnection> {
+  return connectNode({
+    ...(longLived ? RESILIENT : { maxReconnectAttempts: 0, timeout: 3_000 }),
+    servers: parseServers(opts.natsUrl),
+    name: "lattice-cli",
+  });
+}
+
+/** Run `fn` with a control client, and close the connection whatever happens. */
+export async function withClient<T>(opts: LatticeOpts & { timeout?: number }, fn: (c: LatticeClient) => Promise<T>): Promise<T> {
+  const nc = await openConnection(opts);
+  try {
+    return await fn(new LatticeClient(nc, opts.lattice, { timeoutMs: opts.timeout }));
+  } finally {
+    await nc.close();
+  }
+}

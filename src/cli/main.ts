@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/** The `lattice` command. */
+import { Command, CommanderError } from "commander";
+import { LATTICE_VERSION } from "../protocol/index.js";
+import { downCommand } from "./commands/down.js";
+import { eventsCommand } from "./commands/events.js";
+import { getCommand } from "./commands/get.js";
+import { hostCommand } from "./commands/host.js";
+import { upCommand } from "./commands/up.js";
+import { CliError, describeError } from "./errors.js";
+
+const program = new Command("lattice")
+  .description("a self-forming application network of WebAssembly actors and capability providers over NATS")
+  .version(LATTICE_VERSION)
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(upCommand())
+  .addCommand(downCommand())
+  .addCommand(hostCommand())
+  .addCommand(getCommand())
+  .addCommand(eventsCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // Commander has printed help, the version or the usage error already.
+    process.exitCode = e.exitCode;
+  } else {
+    process.stderr.write(`lattice: ${describeError(e)}\n`);
+    process.exitCode = e instanceof CliError ? e.exitCode : 1;
+  }
+}

@@ -1,0 +1,41 @@
+/** Parsers for CLI argument values. Each throws InvalidArgumentError with a message a user can act on. */
+import { InvalidArgumentError } from "commander";
+import { assertLabel, isLatticeError } from "../protocol/index.js";
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+/** `500ms`, `1s`, `1.5s`, `2m`, `1h`; a bare number is milliseconds. */
+export function parseDuration(value: string): number {
+  const m = DURATION.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration like 500ms, 1s or 2m, got ${JSON.stringify(value)}`);
+  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? "ms") as keyof typeof UNIT_MS];
+  if (ms < 1) throw new InvalidArgumentError("duration must be at least 1ms");
+  return Math.round(ms);
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`expected a TCP port (0-65535), got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Collects repeated `--label k=v` into an object. */
+export function collectLabel(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError(`expected a label as key=value, got ${JSON.stringify(value)}`);
+  const key = value.slice(0, eq);
+  const v = value.slice(eq + 1);
+  try {
+    assertLabel(key, v);
+  } catch (e) {
+    throw new InvalidArgumentError(isLatticeError(e) ? e.message : String(e));
+  }
+  return { ...previous, [key]: v };
+}

@@ -1,0 +1,17 @@
+/**
+ * The NATS layer's transport-agnostic surface: connection policy and errors. Safe in a browser.
+ * The Node edge (TCP connector, nats-server launcher) is `./node.ts`.
+ */
+export { RESILIENT, parseServers, withUnreachableError, NatsUnreachableError, type Connector } from "./connection-options.js";
+export { renderNatsConfig, quoteConf, DEFAULT_NATS_HOST } from "./server-config.js";
+export type {
+  NatsServerOptions,
+  ByteSize,
+  WebsocketOptions,
+  ClusterOptions,
+  LeafRemote,
+  LeafnodeOptions,
+  JetStreamOptions,
+  AccountOptions,
+  AuthorizationOptions,
+} from "./server-config.js";

@@ -1,0 +1,69 @@
+// Locating the nats-server executable. Node-only (file system, child processes).
+import { execFile } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/** Directories searched after PATH: where distro packages and manual installs usually put it. */
+const FALLBACK_DIRS = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"];
+
+const EXE = process.platform === "win32" ? "nats-server.exe" : "nats-server";
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Path of the nats-server binary: `$LATTICE_NATS_SERVER` if set (and executable), else the first
+ * match on PATH, else the usual system directories. `undefined` when none is found.
+ */
+export function findNatsServer(): string | undefined {
+  const override = process.env["LATTICE_NATS_SERVER"];
+  // An explicit override is authoritative: don't silently fall back to another binary.
+  if (override) return isExecutableFile(override) ? override : undefined;
+  const pathDirs = (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "");
+  for (const dir of [...pathDirs, ...FALLBACK_DIRS]) {
+    const candidate = join(dir, EXE);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Like {@link findNatsServer}, but throws an Error that says how to install it. */
+export function requireNatsServer(): string {
+  const found = findNatsServer();
+  if (found !== undefined) return found;
+  const override = process.env["LATTICE_NATS_SERVER"];
+  if (override) {
+    throw new Error(
+      `LATTICE_NATS_SERVER is set to ${JSON.stringify(override)}, which is not an executable file. ` +
+        "Point it at a nats-server binary, or unset it to search PATH.",
+    );
+  }
+  throw new Error(
+    "nats-server was not found on PATH (nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin). " +
+      "Install it with `sudo apt-get install -y nats-server` (Debian/Ubuntu), or run `npm run setup`, " +
+      "or set LATTICE_NATS_SERVER to its path.",
+  );
+}
+
+/** The version reported by `nats-server --version`, e.g. "2.9.10" (the leading "v" dropped). */
+export function natsServerVersion(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(path, ["--version"], { timeout: 10_000 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`${path} --version failed: ${err.message}`));
+        return;
+      }
+      // Prints "nats-server: v2.9.10".
+      const out = `${stdout}${stderr}`.trim();
+      const m = /v?(\d+\.\d+\.\d+\S*)/.exec(out);
+      resolve(m?.[1] ?? out);
+    });
+  });
+}

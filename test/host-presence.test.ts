@@ -1,0 +1,78 @@
+/**
+ * Hosts find each other with nothing but NATS: they show up in every view and in
+ * `lattice get hosts`, and leave it on SIGKILL (by expiry) or graceful stop (at once).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { HostInfo } from "../src/protocol/index.js";
+import { CliProcess, cliJson } from "./kit/cli.js";
+import { Cleanup, host, natsServer } from "./kit/lattice.js";
+import type { NatsServer } from "../src/nats/server-launcher.js";
+
+const HEARTBEAT_MS = 1_000;
+
+describe("host presence", () => {
+  const cleanup = new Cleanup();
+  let nats: NatsServer;
+  before(async () => {
+    nats = await natsServer(cleanup);
+  });
+  after(cleanup.run);
+
+  it("three hosts, one in another process, see each other within 2 heartbeats", async () => {
+    const a = await host(cleanup, nats.clientUrl, { name: "alpha", labels: { region: "eu" }, heartbeatMs: HEARTBEAT_MS });
+    const b = await host(cleanup, nats.clientUrl, { name: "bravo", heartbeatMs: HEARTBEAT_MS });
+    const started = Date.now();
+    const proc = new CliProcess(["host", "--nats-url", nats.clientUrl, "--name", "charlie", "--label", "kind=process", "--heartbeat", "1s", "-o", "json", "--log-level", "warn"]);
+    cleanup.add(() => proc.stop("SIGKILL"));
+    const [ready] = await proc.jsonLines<{ ready: boolean; host: HostInfo }>(1);
+    assert.ok(ready?.ready === true);
+    const cId = ready.host.id;
+
+    // Every in-process view learns of the new host, and of each other, within two heartbeats.
+    for (const h of [a, b]) await h.view.waitFor((v) => v.has(cId) && v.has(a.id) && v.has(b.id), 2 * HEARTBEAT_MS);
+    assert.ok(Date.now() - started < 2 * HEARTBEAT_MS + 5_000, "the child process itself needs time to boot, but not much");
+
+    const listed = await cliJson<HostInfo[]>(["get", "hosts", "--nats-url", nats.clientUrl]);
+    assert.deepEqual(listed.map((h) => h.name), ["alpha", "bravo", "charlie"]);
+    const alpha = listed.find((h) => h.id === a.id);
+    assert.deepEqual(alpha?.labels, { region: "eu" });
+    assert.equal(alpha?.version, "0.1.0");
+    assert.equal(typeof alpha?.uptimeSeconds, "number");
+    assert.deepEqual(listed.find((h) => h.id === cId)?.labels, { kind: "process" });
+
+    // SIGKILL: no goodbye; every view expires the host within 4 heartbeats.
+    const killedAt = Date.now();
+    await proc.stop("SIGKILL");
+    await Promise.all([a, b].map((h) => h.view.waitFor((v) => !v.has(cId), 4 * HEARTBEAT_MS)));
+    const detectMs = Date.now() - killedAt;
+    assert.ok(detectMs > 2 * HEARTBEAT_MS, `expired after ${detectMs} ms: too early, a live host would flap`);
+    assert.deepEqual((await cliJson<HostInfo[]>(["get", "hosts", "--nats-url", nats.clientUrl])).map((h) => h.name), ["alpha", "bravo"]);
+  });
+
+  it("a host stopped gracefully leaves every view at once", async () => {
+    // A slow heartbeat: only the host_stopped event can explain a quick removal.
+    const slow = 10_000;
+    const watcher = await host(cleanup, nats.clientUrl, { name: "watcher", heartbeatMs: slow });
+    const leaving = await host(cleanup, nats.clientUrl, { name: "leaving", heartbeatMs: slow });
+    await watcher.view.waitFor((v) => v.has(leaving.id), 5_000);
+    const removed = new Promise<string | undefined>((resolve) => {
+      watcher.view.onChange((c) => {
+        if (c.kind === "removed" && c.host.info.id === leaving.id) resolve(c.reason);
+      });
+    });
+    await leaving.stop("test says goodbye");
+    const reason = await Promise.race([removed, new Promise<string>((r) => setTimeout(() => r("not removed"), 1_000))]);
+    assert.equal(reason, "stopped: test says goodbye");
+    await watcher.stop();
+  });
+
+  it("a host's view seeds itself from a ping, without waiting for heartbeats", async () => {
+    const slow = 30_000;
+    const early = await host(cleanup, nats.clientUrl, { name: "early", heartbeatMs: slow });
+    const late = await host(cleanup, nats.clientUrl, { name: "late", heartbeatMs: slow });
+    await late.viewReady();
+    assert.ok(late.view.has(early.id), "the late host knows the early one from the seed ping");
+    assert.equal(late.view.get(early.id)?.info.name, "early");
+  });
+});

@@ -1,0 +1,99 @@
+/** Running the real `lattice` command (the compiled one) as child processes, tracked by pid. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { until } from "./poll.js";
+
+export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command to completion. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`lattice ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Run a command and parse its stdout as JSON; fail with its stderr if it exits non-zero. */
+export async function cliJson<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
+  const r = await runCli([...args, "-o", "json"], env);
+  if (r.code !== 0) throw new Error(`lattice ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
+/** A long-running `lattice` process (a host, an event stream…). */
+export class CliProcess {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    live.add(this.child);
+    this.child.stdout?.on("data", (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.child.once("exit", () => live.delete(this.child));
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error("process did not start");
+    return this.child.pid;
+  }
+
+  /** The stdout lines parsed as JSON, once `count` of them are there. */
+  async jsonLines<T>(count: number, timeoutMs = 15_000): Promise<T[]> {
+    return until(
+      () => {
+        const lines = this.stdout.split("\n").filter((l) => l.trim().length > 0);
+        if (lines.length >= count) return lines.slice(0, count).map((l) => JSON.parse(l) as T);
+        if (this.child.exitCode !== null) throw new Error(`process exited ${this.child.exitCode}: ${this.stderr}`);
+        return undefined;
+      },
+      timeoutMs,
+      `${count} JSON lines from lattice ${this.child.spawnargs.slice(2).join(" ")} (stderr: ${this.stderr})`,
+    );
+  }
+
+  /** Resolves once stderr contains `text`. */
+  async stderrIncludes(text: string, timeoutMs = 15_000): Promise<void> {
+    await until(
+      () => {
+        if (this.stderr.includes(text)) return true;
+        if (this.child.exitCode !== null) throw new Error(`process exited ${this.child.exitCode}: ${this.stderr}`);
+        return undefined;
+      },
+      timeoutMs,
+      `${JSON.stringify(text)} on stderr of lattice ${this.child.spawnargs.slice(2).join(" ")}`,
+    );
+  }
+
+  /** Send a signal and wait for the exit; resolves with the exit code (null if killed by signal). */
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((r) => this.child.once("exit", (code) => r(code)));
+    this.child.kill(signal);
+    return exited;
+  }
+}

@@ -1,0 +1,107 @@
+/** The protocol module alone: subjects, names, codec limits and schemas. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ControlOp,
+  EVENT_SCHEMAS,
+  EventType,
+  HostInfo,
+  LatticeError,
+  MAX_CONTROL_PAYLOAD,
+  PingRequest,
+  Subjects,
+  assertLabel,
+  decode,
+  encode,
+  makeEvent,
+  shortEventType,
+  validate,
+} from "../src/protocol/index.js";
+import { hostIdentity } from "../src/host/index.js";
+
+const id = hostIdentity().id;
+const info: HostInfo = {
+  id,
+  name: "h",
+  lattice: "default",
+  labels: { region: "eu" },
+  version: "0.1.0",
+  startedAt: new Date().toISOString(),
+  heartbeatMs: 1000,
+  uptimeSeconds: 1.5,
+};
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof LatticeError) return e.code;
+    throw e;
+  }
+  return "no error";
+}
+
+describe("subjects", () => {
+  it("puts the lattice name and protocol major in every subject", () => {
+    const s = new Subjects("prod-eu");
+    assert.equal(s.controlAll(ControlOp.Ping), "lattice.prod-eu.ctl.v1.ping");
+    assert.equal(s.controlHost(id, ControlOp.Inventory), `lattice.prod-eu.ctl.v1.host.${id}.inventory`);
+    assert.equal(s.event(EventType.HostStarted), "lattice.prod-eu.evt.v1.host_started");
+    assert.equal(s.eventsWildcard(), "lattice.prod-eu.evt.v1.>");
+    assert.equal(s.controlOpOf(s.controlHost(id, ControlOp.Ping)), "ping");
+  });
+
+  it("rejects names that would escape their subject token", () => {
+    for (const bad of ["", "a.b", "a*", ">", "a b", "x".repeat(65)]) assert.throws(() => new Subjects(bad), /invalid lattice name/);
+  });
+
+  it("keeps distinct lattices' wildcards disjoint", () => {
+    const a = new Subjects("a");
+    const ab = new Subjects("a-b");
+    assert.ok(!ab.event("host_started").startsWith(a.eventsWildcard().slice(0, -1)));
+  });
+});
+
+describe("codec", () => {
+  it("reads an empty payload as an empty object", () => {
+    assert.deepEqual(decode(PingRequest, new Uint8Array(0), "ping request"), {});
+  });
+
+  it("refuses oversized, non-JSON and mis-shaped payloads with codes", () => {
+    assert.equal(code(() => decode(HostInfo, new Uint8Array(MAX_CONTROL_PAYLOAD + 1), "x")), "payload_too_large");
+    assert.equal(code(() => decode(HostInfo, new TextEncoder().encode("{"), "x")), "bad_request");
+    assert.equal(code(() => decode(HostInfo, encode({ ...info, id: "nope" }), "x")), "bad_request");
+    assert.equal(code(() => decode(HostInfo, encode({ ...info, startedAt: "yesterday" }), "x")), "bad_request");
+    assert.equal(code(() => decode(HostInfo, encode({ ...info, labels: { "bad key!": "v" } }), "x")), "bad_request");
+  });
+
+  it("names the problem in the error", () => {
+    assert.throws(() => validate(HostInfo, { ...info, heartbeatMs: -1 }, "host info"), /invalid host info: \/heartbeatMs/);
+  });
+
+  it("accepts fields it does not know (a newer minor version may add them)", () => {
+    assert.deepEqual(decode(HostInfo, encode({ ...info, futureField: 1 }), "x"), { ...info, futureField: 1 });
+  });
+});
+
+describe("events", () => {
+  it("builds CloudEvents 1.0 envelopes that match their schemas", () => {
+    const e = makeEvent(EventType.HostStarted, id, info);
+    assert.equal(e.specversion, "1.0");
+    assert.equal(e.type, "lattice.host_started");
+    assert.equal(e.source, id);
+    assert.equal(e.datacontenttype, "application/json");
+    assert.equal(shortEventType(e.type), "host_started");
+    validate(EVENT_SCHEMAS[EventType.HostStarted], e, "event");
+    assert.equal(code(() => validate(EVENT_SCHEMAS[EventType.HostStopped], e, "event")), "bad_request", "type must match");
+  });
+});
+
+describe("labels", () => {
+  it("accepts Kubernetes-like keys and refuses others", () => {
+    assertLabel("region", "eu");
+    assertLabel("topology.kubernetes.io/zone", "a");
+    assert.throws(() => assertLabel("-x", "v"), /invalid label key/);
+    assert.throws(() => assertLabel("k", "v".repeat(257)), /longer than/);
+  });
+});

@@ -1,0 +1,55 @@
+/** Losing NATS: hosts reconnect by themselves (same process, same id) and re-announce themselves. */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { LatticeClient } from "../src/ctl/index.js";
+import type { HostInfo } from "../src/protocol/index.js";
+import { CliProcess } from "./kit/cli.js";
+import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
+import { until } from "./kit/poll.js";
+
+describe("reconnect", () => {
+  const cleanup = new Cleanup();
+  after(cleanup.run);
+
+  it("a host whose NATS server restarts comes back into the view with no restart of its own", async () => {
+    const nats = await natsServer(cleanup);
+    const proc = new CliProcess(["host", "--nats-url", nats.clientUrl, "--name", "survivor", "--heartbeat", "300ms", "-o", "json", "--log-level", "warn"]);
+    cleanup.add(() => proc.stop("SIGKILL"));
+    const [ready] = await proc.jsonLines<{ host: HostInfo }>(1);
+    const id = ready!.host.id;
+    const watcher = await host(cleanup, nats.clientUrl, { name: "watcher", heartbeatMs: 300 });
+    await watcher.view.waitFor((v) => v.has(id), 5_000);
+
+    await nats.kill("SIGKILL");
+    // While NATS is down, nobody hears heartbeats: the survivor expires from the view.
+    await watcher.view.waitFor((v) => !v.has(id), 5_000);
+    await nats.restart();
+
+    await watcher.view.waitFor((v) => v.has(id), 10_000);
+    const nc = await connection(cleanup, nats.clientUrl);
+    const listed = await until(async () => {
+      const r = await new LatticeClient(nc, "default").hosts();
+      return r.replies.some((h) => h.id === id) ? r.replies : undefined;
+    }, 10_000, "survivor answering pings again");
+    assert.equal(listed.find((h) => h.id === id)?.name, "survivor");
+    assert.equal(proc.child.exitCode, null, "the host process never exited");
+    assert.match(proc.stderr, /lost NATS connection/);
+  });
+
+  it("a host fails over to another server of its list", async () => {
+    const s1 = await natsServer(cleanup, { cluster: { name: "c", port: 0 } });
+    const s2 = await natsServer(cleanup, { cluster: { name: "c", port: 0, routes: [s1.clusterUrl!] } });
+    const watcher = await host(cleanup, s2.clientUrl, { name: "watcher", heartbeatMs: 300 });
+    // s1 first in the list, no randomizing: the host lands on s1.
+    const mover = await host(cleanup, [s1.clientUrl, s2.clientUrl], { name: "mover", heartbeatMs: 300, connection: { noRandomize: true } });
+    await watcher.view.waitFor((v) => v.has(mover.id), 5_000);
+    assert.equal(mover.connection.getServer(), s1.clientUrl.replace("nats://", ""));
+
+    await s1.kill("SIGKILL");
+    await until(() => mover.connection.getServer() === s2.clientUrl.replace("nats://", ""), 10_000, "mover on s2");
+    // It never left the view for long: heartbeats resumed through s2 before expiry, or it re-announced.
+    await watcher.view.waitFor((v) => v.has(mover.id), 5_000);
+    const seen = watcher.view.get(mover.id);
+    await until(() => (watcher.view.get(mover.id)?.lastSeen ?? 0) > (seen?.lastSeen ?? 0), 5_000, "fresh heartbeat via s2");
+  });
+});
