@@ -1,7 +1,10 @@
 /** The protocol module alone: subjects, names, codec limits and schemas. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import {
+  CONTROL_OPS,
+  ERROR_CODES,
   ControlOp,
   EVENT_SCHEMAS,
   EventType,
@@ -103,5 +106,14 @@ describe("labels", () => {
     assertLabel("topology.kubernetes.io/zone", "a");
     assert.throws(() => assertLabel("-x", "v"), /invalid label key/);
     assert.throws(() => assertLabel("k", "v".repeat(257)), /longer than/);
+  });
+});
+
+describe("docs/protocol.md", () => {
+  it("documents every operation, event type and error code", () => {
+    const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
+    for (const op of CONTROL_OPS) assert.match(doc, new RegExp(`### \`${op}\``), `operation ${op}`);
+    for (const t of Object.values(EventType)) assert.match(doc, new RegExp(`\\| \`${t}\` \\|`), `event ${t}`);
+    for (const c of ERROR_CODES) assert.match(doc, new RegExp(`\\| \`${c}\` \\|`), `error code ${c}`);
   });
 });

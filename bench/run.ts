@@ -1,0 +1,41 @@
+/**
+ * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
+ * document (also written to bench/results/latest.json, or to the path given with --out).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { dirname } from "node:path";
+import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/nats/node.js";
+import { LATTICE_VERSION } from "../src/protocol/index.js";
+import { hostDiscovery } from "./host-discovery.js";
+
+const outIdx = process.argv.indexOf("--out");
+const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
+if (!out) throw new Error("--out needs a path");
+
+const nats = await startNatsServer();
+try {
+  const discovery = await hostDiscovery(nats.clientUrl);
+  const report = {
+    lattice: LATTICE_VERSION,
+    date: new Date().toISOString(),
+    machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", natsServer: await natsServerVersion(requireNatsServer()) },
+    results: {
+      hostDiscoveryMs: {
+        description: "host.start() called -> host seen in another host's lattice view (loopback, one nats-server)",
+        target: "median <= 50",
+        ...discovery.seenByOtherView,
+      },
+      hostStartMs: {
+        description: "host.start() called -> start() resolved (connect, subscribe, announce)",
+        ...discovery.startResolved,
+      },
+    },
+  };
+  const json = JSON.stringify(report, null, 2);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, json + "\n");
+  process.stdout.write(json + "\n");
+} finally {
+  await nats.stop();
+}
