@@ -54,6 +54,19 @@ describe("lattice CLI", () => {
     }
   });
 
+  it("up explains in one line why the embedded NATS cannot start", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "lattice-up-"));
+    cleanup.add(() => rmSync(stateDir, { recursive: true, force: true }));
+    const busy = await natsServer(cleanup);
+    const clash = await runCli(["up", "--nats-port", String(busy.port), "--ws-port", "0"], { LATTICE_STATE_DIR: stateDir });
+    assert.equal(clash.code, 1);
+    assert.equal(clash.stderr.trim().split("\n").length, 1, clash.stderr);
+    assert.match(clash.stderr, new RegExp(`127.0.0.1:${busy.port}.*address already in use`));
+    const missing = await runCli(["up", "--detach", "--nats-port", "0", "--ws-port", "0"], { LATTICE_STATE_DIR: stateDir, LATTICE_NATS_SERVER: "/nonexistent/nats-server" });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /LATTICE_NATS_SERVER is set to "\/nonexistent\/nats-server", which is not an executable file/);
+  });
+
   it("get inventory of all hosts and of one; an unknown host is not_found", async () => {
     const nats = await natsServer(cleanup);
     const h = await host(cleanup, nats.clientUrl, { name: "inv" });

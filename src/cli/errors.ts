@@ -1,5 +1,6 @@
 /** Turning any failure into the one-line message the CLI prints before exiting non-zero. */
 import { NatsUnreachableError } from "../nats/connection-options.js";
+import { NatsServerStartError } from "../nats/server-launcher.js";
 import { isLatticeError } from "../protocol/index.js";
 
 /** A failure whose message is already what the user should read. */
@@ -17,6 +18,7 @@ export function describeError(e: unknown): string {
   if (e instanceof NatsUnreachableError) {
     return `${e.message}. Start a local lattice with \`lattice up\`, or point --nats-url (or LATTICE_NATS_URL) at a running NATS server.`;
   }
+  if (e instanceof NatsServerStartError) return e.summary;
   if (isLatticeError(e)) return `${e.code}: ${e.message}`;
   if (e instanceof Error) return e.message;
   return String(e);

@@ -2,5 +2,5 @@
 export { connectNode } from "./connect-node.js";
 export { findNatsServer, requireNatsServer, natsServerVersion } from "./server-binary.js";
 export { freePort } from "./free-port.js";
-export { startNatsServer, stopPid, isPidAlive } from "./server-launcher.js";
+export { startNatsServer, stopPid, isPidAlive, NatsServerStartError } from "./server-launcher.js";
 export type { LaunchOptions, NatsServer, ResolvedNatsServerOptions } from "./server-launcher.js";

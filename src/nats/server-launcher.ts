@@ -168,6 +168,21 @@ function isAddrInUse(err: unknown): boolean {
   return err instanceof Error && /address already in use/i.test(err.message);
 }
 
+/** nats-server did not come up. `summary` is one line for people; the message adds the log tail. */
+export class NatsServerStartError extends Error {
+  override readonly name = "NatsServerStartError";
+  readonly summary: string;
+
+  constructor(what: string, configPath: string, logPath: string, tail: string[]) {
+    // The server's own fatal line says why (a port in use, a bad config value…).
+    const fatal = [...tail].reverse().find((l) => /\[(FTL|ERR)\]/.test(l));
+    const reason = fatal ? `: ${fatal.replace(/^.*?\[(FTL|ERR)\]\s*/, "")}` : "";
+    const summary = `nats-server ${what}${reason} (config ${configPath}, log ${logPath})`;
+    super(`${summary}; last log lines:\n${tail.join("\n")}`);
+    this.summary = summary;
+  }
+}
+
 class ManagedNatsServer implements NatsServer {
   readonly dir: string;
   readonly configPath: string;
@@ -335,9 +350,8 @@ class ManagedNatsServer implements NatsServer {
     }
   }
 
-  private failure(what: string): Error {
-    const tail = this.logs().slice(-40).join("\n");
-    return new Error(`nats-server ${what} (config ${this.configPath}); last log lines:\n${tail}`);
+  private failure(what: string): NatsServerStartError {
+    return new NatsServerStartError(what, this.configPath, this.logPath, this.logs().slice(-40));
   }
 
   private stopProcess(): Promise<void> {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Host } from "../../host/index.js";
 import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/server-launcher.js";
-import { CliError } from "../errors.js";
+import { CliError, describeError } from "../errors.js";
 import { startHost, untilSignal, withHostOptions, type HostFlags } from "../host-runner.js";
 import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
@@ -69,7 +69,7 @@ async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
   } catch (e) {
     await host?.stop("start failed");
     await nats?.stop();
-    return report({ error: e instanceof Error ? e.message : String(e) }, e);
+    return report({ error: describeError(e) }, e);
   }
 
   const rec: UpRecord = {
