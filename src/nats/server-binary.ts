@@ -18,6 +18,16 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
+/** An executable named `name` on PATH, else in the usual system directories. */
+export function findExecutable(name: string): string | undefined {
+  const pathDirs = (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "");
+  for (const dir of [...pathDirs, ...FALLBACK_DIRS]) {
+    const candidate = join(dir, name);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
 /**
  * Path of the nats-server binary: `$LATTICE_NATS_SERVER` if set (and executable), else the first
  * match on PATH, else the usual system directories. `undefined` when none is found.
@@ -26,13 +36,12 @@ export function findNatsServer(): string | undefined {
   const override = process.env["LATTICE_NATS_SERVER"];
   // An explicit override is authoritative: don't silently fall back to another binary.
   if (override) return isExecutableFile(override) ? override : undefined;
-  const pathDirs = (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "");
-  for (const dir of [...pathDirs, ...FALLBACK_DIRS]) {
-    const candidate = join(dir, EXE);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
+  return findExecutable(EXE);
 }
+
+export const NATS_SERVER_INSTALL_HINT =
+  "Install it with `sudo apt-get install -y nats-server` (Debian/Ubuntu), or run `npm run setup`, " +
+  "or set LATTICE_NATS_SERVER to its path.";
 
 /** Like {@link findNatsServer}, but throws an Error that says how to install it. */
 export function requireNatsServer(): string {
@@ -45,11 +54,7 @@ export function requireNatsServer(): string {
         "Point it at a nats-server binary, or unset it to search PATH.",
     );
   }
-  throw new Error(
-    "nats-server was not found on PATH (nor in /usr/sbin, /usr/local/sbin, /usr/local/bin, /usr/bin). " +
-      "Install it with `sudo apt-get install -y nats-server` (Debian/Ubuntu), or run `npm run setup`, " +
-      "or set LATTICE_NATS_SERVER to its path.",
-  );
+  throw new Error(`nats-server was not found on PATH (nor in ${FALLBACK_DIRS.join(", ")}). ${NATS_SERVER_INSTALL_HINT}`);
 }
 
 /** The version reported by `nats-server --version`, e.g. "2.9.10" (the leading "v" dropped). */
