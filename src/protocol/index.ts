@@ -6,3 +6,4 @@ export * from "./subjects.js";
 export * from "./schemas.js";
 export * from "./events.js";
 export * from "./codec.js";
+export * from "./artifacts.js";
