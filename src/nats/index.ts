@@ -15,3 +15,12 @@ export type {
   AccountOptions,
   AuthorizationOptions,
 } from "./server-config.js";
+export {
+  ArtifactStore,
+  artifactBucketName,
+  assertJetStreamDomain,
+  shortDigest,
+  DIGEST_METADATA_KEY,
+  DEFAULT_ARTIFACT_TIMEOUT_MS,
+} from "./artifact-store.js";
+export type { ArtifactInfo, ArtifactStoreOptions } from "./artifact-store.js";

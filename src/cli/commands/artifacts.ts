@@ -1,0 +1,77 @@
+/** `lattice get artifacts`: the components in the lattice's artifact store. Also the shared `--js-domain` option. */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ArtifactStore, assertJetStreamDomain, shortDigest } from "../../nats/artifact-store.js";
+import { isLatticeError } from "../../protocol/index.js";
+import { openConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { formatDuration, printJson, printTable } from "../output.js";
+
+export interface JsDomainOpts {
+  jsDomain?: string;
+}
+
+type ArtifactsOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
+
+function jsDomain(value: string): string | undefined {
+  // An empty LATTICE_JS_DOMAIN means no domain, like an unset one.
+  if (value === "") return undefined;
+  try {
+    return assertJetStreamDomain(value);
+  } catch (e) {
+    throw new InvalidArgumentError(isLatticeError(e) ? e.message : String(e));
+  }
+}
+
+/** Adds --js-domain (env LATTICE_JS_DOMAIN): the JetStream domain of the hub holding the lattice's state. */
+export function withJsDomainOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option("--js-domain <domain>", "JetStream domain of the hub that holds the lattice's store (needed on leaf nodes)")
+      .env("LATTICE_JS_DOMAIN")
+      .argParser(jsDomain),
+  );
+}
+
+/** Open the lattice's artifact store for a one-shot command and close the connection after `fn`. */
+export async function withArtifactStore<T>(opts: LatticeOpts & JsDomainOpts & { timeout?: number }, fn: (s: ArtifactStore) => Promise<T>): Promise<T> {
+  const nc = await openConnection(opts);
+  try {
+    return await fn(new ArtifactStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout }));
+  } finally {
+    await nc.close();
+  }
+}
+
+/** 1.2 MB: decimal units, one decimal below 10. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let unit = "B";
+  for (const u of units) {
+    if (v < 1000) break;
+    v /= 1000;
+    unit = u;
+  }
+  return `${v < 10 ? (Math.round(v * 10) / 10).toFixed(1) : Math.round(v).toString()} ${unit}`;
+}
+
+/** The `get artifacts` subcommand, options included: `get.addCommand(artifactsCommand())`. */
+export function artifactsCommand(): Command {
+  const cmd = new Command("artifacts")
+    .description("list the components pushed to the lattice's artifact store (all names, or one)")
+    .argument("[name]", "only this artifact name")
+    .action(async (name: string | undefined, opts: ArtifactsOpts) => {
+      const all = await withArtifactStore(opts, (s) => s.list());
+      const list = name === undefined ? all : all.filter((a) => a.name === name);
+      if (opts.output === "json") return printJson(list);
+      if (list.length === 0) {
+        process.stderr.write(`no artifacts${name === undefined ? "" : ` named ${name}`} in lattice ${opts.lattice}\n`);
+        return;
+      }
+      const now = Date.now();
+      printTable(
+        ["NAME", "VERSION", "DIGEST", "SIZE", "PUSHED"],
+        list.map((a) => [a.name, a.version, shortDigest(a.digest), formatBytes(a.size), `${formatDuration(Math.max(0, now - Date.parse(a.pushedAt)) / 1000)} ago`]),
+      );
+    });
+  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+}

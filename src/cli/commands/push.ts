@@ -1,0 +1,56 @@
+/** `lattice push FILE.wasm --name NAME[:VERSION]`: store a component in the lattice's artifact store. */
+import { readFile } from "node:fs/promises";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { assertComponent } from "../../actor/wasm-binary.js";
+import { formatArtifactRef, isLatticeError, parseArtifactRef, type ArtifactRef } from "../../protocol/index.js";
+import { CliError } from "../errors.js";
+import { withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { printJson } from "../output.js";
+import { formatBytes, withArtifactStore, withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+
+type PushOpts = LatticeOpts & OutputOpts & JsDomainOpts & { name: ArtifactRef; timeout: number };
+
+function artifactRef(value: string): ArtifactRef {
+  try {
+    return parseArtifactRef(value);
+  } catch (e) {
+    throw new InvalidArgumentError(isLatticeError(e) ? e.message : String(e));
+  }
+}
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: "no such file",
+  EISDIR: "it is a directory",
+  EACCES: "permission denied",
+};
+
+export async function readComponent(file: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    throw new CliError(`cannot read ${file}: ${READ_ERRORS[code] ?? (e instanceof Error ? e.message : String(e))}`);
+  }
+  // Checked here too so the message names the file, not the artifact.
+  assertComponent(bytes, file);
+  return bytes;
+}
+
+export function pushCommand(): Command {
+  const cmd = new Command("push")
+    .description("push a WebAssembly component to the lattice's artifact store; NAME:latest then points at it")
+    .argument("<file>", "the component (.wasm)")
+    .addOption(
+      new Option("--name <name[:version]>", "artifact name and version; without a version, one is derived from the digest")
+        .makeOptionMandatory()
+        .argParser(artifactRef),
+    )
+    .action(async (file: string, opts: PushOpts) => {
+      const bytes = await readComponent(file);
+      const info = await withArtifactStore(opts, (s) => s.put(opts.name, bytes));
+      if (opts.output === "json") return printJson(info);
+      process.stdout.write(`pushed ${formatArtifactRef(info)} (${info.digest}, ${formatBytes(info.size)})\n`);
+    });
+  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+}
