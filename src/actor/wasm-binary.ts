@@ -33,6 +33,6 @@ export function assertComponent(bytes: Uint8Array, what: string): void {
 
 /** `sha256:<hex>` of the bytes: the identity of a component everywhere in the lattice. */
 export async function digestOf(bytes: Uint8Array): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }

@@ -1,6 +1,7 @@
 /** Running a host in the foreground of a CLI process, until a signal says stop. */
 import { hostname } from "node:os";
 import { Option, type Command } from "commander";
+import { NodeActorRuntime } from "../actor/node-runtime.js";
 import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../host/index.js";
 import { connectNode } from "../nats/connect-node.js";
 import { collectLabel, parseDuration } from "./parse.js";
@@ -11,6 +12,7 @@ export interface HostFlags {
   heartbeat: number;
   seed?: string;
   logLevel: LogLevel;
+  jsDomain?: string;
 }
 
 /** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
@@ -24,10 +26,12 @@ export function withHostOptions(cmd: Command): Command {
         .argParser(parseDuration),
     )
     .addOption(new Option("--seed <seed>", "nkey server seed (SN…) to keep the host id across restarts").env("LATTICE_HOST_SEED"))
-    .addOption(new Option("--log-level <level>", "host log level (on stderr)").choices(["debug", "info", "warn", "error", "silent"]).default("info"));
+    .addOption(new Option("--log-level <level>", "host log level (on stderr)").choices(["debug", "info", "warn", "error", "silent"]).default("info"))
+    .addOption(new Option("--js-domain <domain>", "JetStream domain of the lattice's store (for hosts on leaf nodes)").env("LATTICE_JS_DOMAIN"));
 }
 
 export async function startHost(servers: string, lattice: string, flags: HostFlags): Promise<Host> {
+  const logger = consoleLogger(flags.logLevel);
   const host = new Host({
     servers,
     connect: connectNode,
@@ -36,7 +40,9 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     labels: flags.label ?? {},
     heartbeatMs: flags.heartbeat,
     seed: flags.seed,
-    logger: consoleLogger(flags.logLevel),
+    logger,
+    actors: new NodeActorRuntime(logger),
+    jsDomain: flags.jsDomain,
   });
   await host.start();
   return host;

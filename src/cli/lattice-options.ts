@@ -43,10 +43,8 @@ export function withOutputOption(cmd: Command): Command {
   return cmd.addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"));
 }
 
-export function withTimeoutOption(cmd: Command): Command {
-  return cmd.addOption(
-    new Option("--timeout <duration>", "how long to wait for answers").default(2_000, "2s").argParser(parseDuration),
-  );
+export function withTimeoutOption(cmd: Command, ms = 2_000, shown = "2s"): Command {
+  return cmd.addOption(new Option("--timeout <duration>", "how long to wait for answers").default(ms, shown).argParser(parseDuration));
 }
 
 /** Connect for a command. One-shot commands fail at once; streams keep reconnecting. */

@@ -2,10 +2,13 @@
 /** The `lattice` command. */
 import { Command, CommanderError } from "commander";
 import { LATTICE_VERSION } from "../protocol/index.js";
+import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
+import { callCommand } from "./commands/call.js";
 import { downCommand } from "./commands/down.js";
 import { eventsCommand } from "./commands/events.js";
 import { getCommand } from "./commands/get.js";
 import { hostCommand } from "./commands/host.js";
+import { pushCommand } from "./commands/push.js";
 import { upCommand } from "./commands/up.js";
 import { CliError, describeError } from "./errors.js";
 
@@ -18,7 +21,12 @@ const program = new Command("lattice")
   .addCommand(downCommand())
   .addCommand(hostCommand())
   .addCommand(getCommand())
-  .addCommand(eventsCommand());
+  .addCommand(eventsCommand())
+  .addCommand(pushCommand())
+  .addCommand(startCommand())
+  .addCommand(scaleCommand())
+  .addCommand(stopCommand())
+  .addCommand(callCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,8 +1,15 @@
 /** Printing: aligned tables for people, JSON for programs. */
 export type OutputFormat = "text" | "json";
 
+/** JSON for people and scripts: BigInt as a number when exact (else a string), bytes as base64. */
+function plain(_key: string, v: unknown): unknown {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
+  return v;
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  process.stdout.write(JSON.stringify(value === undefined ? null : value, plain, 2) + "\n");
 }
 
 /** One JSON document per line, for streams. */

@@ -26,6 +26,13 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** A whole number ≥ 0 (instance counts). */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new InvalidArgumentError(`expected a whole number from 0 to 1000, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** Collects repeated `--label k=v` into an object. */
 export function collectLabel(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf("=");

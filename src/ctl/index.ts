@@ -1,2 +1,3 @@
 /** The control client's public surface. */
-export { LatticeClient, type ClientOptions, type EventRecord, type Gathered } from "./lattice-client.js";
+export { LatticeClient, type ClientOptions, type EventRecord, type Gathered, type PlacementResult, type StartActorOptions, type CallOptions } from "./lattice-client.js";
+export { spread, matches, type Candidate } from "./placement.js";

@@ -4,11 +4,25 @@
  * as a crash or a silently wrong row.
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/nats-core";
+import { NoRespondersError, RequestError, TimeoutError, headers } from "@nats-io/nats-core";
 import type { Static } from "@sinclair/typebox";
+import { matches, spread, type Candidate } from "./placement.js";
 import {
+  ActorScaleReply,
+  ActorStopReply,
   AnyCloudEvent,
   ControlOp,
+  DEFAULT_CALL_TIMEOUT_MS,
+  InvocationHeader,
+  decodeReply as decodeInvocationReply,
+  encode,
+  encodeArgs,
+  parseArtifactRef,
+  formatArtifactRef,
+  assertTargetId,
+  type ActorScaleRequest,
+  type ActorScaleResult,
+  type Labels,
   ErrorCode,
   InventoryReply,
   LatticeError,
@@ -33,6 +47,31 @@ export interface ClientOptions {
 export interface Gathered<T> {
   replies: T[];
   errors: WireError[];
+}
+
+export interface StartActorOptions {
+  actorId: string;
+  ref: string;
+  instances: number;
+  /** Only this host. */
+  hostId?: string;
+  /** Only hosts with all these labels. */
+  constraints?: Labels;
+  config?: Record<string, string>;
+  /** How long each host may take to fetch, compile and start (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** Who calls (an actor, a host, `cli`). */
+  source?: string;
+}
+
+/** What a placement did: per-host results, and the hosts that refused. */
+export interface PlacementResult {
+  results: ActorScaleResult[];
+  errors: Array<{ hostId: string; error: WireError }>;
 }
 
 export type EventRecord = { subject: string; event: AnyCloudEvent } | { subject: string; error: string };
@@ -70,6 +109,95 @@ export class LatticeClient {
     return reply.data;
   }
 
+  /** Run `instances` instances of an actor on one host (0 stops it there). */
+  async scaleOnHost(hostId: string, req: ActorScaleRequest, timeoutMs = 60_000): Promise<ActorScaleResult> {
+    const msg = await this.request(this.subjects.controlHost(hostId, ControlOp.ActorScale), `host ${hostId}`, encode(req), timeoutMs);
+    const reply = decodeReply(ActorScaleReply, msg, "actor_scale reply");
+    if (!reply.ok) throw new LatticeError(reply.error.code, reply.error.message);
+    return reply.data;
+  }
+
+  /** Start an actor: its instances spread over the hosts that qualify. */
+  async startActor(o: StartActorOptions): Promise<PlacementResult> {
+    assertTargetId(o.actorId);
+    const ref = formatArtifactRef(parseArtifactRef(o.ref));
+    const inventories = await this.inventories();
+    const running = inventories.replies.flatMap((inv) => inv.actors.filter((a) => a.id === o.actorId));
+    const other = running.find((a) => a.ref !== ref);
+    if (other) {
+      throw new LatticeError(ErrorCode.BadRequest, `actor ${o.actorId} already runs ${other.ref}; stop it first, or scale it with \`lattice scale actor\``);
+    }
+    const constraints = o.constraints ?? {};
+    const candidates = candidatesOf(inventories.replies, o.actorId).filter(
+      (c) => (o.hostId === undefined || c.hostId === o.hostId) && matches(c.labels, constraints),
+    );
+    if (candidates.length === 0) {
+      const why = o.hostId !== undefined ? `host ${o.hostId} is not in lattice ${this.subjects.lattice}` : `no host matches ${describeLabels(constraints)}`;
+      throw new LatticeError(ErrorCode.NotFound, `cannot place actor ${o.actorId}: ${why}`);
+    }
+    return this.apply(candidates, o.instances, { actorId: o.actorId, ref, config: o.config, constraints }, o.timeoutMs);
+  }
+
+  /** Rescale a running actor to `instances` in total, over the hosts its constraints allow. */
+  async scaleActor(actorId: string, instances: number, timeoutMs?: number): Promise<PlacementResult> {
+    const inventories = await this.inventories();
+    const entry = inventories.replies.flatMap((inv) => inv.actors).find((a) => a.id === actorId);
+    if (!entry) throw new LatticeError(ErrorCode.NotFound, `actor ${actorId} is not running in lattice ${this.subjects.lattice}`);
+    const candidates = candidatesOf(inventories.replies, actorId).filter((c) => c.current > 0 || matches(c.labels, entry.constraints));
+    return this.apply(candidates, instances, { actorId, ref: entry.ref, constraints: entry.constraints }, timeoutMs);
+  }
+
+  /** Stop an actor everywhere; resolves with the number of instances stopped. */
+  async stopActor(actorId: string): Promise<number> {
+    assertTargetId(actorId);
+    const { replies, errors } = await this.gather(ControlOp.ActorStop, ActorStopReply, "actor_stop reply", encode({ actorId }));
+    if (errors.length > 0 && replies.length === 0) throw new LatticeError(errors[0]!.code, errors[0]!.message);
+    return replies.reduce((n, r) => n + r.stopped, 0);
+  }
+
+  /** Call a function of an actor; resolves with its result, rejects with a LatticeError. */
+  async call(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions = {}): Promise<unknown> {
+    const timeout = o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const h = headers();
+    h.set(InvocationHeader.Source, o.source ?? "cli");
+    h.set(InvocationHeader.Deadline, String(Date.now() + timeout));
+    h.set(InvocationHeader.CallId, crypto.randomUUID());
+    const subject = this.subjects.invocation(target, iface, fn);
+    let msg: Msg;
+    try {
+      msg = await this.nc.request(subject, encodeArgs(args), { timeout, headers: h });
+    } catch (e) {
+      if (isNoResponders(e)) throw new LatticeError(ErrorCode.NotFound, `no instance of ${target} is running in lattice ${this.subjects.lattice}`);
+      if (isTimeout(e)) throw new LatticeError(ErrorCode.Timeout, `${target} did not answer within ${timeout} ms`);
+      throw e;
+    }
+    const reply = decodeInvocationReply(msg.data);
+    if (!reply.ok) throw new LatticeError(reply.error.code, reply.error.message);
+    return reply.value;
+  }
+
+  private async apply(
+    candidates: Candidate[],
+    total: number,
+    req: Omit<ActorScaleRequest, "instances">,
+    timeoutMs?: number,
+  ): Promise<PlacementResult> {
+    const plan = spread(candidates, total);
+    const out: PlacementResult = { results: [], errors: [] };
+    await Promise.all(
+      candidates
+        .filter((c) => plan.get(c.hostId) !== c.current)
+        .map(async (c) => {
+          try {
+            out.results.push(await this.scaleOnHost(c.hostId, { ...req, instances: plan.get(c.hostId) ?? 0 }, timeoutMs));
+          } catch (e) {
+            out.errors.push({ hostId: c.hostId, error: isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: String(e) } });
+          }
+        }),
+    );
+    return out;
+  }
+
   /** Stream the lattice's events until the signal aborts. Undecodable ones come as errors. */
   async *events(signal?: AbortSignal): AsyncGenerator<EventRecord> {
     const sub = this.nc.subscribe(this.subjects.eventsWildcard());
@@ -89,11 +217,11 @@ export class LatticeClient {
     }
   }
 
-  private async gather<R extends typeof PingReply | typeof InventoryReply>(op: ControlOp, schema: R, what: string) {
+  private async gather<R extends typeof PingReply | typeof InventoryReply | typeof ActorStopReply>(op: ControlOp, schema: R, what: string, body?: Uint8Array) {
     const out: Gathered<Extract<Static<R>, { ok: true }>["data"]> = { replies: [], errors: [] };
     let replies: AsyncIterable<Msg>;
     try {
-      replies = await this.nc.requestMany(this.subjects.controlAll(op), undefined, {
+      replies = await this.nc.requestMany(this.subjects.controlAll(op), body, {
         strategy: "stall",
         stall: this.stallMs,
         maxWait: this.timeoutMs,
@@ -113,18 +241,18 @@ export class LatticeClient {
     return out;
   }
 
-  private async request(subject: string, who: string): Promise<Msg> {
+  private async request(subject: string, who: string, body?: Uint8Array, timeoutMs = this.timeoutMs): Promise<Msg> {
     try {
-      return await this.nc.request(subject, undefined, { timeout: this.timeoutMs });
+      return await this.nc.request(subject, body, { timeout: timeoutMs });
     } catch (e) {
       if (isNoResponders(e)) throw new LatticeError(ErrorCode.NotFound, `${who} is not in lattice ${this.subjects.lattice}`);
-      if (e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError)) throw new LatticeError(ErrorCode.Timeout, `${who} did not answer within ${this.timeoutMs} ms`);
+      if (isTimeout(e)) throw new LatticeError(ErrorCode.Timeout, `${who} did not answer within ${timeoutMs} ms`);
       throw e;
     }
   }
 }
 
-function decodeReply<R extends typeof PingReply | typeof InventoryReply>(schema: R, msg: Msg, what: string): Static<R> {
+function decodeReply<R extends typeof PingReply | typeof InventoryReply | typeof ActorScaleReply | typeof ActorStopReply>(schema: R, msg: Msg, what: string): Static<R> {
   try {
     return decode(schema, msg.data, what);
   } catch (e) {
@@ -135,4 +263,22 @@ function decodeReply<R extends typeof PingReply | typeof InventoryReply>(schema:
 // nats.js reports "no responders" as a RequestError whose cause is a NoRespondersError.
 function isNoResponders(e: unknown): boolean {
   return e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
+}
+
+function isTimeout(e: unknown): boolean {
+  return e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError);
+}
+
+function candidatesOf(inventories: HostInventory[], actorId: string): Candidate[] {
+  return inventories.map((inv) => ({
+    hostId: inv.host.id,
+    labels: inv.host.labels,
+    load: inv.actors.reduce((n, a) => n + a.instances, 0),
+    current: inv.actors.find((a) => a.id === actorId)?.instances ?? 0,
+  }));
+}
+
+function describeLabels(labels: Labels): string {
+  const s = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(", ");
+  return s === "" ? "(any host: the lattice has none)" : s;
 }

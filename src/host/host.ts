@@ -4,8 +4,12 @@
  * passes the connector (TCP in Node, WebSocket in a browser).
  */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
+import { ArtifactStore } from "../nats/artifact-store.js";
 import { RESILIENT, parseServers, type Connector } from "../nats/connection-options.js";
 import {
+  ActorScaleRequest,
+  ActorStopRequest,
   EventType,
   InventoryRequest,
   LATTICE_VERSION,
@@ -20,6 +24,7 @@ import {
   type InventorySummary,
   type Labels,
 } from "../protocol/index.js";
+import { ActorSupervisor } from "./actor-supervisor.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
 import { LatticeView } from "./lattice-view.js";
@@ -41,6 +46,12 @@ export interface HostOptions {
   /** An nkey server seed (`SN…`) to keep the same host id across restarts. */
   seed?: string;
   logger?: Logger;
+  /** Runs actors; a host without one answers actor requests with `unavailable`. */
+  actors?: ActorRuntime;
+  /** Serves actor imports that no local capability provides (links, over the lattice). */
+  forward?: ImportForwarder;
+  /** JetStream domain of the lattice's state and artifacts, for hosts on leaf nodes. */
+  jsDomain?: string;
 }
 
 export class Host {
@@ -55,6 +66,7 @@ export class Host {
   private startedAtMs = 0;
   private nc?: NatsConnection;
   private control?: ControlResponder;
+  private supervisor?: ActorSupervisor;
   private heartbeat?: ReturnType<typeof setInterval>;
   private latticeView?: LatticeView;
   private viewSeeded: Promise<void> = Promise.resolve();
@@ -87,9 +99,22 @@ export class Host {
     this.nc = nc;
     this.startedAtMs = Date.now();
 
+    const supervisor = new ActorSupervisor({
+      nc,
+      subjects: this.subjects,
+      hostId: this.id,
+      runtime: this.opts.actors,
+      artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
+      forward: this.opts.forward,
+      log: this.log,
+      publish: (type, data) => this.publish(type, data),
+    });
+    this.supervisor = supervisor;
     this.control = new ControlResponder(nc, this.subjects, this.id, {
       ping: { request: PingRequest, handle: () => this.info() },
       inventory: { request: InventoryRequest, handle: () => this.inventory() },
+      actor_scale: { request: ActorScaleRequest, handle: (req: ActorScaleRequest) => supervisor.scale(req) },
+      actor_stop: { request: ActorStopRequest, handle: (req: { actorId: string }) => supervisor.stop(req.actorId) },
     }, this.log);
     this.control.start();
     this.latticeView = new LatticeView(nc, this.subjects);
@@ -113,6 +138,8 @@ export class Host {
     this.state = "stopped";
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.control?.stop();
+    await this.supervisor?.stopAll();
+    await this.opts.actors?.close();
     this.latticeView?.stop();
     const nc = this.nc;
     if (!nc || nc.isClosed()) return;
@@ -163,11 +190,17 @@ export class Host {
   }
 
   summary(): InventorySummary {
-    return { actors: 0, providers: 0 };
+    return { actors: this.supervisor?.count ?? 0, providers: 0 };
   }
 
   inventory(): HostInventory {
-    return { host: this.info(), actors: [], providers: [] };
+    return { host: this.info(), actors: this.supervisor?.entries() ?? [], providers: [] };
+  }
+
+  /** The actors this host runs. */
+  get actors(): ActorSupervisor {
+    if (!this.supervisor) throw new Error("host not started");
+    return this.supervisor;
   }
 
   private beat(): void {

@@ -14,6 +14,10 @@ export const ErrorCode = {
   Unavailable: "unavailable",
   /** A reply did not match its schema: the peer speaks another protocol or is broken. */
   BadReply: "bad_reply",
+  /** The actor trapped (a Wasm trap or a thrown guest exception); its instance was replaced. */
+  Trap: "trap",
+  /** The actor's function returned the error case of its `result`. */
+  GuestError: "guest_error",
   /** The responder failed while handling a valid request. */
   Internal: "internal",
 } as const;

@@ -1,6 +1,6 @@
 /** Lattice event types and their CloudEvents envelopes. */
 import type { Static, TSchema } from "@sinclair/typebox";
-import { CloudEvent, HostHeartbeat, HostInfo, HostStopped } from "./schemas.js";
+import { ActorScaled, ActorStartFailed, CloudEvent, HostHeartbeat, HostInfo, HostStopped } from "./schemas.js";
 
 /** The CloudEvents `type` of each lattice event is `lattice.<event_type>`. */
 export const EVENT_TYPE_PREFIX = "lattice.";
@@ -9,6 +9,8 @@ export const EventType = {
   HostStarted: "host_started",
   HostHeartbeat: "host_heartbeat",
   HostStopped: "host_stopped",
+  ActorScaled: "actor_scaled",
+  ActorStartFailed: "actor_start_failed",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -17,6 +19,8 @@ export const EVENT_DATA = {
   [EventType.HostStarted]: HostInfo,
   [EventType.HostHeartbeat]: HostHeartbeat,
   [EventType.HostStopped]: HostStopped,
+  [EventType.ActorScaled]: ActorScaled,
+  [EventType.ActorStartFailed]: ActorStartFailed,
 } as const satisfies Record<EventType, TSchema>;
 
 export type EventData<T extends EventType> = Static<(typeof EVENT_DATA)[T]>;
@@ -25,6 +29,8 @@ export const EVENT_SCHEMAS = {
   [EventType.HostStarted]: CloudEvent(EVENT_TYPE_PREFIX + EventType.HostStarted, HostInfo),
   [EventType.HostHeartbeat]: CloudEvent(EVENT_TYPE_PREFIX + EventType.HostHeartbeat, HostHeartbeat),
   [EventType.HostStopped]: CloudEvent(EVENT_TYPE_PREFIX + EventType.HostStopped, HostStopped),
+  [EventType.ActorScaled]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ActorScaled, ActorScaled),
+  [EventType.ActorStartFailed]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ActorStartFailed, ActorStartFailed),
 } as const;
 
 export interface LatticeEvent<T extends EventType = EventType> {

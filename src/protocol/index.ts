@@ -7,3 +7,4 @@ export * from "./schemas.js";
 export * from "./events.js";
 export * from "./codec.js";
 export * from "./artifacts.js";
+export * from "./invocation.js";

@@ -7,11 +7,14 @@ export const HOST_ID_PATTERN = "^N[A-Z2-7]{55}$";
 /** Label keys look like Kubernetes label keys; values are free text up to 256 characters. */
 export const LABEL_KEY_PATTERN = "^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$";
 export const MAX_LABEL_VALUE = 256;
+/** Actor and provider ids (targets of invocations): one subject token. */
+export const TARGET_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
 export const MAX_HOST_NAME = 128;
 
 const latticeName = new RegExp(LATTICE_NAME_PATTERN);
 const hostId = new RegExp(HOST_ID_PATTERN);
 const labelKey = new RegExp(LABEL_KEY_PATTERN);
+const targetId = new RegExp(TARGET_ID_PATTERN);
 
 export function assertLatticeName(name: string): string {
   if (!latticeName.test(name)) {
@@ -41,4 +44,11 @@ export function assertLabel(key: string, value: string): void {
   if (value.length > MAX_LABEL_VALUE) {
     throw new LatticeError(ErrorCode.BadRequest, `label ${key} is longer than ${MAX_LABEL_VALUE} characters`);
   }
+}
+
+export function assertTargetId(id: string): string {
+  if (!targetId.test(id)) {
+    throw new LatticeError(ErrorCode.BadRequest, `invalid id ${JSON.stringify(id)}: use 1-64 letters, digits, '_' or '-', starting with a letter or digit`);
+  }
+  return id;
 }

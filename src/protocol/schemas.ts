@@ -5,7 +5,8 @@
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ERROR_CODES } from "./errors.js";
-import { HOST_ID_PATTERN, LABEL_KEY_PATTERN, LATTICE_NAME_PATTERN, MAX_HOST_NAME, MAX_LABEL_VALUE } from "./names.js";
+import { ARTIFACT_NAME_PATTERN } from "./artifacts.js";
+import { HOST_ID_PATTERN, LABEL_KEY_PATTERN, LATTICE_NAME_PATTERN, MAX_HOST_NAME, MAX_LABEL_VALUE, TARGET_ID_PATTERN } from "./names.js";
 
 export const HostId = Type.String({ pattern: HOST_ID_PATTERN });
 
@@ -52,13 +53,31 @@ export const HostStopped = Type.Object({
 });
 export type HostStopped = Static<typeof HostStopped>;
 
-/** An actor or provider entry of an inventory; the fields beyond `id` grow with those features. */
+export const TargetId = Type.String({ pattern: TARGET_ID_PATTERN });
+/** An artifact reference `name[:version]` (see artifacts.ts), checked in full where it is used. */
+export const ArtifactRefString = Type.String({ minLength: 1, maxLength: 200, pattern: ARTIFACT_NAME_PATTERN.replace("$", "(:.*)?$") });
+export const ConfigValues = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 16 * 1024 }), { maxProperties: 256 });
+
+/** An actor as one host runs it. */
+export const ActorEntry = Type.Object({
+  id: TargetId,
+  ref: ArtifactRefString,
+  /** `sha256:<hex>` of the component. */
+  digest: Type.String({ maxLength: 80 }),
+  instances: Type.Integer({ minimum: 0 }),
+  startedAt: Type.String({ format: "date-time", maxLength: 64 }),
+  /** Label requirements it was placed with; `lattice scale` keeps to them. */
+  constraints: Labels,
+});
+export type ActorEntry = Static<typeof ActorEntry>;
+
+/** A provider entry of an inventory; its fields beyond `id` grow with that feature. */
 export const InventoryEntry = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 export type InventoryEntry = Static<typeof InventoryEntry>;
 
 export const HostInventory = Type.Object({
   host: HostInfo,
-  actors: Type.Array(InventoryEntry),
+  actors: Type.Array(ActorEntry),
   providers: Type.Array(InventoryEntry),
 });
 export type HostInventory = Static<typeof HostInventory>;
@@ -66,6 +85,27 @@ export type HostInventory = Static<typeof HostInventory>;
 /** Control requests. Empty payloads are read as `{}`. */
 export const PingRequest = Type.Object({});
 export const InventoryRequest = Type.Object({});
+
+/** Run `instances` instances of an actor on this host: start, rescale, or (0) stop it here. */
+export const ActorScaleRequest = Type.Object({
+  actorId: TargetId,
+  ref: ArtifactRefString,
+  instances: Type.Integer({ minimum: 0, maximum: 1000 }),
+  config: Type.Optional(ConfigValues),
+  constraints: Type.Optional(Labels),
+});
+export type ActorScaleRequest = Static<typeof ActorScaleRequest>;
+
+export const ActorScaleResult = Type.Object({
+  hostId: HostId,
+  actor: ActorEntry,
+  previous: Type.Integer({ minimum: 0 }),
+});
+export type ActorScaleResult = Static<typeof ActorScaleResult>;
+
+export const ActorStopRequest = Type.Object({ actorId: TargetId });
+export const ActorStopResult = Type.Object({ hostId: HostId, stopped: Type.Integer({ minimum: 0 }) });
+export type ActorStopResult = Static<typeof ActorStopResult>;
 
 export const WireError = Type.Object({
   code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
@@ -84,6 +124,28 @@ export const ErrorReply = Type.Object({ ok: Type.Literal(false), error: WireErro
 export type ErrorReply = Static<typeof ErrorReply>;
 export const PingReply = ControlReply(HostInfo);
 export const InventoryReply = ControlReply(HostInventory);
+export const ActorScaleReply = ControlReply(ActorScaleResult);
+export const ActorStopReply = ControlReply(ActorStopResult);
+
+/** Data of `actor_scaled`: an actor's instance count on a host changed (0: stopped there). */
+export const ActorScaled = Type.Object({
+  hostId: HostId,
+  actorId: TargetId,
+  ref: ArtifactRefString,
+  digest: Type.String({ maxLength: 80 }),
+  instances: Type.Integer({ minimum: 0 }),
+  previous: Type.Integer({ minimum: 0 }),
+});
+export type ActorScaled = Static<typeof ActorScaled>;
+
+/** Data of `actor_start_failed`. */
+export const ActorStartFailed = Type.Object({
+  hostId: HostId,
+  actorId: TargetId,
+  ref: Type.String({ maxLength: 200 }),
+  error: WireError,
+});
+export type ActorStartFailed = Static<typeof ActorStartFailed>;
 
 /** The CloudEvents 1.0 envelope (structured JSON mode) of every lattice event. */
 function envelope<Ty extends TSchema, D extends TSchema>(type: Ty, data: D) {

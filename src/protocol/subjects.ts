@@ -4,11 +4,13 @@
  *   lattice.<L>.ctl.v1.<op>                  control request to every host (scatter-gather)
  *   lattice.<L>.ctl.v1.host.<hostId>.<op>    control request to one host
  *   lattice.<L>.evt.v1.<event_type>          lattice events (CloudEvents JSON)
+ *   lattice.<L>.rpc.v1.<target>.<iface>.<fn> invocations of a target's function (queue group per target)
  *
  * <L> is the lattice name: distinct names never share a subject, so lattices on one NATS
  * never see each other.
  */
-import { assertHostId, assertLatticeName } from "./names.js";
+import { ErrorCode, LatticeError } from "./errors.js";
+import { assertHostId, assertLatticeName, assertTargetId } from "./names.js";
 import { PROTOCOL_TOKEN } from "./version.js";
 
 export const SUBJECT_ROOT = "lattice";
@@ -17,6 +19,10 @@ export const SUBJECT_ROOT = "lattice";
 export const ControlOp = {
   Ping: "ping",
   Inventory: "inventory",
+  /** Set the instance count of an actor on one host (starting or stopping it there). */
+  ActorScale: "actor_scale",
+  /** Stop an actor on every host that runs it. */
+  ActorStop: "actor_stop",
 } as const;
 export type ControlOp = (typeof ControlOp)[keyof typeof ControlOp];
 export const CONTROL_OPS: readonly ControlOp[] = Object.values(ControlOp);
@@ -30,11 +36,13 @@ export class Subjects {
   readonly lattice: string;
   private readonly ctl: string;
   private readonly evt: string;
+  private readonly rpc: string;
 
   constructor(lattice: string) {
     this.lattice = assertLatticeName(lattice);
     this.ctl = `${SUBJECT_ROOT}.${lattice}.ctl.${PROTOCOL_TOKEN}`;
     this.evt = `${SUBJECT_ROOT}.${lattice}.evt.${PROTOCOL_TOKEN}`;
+    this.rpc = `${SUBJECT_ROOT}.${lattice}.rpc.${PROTOCOL_TOKEN}`;
   }
 
   /** A control request answered by every host of the lattice. */
@@ -70,4 +78,50 @@ export class Subjects {
   eventsWildcard(): string {
     return `${this.evt}.>`;
   }
+
+  /** The subject of a call to `target`'s function `fn` of interface `iface` ("" for a world-level function). */
+  invocation(target: string, iface: string, fn: string): string {
+    return `${this.rpc}.${assertTargetId(target)}.${ifaceToken(iface)}.${assertFunctionName(fn)}`;
+  }
+
+  /** Every call to `target`: what its instances subscribe to. */
+  invocationWildcard(target: string): string {
+    return `${this.rpc}.${assertTargetId(target)}.>`;
+  }
+
+  /** The queue group of a target's instances: exactly one of them answers each call. */
+  invocationQueue(target: string): string {
+    return `rpc.${assertTargetId(target)}`;
+  }
+
+  /** Interface and function of an invocation subject, or undefined if it is not one. */
+  parseInvocation(subject: string): { target: string; iface: string; fn: string } | undefined {
+    if (!subject.startsWith(this.rpc + ".")) return undefined;
+    const parts = subject.slice(this.rpc.length + 1).split(".");
+    if (parts.length !== 3) return undefined;
+    const [target, token, fn] = parts as [string, string, string];
+    return { target, iface: token === WORLD_TOKEN ? "" : token.replaceAll("~", "."), fn };
+  }
+}
+
+/** Subject token for a world-level function (no interface). */
+const WORLD_TOKEN = "_";
+
+/**
+ * An interface name as one subject token: WIT names hold no '.', but versions do
+ * (`wasi:keyvalue/store@0.2.0-draft`); '.' becomes '~', which neither WIT names nor semver use.
+ */
+function ifaceToken(iface: string): string {
+  if (iface === "") return WORLD_TOKEN;
+  if (!/^[a-z0-9-]+:[a-z0-9-]+\/[a-z0-9-]+(@[0-9A-Za-z.+-]+)?$/.test(iface)) {
+    throw new LatticeError(ErrorCode.BadRequest, `invalid interface name ${JSON.stringify(iface)}: expected namespace:package/interface[@version]`);
+  }
+  return iface.replaceAll(".", "~");
+}
+
+function assertFunctionName(fn: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(fn) && !/^[a-z][A-Za-z0-9]*$/.test(fn)) {
+    throw new LatticeError(ErrorCode.BadRequest, `invalid function name ${JSON.stringify(fn)}`);
+  }
+  return fn;
 }

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import type { HostInfo, HostInventory, WireError } from "../../protocol/index.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { formatDuration, formatLabels, printJson, printTable } from "../output.js";
+import { artifactsCommand } from "./artifacts.js";
 
 type GetOpts = LatticeOpts & OutputOpts & { timeout: number };
 
@@ -46,6 +47,7 @@ export function getCommand(): Command {
     });
 
   for (const c of [hosts, inventory]) get.addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(c))));
+  get.addCommand(artifactsCommand());
   return get;
 }
 

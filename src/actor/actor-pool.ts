@@ -1,0 +1,263 @@
+/**
+ * The instances of one actor on one host: a fixed number of worker threads, each holding one
+ * component instance and running one call at a time, with a bounded queue in front. A call past
+ * its deadline terminates its worker (the only way to stop a guest stuck in a loop) and a fresh
+ * worker takes the slot; a trap is handled inside the worker by a fresh instance.
+ */
+import { Worker } from "node:worker_threads";
+import { ErrorCode, LatticeError } from "../protocol/index.js";
+import type { Logger } from "../host/logger.js";
+import type { CompiledComponent } from "./component-cache.js";
+import { isLocalInterface } from "./local-imports.js";
+import { createBridge } from "./sync-bridge.js";
+import type { ActorInstances, ImportForwarder, InstanceStats, Invocation } from "./runtime.js";
+import type { CallFailureKind, WorkerCall, WorkerInit, WorkerReply } from "./worker-protocol.js";
+
+const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
+
+export interface PoolOptions {
+  actorId: string;
+  component: CompiledComponent;
+  instances: number;
+  config?: Record<string, string>;
+  /** Without one, a component importing anything not served locally cannot start. */
+  forward?: ImportForwarder;
+  log: Logger;
+  /** Calls waiting for a free instance beyond this are refused (`unavailable`). */
+  maxQueue?: number;
+}
+
+interface Pending {
+  id: number;
+  inv: Invocation;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  current?: Pending & { timer: ReturnType<typeof setTimeout> };
+  closeBridge: () => void;
+}
+
+const FAILURE_CODE: Record<CallFailureKind, ErrorCode> = {
+  trap: ErrorCode.Trap,
+  bad_call: ErrorCode.BadRequest,
+  no_such_function: ErrorCode.NotFound,
+  guest_error: ErrorCode.GuestError,
+};
+
+/** Interfaces of `component` that must be forwarded; throws if that is needed and impossible. */
+export function forwardedImports(actorId: string, component: CompiledComponent, canForward: boolean): string[] {
+  const remote = component.imports.filter((i) => !isLocalInterface(i));
+  if (remote.length > 0 && !canForward) {
+    throw new LatticeError(
+      ErrorCode.BadRequest,
+      `actor ${actorId} imports ${remote.join(", ")}, which this host cannot serve (served here: WASI, wasi:logging/logging, lattice:actor/config)`,
+    );
+  }
+  return remote;
+}
+
+export class ActorPool implements ActorInstances {
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Pending[] = [];
+  private readonly forwarded: string[];
+  private nextId = 1;
+  private target: number;
+  private stopped = false;
+  readonly stats: InstanceStats = { calls: 0, failed: 0, traps: 0, timeouts: 0, replaced: 0 };
+
+  private constructor(private readonly opts: PoolOptions) {
+    this.forwarded = forwardedImports(opts.actorId, opts.component, opts.forward !== undefined);
+    this.target = opts.instances;
+  }
+
+  /** Start the pool; resolves once every instance is ready, rejects if the first one cannot start. */
+  static async start(opts: PoolOptions): Promise<ActorPool> {
+    if (!Number.isInteger(opts.instances) || opts.instances < 1) throw new LatticeError(ErrorCode.BadRequest, "an actor needs at least one instance");
+    const pool = new ActorPool(opts);
+    try {
+      await Promise.all(Array.from({ length: opts.instances }, () => pool.spawn()));
+    } catch (e) {
+      await pool.stop();
+      throw e;
+    }
+    return pool;
+  }
+
+  get actorId(): string {
+    return this.opts.actorId;
+  }
+
+  get digest(): string {
+    return this.opts.component.digest;
+  }
+
+  /** Instances wanted; some may be restarting. */
+  get size(): number {
+    return this.target;
+  }
+
+  invoke(inv: Invocation): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is stopping`));
+    const maxQueue = this.opts.maxQueue ?? 1_000;
+    if (this.queue.length >= maxQueue) {
+      return Promise.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} has ${this.queue.length} calls waiting; try another instance`));
+    }
+    this.stats.calls++;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, inv, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Grow or shrink to `n` instances. Busy instances finish their call before they go. */
+  async scale(n: number): Promise<void> {
+    if (!Number.isInteger(n) || n < 1) throw new LatticeError(ErrorCode.BadRequest, "scale to at least one instance (stop the actor to remove it)");
+    this.target = n;
+    const grow: Promise<void>[] = [];
+    for (let i = this.slots.size; i < n; i++) grow.push(this.spawn());
+    await Promise.all(grow);
+    this.trim();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const p of this.queue.splice(0)) p.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`));
+    await Promise.all([...this.slots].map((s) => this.retire(s)));
+  }
+
+  private async spawn(): Promise<void> {
+    const bridge = createBridge((call) => {
+      const fwd = this.opts.forward;
+      if (!fwd) return Promise.reject(new Error(`no route for ${call.iface}`));
+      return fwd(this.opts.actorId, call);
+    });
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = { worker, ready: false, closeBridge: bridge.close };
+    this.slots.add(slot);
+    const init: WorkerInit = {
+      type: "init",
+      actorId: this.opts.actorId,
+      js: this.opts.component.js,
+      modules: this.opts.component.modules,
+      forwarded: this.forwarded,
+      config: this.opts.config ?? {},
+      bridge: bridge.worker,
+    };
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number) => reject(new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} worker exited (${code}) while starting`));
+      worker.once("exit", onExit);
+      worker.on("message", (m: WorkerReply) => {
+        if (m.type === "ready") {
+          worker.off("exit", onExit);
+          slot.ready = true;
+          resolve();
+          this.dispatch();
+        } else if (m.type === "init_failed") {
+          worker.off("exit", onExit);
+          void this.retire(slot);
+          reject(new LatticeError(ErrorCode.BadRequest, `actor ${this.opts.actorId} failed to instantiate: ${m.message}`));
+        } else {
+          this.onMessage(slot, m);
+        }
+      });
+      worker.on("error", (e) => this.onCrash(slot, e));
+      worker.postMessage(init, [bridge.worker.port]);
+    });
+    worker.on("exit", () => this.onCrash(slot, new Error("worker exited")));
+  }
+
+  private onMessage(slot: Slot, m: WorkerReply): void {
+    if (m.type === "log") {
+      const fields = { actor: this.opts.actorId, context: m.context };
+      const log = this.opts.log;
+      if (m.level === "error" || m.level === "critical") log.error(m.message, fields);
+      else if (m.level === "warn") log.warn(m.message, fields);
+      else if (m.level === "info") log.info(m.message, fields);
+      else log.debug(m.message, fields);
+      return;
+    }
+    if (m.type !== "result") return;
+    const cur = slot.current;
+    if (!cur || cur.id !== m.id) return; // the answer to a call that already timed out
+    clearTimeout(cur.timer);
+    slot.current = undefined;
+    if (m.ok) cur.resolve(m.value);
+    else {
+      this.stats.failed++;
+      if (m.kind === "trap") this.stats.traps++;
+      cur.reject(new LatticeError(FAILURE_CODE[m.kind], m.kind === "trap" ? `actor ${this.opts.actorId} trapped: ${m.message}` : m.message));
+    }
+    this.trim();
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (!slot.ready || slot.current) continue;
+      const next = this.queue.shift()!;
+      const left = next.inv.deadline - Date.now();
+      if (left <= 0) {
+        this.stats.timeouts++;
+        next.reject(new LatticeError(ErrorCode.Timeout, `call to actor ${this.opts.actorId} expired while waiting for an instance`));
+        continue;
+      }
+      const timer = setTimeout(() => this.onTimeout(slot), left);
+      slot.current = { ...next, timer };
+      const msg: WorkerCall = { type: "call", id: next.id, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
+      slot.worker.postMessage(msg);
+    }
+  }
+
+  private onTimeout(slot: Slot): void {
+    const cur = slot.current;
+    if (!cur) return;
+    slot.current = undefined;
+    this.stats.timeouts++;
+    this.stats.failed++;
+    cur.reject(new LatticeError(ErrorCode.Timeout, `actor ${this.opts.actorId} did not answer ${cur.inv.iface ? `${cur.inv.iface}.` : ""}${cur.inv.fn} before its deadline; its instance was replaced`));
+    void this.replace(slot);
+  }
+
+  private onCrash(slot: Slot, e: Error): void {
+    if (!this.slots.has(slot)) return; // retired on purpose
+    const cur = slot.current;
+    slot.current = undefined;
+    if (cur) {
+      clearTimeout(cur.timer);
+      this.stats.failed++;
+      cur.reject(new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} instance crashed: ${e.message}`));
+    }
+    void this.replace(slot);
+  }
+
+  private async replace(slot: Slot): Promise<void> {
+    await this.retire(slot);
+    if (this.stopped || this.slots.size >= this.target) return;
+    this.stats.replaced++;
+    try {
+      await this.spawn();
+    } catch (e) {
+      this.opts.log.error("could not replace an actor instance", { actor: this.opts.actorId, error: String(e) });
+    }
+  }
+
+  /** Retire idle instances beyond the target. */
+  private trim(): void {
+    for (const slot of this.slots) {
+      if (this.slots.size <= this.target) return;
+      if (!slot.current) void this.retire(slot);
+    }
+  }
+
+  private async retire(slot: Slot): Promise<void> {
+    if (!this.slots.delete(slot)) return;
+    slot.closeBridge();
+    slot.worker.removeAllListeners("exit");
+    await slot.worker.terminate();
+  }
+}

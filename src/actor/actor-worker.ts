@@ -1,0 +1,100 @@
+/**
+ * Entry point of an actor worker thread: one component instance, one call at a time. A trap (or
+ * any failure that may have left the instance half-way) discards the instance and makes a fresh
+ * one from the already-compiled core modules, which takes a few milliseconds.
+ */
+import { parentPort } from "node:worker_threads";
+import { localImports } from "./local-imports.js";
+import { callHostSync } from "./sync-bridge.js";
+import type { WorkerCall, WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
+
+/** How long a guest may block on one host call; the invocation deadline usually ends it first. */
+const HOST_CALL_TIMEOUT_MS = 60_000;
+
+type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>) => Record<string, unknown>;
+
+const port = parentPort;
+if (!port) throw new Error("actor-worker must run in a worker thread");
+
+let init: WorkerInit;
+let instantiate: Instantiate;
+let instance: Record<string, unknown> | undefined;
+
+function send(m: WorkerReply): void {
+  port!.postMessage(m);
+}
+
+/** A stand-in object whose every function forwards to the host thread. */
+function forwarder(iface: string): Record<string, unknown> {
+  return new Proxy({}, {
+    get: (_t, fn) => (typeof fn === "string" ? (...args: unknown[]) => callHostSync(init.bridge, { iface, fn, args }, HOST_CALL_TIMEOUT_MS) : undefined),
+  });
+}
+
+function fresh(): Record<string, unknown> {
+  const imports: Record<string, unknown> = localImports(init.actorId, init.config, (level, context, message) => send({ type: "log", level, context, message }));
+  for (const iface of init.forwarded) imports[iface] = forwarder(iface);
+  return instantiate((name) => {
+    const m = init.modules[name];
+    if (!m) throw new Error(`component asks for core module ${name}, which the transpiler did not produce`);
+    return m;
+  }, imports);
+}
+
+/** The exported function: `iface` as exported (versioned or not), or a world-level function. */
+function lookup(inst: Record<string, unknown>, iface: string, fn: string): ((...a: unknown[]) => unknown) | undefined {
+  let target: unknown = inst;
+  if (iface !== "") {
+    target = inst[iface] ?? inst[iface.replace(/@[^/]*$/, "")];
+  }
+  if (!target || typeof target !== "object") return undefined;
+  const f = (target as Record<string, unknown>)[fn] ?? (target as Record<string, unknown>)[camel(fn)];
+  return typeof f === "function" ? (f as (...a: unknown[]) => unknown) : undefined;
+}
+
+function camel(kebab: string): string {
+  return kebab.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function call(c: WorkerCall): void {
+  instance ??= fresh();
+  const f = lookup(instance, c.iface, c.fn);
+  if (!f) {
+    const what = c.iface === "" ? c.fn : `${c.iface}.${c.fn}`;
+    send({ type: "result", id: c.id, ok: false, kind: "no_such_function", message: `actor ${init.actorId} exports no function ${what}` });
+    return;
+  }
+  try {
+    send({ type: "result", id: c.id, ok: true, value: f(...c.args) });
+  } catch (e) {
+    // jco raises a ComponentError carrying the payload of a `result` error: the guest answered,
+    // and its instance is fine.
+    if (e instanceof Error && e.name === "ComponentError" && "payload" in e) {
+      send({ type: "result", id: c.id, ok: false, kind: "guest_error", message: JSON.stringify(e.payload, bigintSafe) });
+      return;
+    }
+    instance = undefined; // a trap poisons the instance: the next call gets a fresh one
+    const trap = e instanceof WebAssembly.RuntimeError;
+    const message = e instanceof Error ? e.message : String(e);
+    send({ type: "result", id: c.id, ok: false, kind: trap ? "trap" : "bad_call", message });
+  }
+}
+
+function bigintSafe(_k: string, v: unknown): unknown {
+  return typeof v === "bigint" ? v.toString() : v;
+}
+
+port.on("message", (m: WorkerRequest) => {
+  if (m.type === "call") return call(m);
+  void (async () => {
+    try {
+      init = m;
+      const mod = (await import(`data:text/javascript;base64,${Buffer.from(m.js).toString("base64")}`)) as { instantiate: Instantiate };
+      instantiate = mod.instantiate;
+      instance = fresh();
+      send({ type: "ready" });
+    } catch (e) {
+      send({ type: "init_failed", message: e instanceof Error ? e.message : String(e) });
+    }
+  })();
+});

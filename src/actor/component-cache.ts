@@ -1,0 +1,67 @@
+/**
+ * Components ready to instantiate, by digest: transpiled by jco once and their core modules
+ * compiled once, then shared by every instance on this host (a WebAssembly.Module can be posted
+ * to any worker). A second start of the same bytes costs a hash and a map lookup.
+ */
+import { transpileBytes } from "@bytecodealliance/jco-transpile";
+import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { assertComponent, digestOf } from "./wasm-binary.js";
+
+export interface CompiledComponent {
+  digest: string;
+  size: number;
+  /** The jco instantiation module (ES module source, `instantiate(getCoreModule, imports)`). */
+  js: string;
+  modules: Record<string, WebAssembly.Module>;
+  /** Interfaces the component imports, unversioned (as jco names them). */
+  imports: string[];
+  /** Exported interfaces and functions, as jco names them. */
+  exports: Array<[string, "function" | "instance"]>;
+}
+
+export class ComponentCache {
+  private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
+
+  /** Compile (or reuse) a component; `what` names the bytes in errors (a path, an artifact ref). */
+  async load(bytes: Uint8Array, what: string): Promise<CompiledComponent> {
+    assertComponent(bytes, what);
+    const digest = await digestOf(bytes);
+    let entry = this.byDigest.get(digest);
+    if (!entry) {
+      entry = compile(bytes, digest, what);
+      this.byDigest.set(digest, entry);
+      // A failed compile is not cached: the same bytes fail the same way, but a retry must be honest.
+      entry.catch(() => this.byDigest.delete(digest));
+    }
+    return entry;
+  }
+
+  has(digest: string): boolean {
+    return this.byDigest.has(digest);
+  }
+
+  get(digest: string): Promise<CompiledComponent> | undefined {
+    return this.byDigest.get(digest);
+  }
+}
+
+async function compile(bytes: Uint8Array, digest: string, what: string): Promise<CompiledComponent> {
+  let out: Awaited<ReturnType<typeof transpileBytes>>;
+  try {
+    out = await transpileBytes(bytes, { name: "actor", instantiation: { tag: "sync" }, emitTypescriptDeclarations: false });
+  } catch (e) {
+    throw new LatticeError(ErrorCode.BadRequest, `${what} is not a valid component: ${firstLine(e)}`);
+  }
+  const js = out.files["actor.js"];
+  if (!js) throw new LatticeError(ErrorCode.Internal, `transpiling ${what} produced no JavaScript`);
+  const modules: Record<string, WebAssembly.Module> = {};
+  for (const [name, file] of Object.entries(out.files)) {
+    if (name.endsWith(".wasm")) modules[name] = await WebAssembly.compile(file as Uint8Array<ArrayBuffer>);
+  }
+  return { digest, size: bytes.length, js: new TextDecoder().decode(js), modules, imports: out.imports, exports: out.exports };
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0]?.slice(0, 500) ?? msg;
+}

@@ -1,0 +1,57 @@
+/**
+ * What a host needs from an actor runtime. The host core only sees this interface: the Node
+ * runtime (worker_threads) is one implementation; a browser host will bring a Web Worker one.
+ */
+import type { HostCall } from "./worker-protocol.js";
+
+/** Serves an actor's imports that no local capability provides (a linked target, over the lattice). */
+export type ImportForwarder = (actorId: string, call: HostCall) => Promise<unknown>;
+
+export interface Invocation {
+  /** Interface as exported (`acme:demo/echo`), or "" for a function the world exports directly. */
+  iface: string;
+  fn: string;
+  args: unknown[];
+  /** Epoch milliseconds. */
+  deadline: number;
+}
+
+export interface InstanceStats {
+  calls: number;
+  failed: number;
+  traps: number;
+  timeouts: number;
+  /** Instances replaced after a timeout or a crash. */
+  replaced: number;
+}
+
+/** The running instances of one actor on one host. */
+export interface ActorInstances {
+  readonly digest: string;
+  /** Instances wanted (some may be restarting). */
+  readonly size: number;
+  readonly stats: Readonly<InstanceStats>;
+  invoke(inv: Invocation): Promise<unknown>;
+  scale(n: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  actorId: string;
+  digest: string;
+  instances: number;
+  config?: Record<string, string>;
+  forward?: ImportForwarder;
+}
+
+export interface ActorRuntime {
+  /** Check and compile a component once per digest; returns the digest. */
+  prepare(bytes: Uint8Array, what: string): Promise<string>;
+  /** True if a component of this digest is compiled already (no need to fetch its bytes). */
+  has(digest: string): boolean;
+  start(opts: StartOptions): Promise<ActorInstances>;
+  /** Release what the runtime holds (spare workers). */
+  close(): Promise<void>;
+}
+
+export type { HostCall };

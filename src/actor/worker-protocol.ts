@@ -1,0 +1,54 @@
+/**
+ * Messages between the host thread and an actor worker thread. Values travel by structured
+ * clone, so BigInt (u64), Uint8Array (list<u8>) and plain records arrive intact.
+ */
+import type { MessagePort } from "node:worker_threads";
+
+/** How the worker reaches the host synchronously (see sync-bridge.ts). */
+export interface BridgeChannel {
+  port: MessagePort;
+  /** Int32Array over a SharedArrayBuffer: slot 0 is the "reply ready" flag. */
+  signal: Int32Array;
+}
+
+export interface WorkerInit {
+  type: "init";
+  actorId: string;
+  /** The jco-generated instantiation module (ES module source). */
+  js: string;
+  /** Compiled core modules by file name, compiled once per digest and shared by every worker. */
+  modules: Record<string, WebAssembly.Module>;
+  /** Interfaces (unversioned names) served by forwarding to the host over the bridge. */
+  forwarded: string[];
+  config: Record<string, string>;
+  bridge: BridgeChannel;
+}
+
+export interface WorkerCall {
+  type: "call";
+  id: number;
+  /** Interface name as exported (`acme:demo/echo`), or "" for a function the world exports directly. */
+  iface: string;
+  fn: string;
+  args: unknown[];
+}
+
+export type WorkerRequest = WorkerInit | WorkerCall;
+
+export type CallFailureKind = "trap" | "bad_call" | "no_such_function" | "guest_error";
+
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "init_failed"; message: string }
+  | { type: "result"; id: number; ok: true; value: unknown }
+  | { type: "result"; id: number; ok: false; kind: CallFailureKind; message: string }
+  | { type: "log"; level: string; context: string; message: string };
+
+/** A request the guest makes of the host, synchronously, through the bridge. */
+export interface HostCall {
+  iface: string;
+  fn: string;
+  args: unknown[];
+}
+
+export type HostCallReply = { ok: true; value: unknown } | { ok: false; message: string };

@@ -1,0 +1,85 @@
+/** `lattice start actor`, `lattice scale actor`, `lattice stop actor`. */
+import { existsSync } from "node:fs";
+import { Command, Option } from "commander";
+import type { PlacementResult } from "../../ctl/index.js";
+import { LATEST, formatArtifactRef, parseArtifactRef } from "../../protocol/index.js";
+import { CliError } from "../errors.js";
+import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { printJson } from "../output.js";
+import { collectLabel, parseCount } from "../parse.js";
+import { withArtifactStore, withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+import { readComponent } from "./push.js";
+
+type ActorOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
+type StartOpts = ActorOpts & { id: string; scale: number; host?: string; constraint?: Record<string, string>; config?: Record<string, string> };
+
+/** Commands that place instances wait longer than queries: hosts fetch and compile first. */
+const PLACE_TIMEOUT_MS = 60_000;
+
+function actorCommand(description: string): Command {
+  return new Command("actor").description(description);
+}
+
+function finish(opts: OutputOpts, what: string, r: PlacementResult): void {
+  if (opts.output === "json") printJson(r);
+  else {
+    for (const x of r.results) process.stdout.write(`${what} actor ${x.actor.id} (${x.actor.ref}) on host ${x.hostId}: ${x.previous} -> ${x.actor.instances} instances\n`);
+    if (r.results.length === 0 && r.errors.length === 0) process.stdout.write("nothing to change\n");
+  }
+  for (const e of r.errors) process.stderr.write(`host ${e.hostId}: ${e.error.code}: ${e.error.message}\n`);
+  if (r.errors.length > 0) throw new CliError(`${r.errors.length} host(s) refused; see above`);
+}
+
+/** A REF naming a file is pushed to the artifact store first, as `<id>:<digest>`, so every host can fetch it. */
+async function resolveRef(ref: string, opts: StartOpts): Promise<string> {
+  if (!existsSync(ref)) {
+    if (ref.includes("/")) throw new CliError(`cannot read ${ref}: no such file`);
+    return formatArtifactRef(parseArtifactRef(ref));
+  }
+  const bytes = await readComponent(ref);
+  const info = await withArtifactStore(opts, (s) => s.put({ name: opts.id.toLowerCase(), version: LATEST }, bytes));
+  if (opts.output !== "json") process.stderr.write(`pushed ${ref} as ${formatArtifactRef(info)}\n`);
+  return formatArtifactRef(info);
+}
+
+export function startCommand(): Command {
+  const actor = actorCommand("start an actor from an artifact (NAME[:VERSION]) or a local .wasm file")
+    .argument("<ref>", "artifact reference, or a path to a component file")
+    .requiredOption("--id <id>", "the actor's id: what calls and links name")
+    .addOption(new Option("--scale <n>", "number of instances, spread over the hosts that qualify").default(1).argParser(parseCount))
+    .addOption(new Option("--host <host-id>", "only on this host").conflicts("constraint"))
+    .addOption(new Option("--constraint <key=value>", "only on hosts with this label (repeatable)").argParser(collectLabel))
+    .addOption(new Option("--config <key=value>", "a config value for the actor (repeatable)").argParser(collectLabel))
+    .action(async (refArg: string, opts: StartOpts) => {
+      const ref = await resolveRef(refArg, opts);
+      const r = await withClient(opts, (c) =>
+        c.startActor({ actorId: opts.id, ref, instances: opts.scale, hostId: opts.host, constraints: opts.constraint, config: opts.config, timeoutMs: Math.max(opts.timeout, PLACE_TIMEOUT_MS) }),
+      );
+      finish(opts, "started", r);
+    });
+  return new Command("start").description("start something in the lattice").addCommand(withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(actor)))));
+}
+
+export function scaleCommand(): Command {
+  const actor = actorCommand("set the total number of instances of a running actor")
+    .argument("<id>", "actor id")
+    .argument("<count>", "instances in total (0 stops it)", parseCount)
+    .action(async (id: string, count: number, opts: ActorOpts) => {
+      if (count === 0) return stopActor(id, opts);
+      const r = await withClient(opts, (c) => c.scaleActor(id, count, Math.max(opts.timeout, PLACE_TIMEOUT_MS)));
+      finish(opts, "scaled", r);
+    });
+  return new Command("scale").description("scale something in the lattice").addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))));
+}
+
+async function stopActor(id: string, opts: ActorOpts): Promise<void> {
+  const stopped = await withClient(opts, (c) => c.stopActor(id));
+  if (opts.output === "json") return printJson({ id, stopped });
+  if (stopped === 0) throw new CliError(`actor ${id} is not running in lattice ${opts.lattice}`);
+  process.stdout.write(`stopped actor ${id} (${stopped} instances)\n`);
+}
+
+export function stopCommand(): Command {
+  const actor = actorCommand("stop an actor on every host").argument("<id>", "actor id").action(stopActor);
+  return new Command("stop").description("stop something in the lattice").addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))));
+}

@@ -1,0 +1,39 @@
+/** `lattice call TARGET INTERFACE.FUNCTION [ARGS_JSON]`: one invocation, result as JSON on stdout. */
+import { Command } from "commander";
+import { DEFAULT_CALL_TIMEOUT_MS } from "../../protocol/index.js";
+import { CliError } from "../errors.js";
+import { withClient, withLatticeOptions, withTimeoutOption, type LatticeOpts } from "../lattice-options.js";
+import { printJson } from "../output.js";
+
+/** `acme:demo/echo.echo` → interface and function; versions hold dots, function names never do. */
+export function splitFunction(spec: string): { iface: string; fn: string } {
+  const dot = spec.lastIndexOf(".");
+  if (dot < 0) return { iface: "", fn: spec };
+  return { iface: spec.slice(0, dot), fn: spec.slice(dot + 1) };
+}
+
+function parseArgs(json: string): unknown[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    throw new CliError(`ARGS_JSON is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(v)) throw new CliError(`ARGS_JSON must be a JSON array of the arguments, e.g. '["hi"]'`);
+  return v;
+}
+
+export function callCommand(): Command {
+  const cmd = new Command("call")
+    .description("call a function of an actor and print its result as JSON (u64 as numbers, bytes as base64)")
+    .argument("<target>", "actor id")
+    .argument("<function>", "INTERFACE.FUNCTION (e.g. acme:demo/echo.echo), or a function the world exports")
+    .argument("[args-json]", "the arguments as a JSON array", "[]")
+    .action(async (target: string, spec: string, argsJson: string, opts: LatticeOpts & { timeout: number }) => {
+      const { iface, fn } = splitFunction(spec);
+      const args = parseArgs(argsJson);
+      const result = await withClient(opts, (c) => c.call(target, iface, fn, args, { timeoutMs: opts.timeout }));
+      printJson(result);
+    });
+  return withTimeoutOption(withLatticeOptions(cmd), DEFAULT_CALL_TIMEOUT_MS, "10s");
+}

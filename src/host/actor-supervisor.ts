@@ -1,0 +1,194 @@
+/**
+ * The actors of one host: fetches components from the artifact store, runs them through the
+ * actor runtime, and serves their invocation subjects. Each instance holds one queue
+ * subscription on the actor's subjects, so NATS spreads calls over hosts in proportion to the
+ * instances each runs; within a host, any idle instance takes the next call.
+ */
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
+import type { ArtifactStore } from "../nats/artifact-store.js";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  ErrorCode,
+  EventType,
+  InvocationHeader,
+  LatticeError,
+  decodeArgs,
+  encodeReply,
+  encodeResult,
+  formatArtifactRef,
+  isLatticeError,
+  parseArtifactRef,
+  type ActorEntry,
+  type ActorScaleRequest,
+  type ActorScaleResult,
+  type ActorStopResult,
+  type EventData,
+  type Subjects,
+} from "../protocol/index.js";
+import type { Logger } from "./logger.js";
+
+interface RunningActor {
+  entry: ActorEntry;
+  instances: ActorInstances;
+  subs: Subscription[];
+}
+
+export interface SupervisorDeps {
+  nc: NatsConnection;
+  subjects: Subjects;
+  hostId: string;
+  runtime?: ActorRuntime;
+  artifacts: ArtifactStore;
+  forward?: ImportForwarder;
+  log: Logger;
+  publish: <T extends EventType>(type: T, data: EventData<T>) => void;
+}
+
+export class ActorSupervisor {
+  private readonly actors = new Map<string, RunningActor>();
+  /** One change at a time per actor: a scale waits for the previous one. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly d: SupervisorDeps) {}
+
+  entries(): ActorEntry[] {
+    return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size }));
+  }
+
+  get count(): number {
+    return this.actors.size;
+  }
+
+  instancesOf(actorId: string): ActorInstances | undefined {
+    return this.actors.get(actorId)?.instances;
+  }
+
+  scale(req: ActorScaleRequest): Promise<ActorScaleResult> {
+    return this.serialized(req.actorId, () => this.doScale(req));
+  }
+
+  stop(actorId: string): Promise<ActorStopResult> {
+    return this.serialized(actorId, async () => {
+      const a = this.actors.get(actorId);
+      const stopped = a ? await this.remove(a) : 0;
+      return { hostId: this.d.hostId, stopped };
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.actors.keys()].map((id) => this.stop(id)));
+  }
+
+  private async doScale(req: ActorScaleRequest): Promise<ActorScaleResult> {
+    const current = this.actors.get(req.actorId);
+    const previous = current?.instances.size ?? 0;
+    const ref = formatArtifactRef(parseArtifactRef(req.ref));
+    if (req.instances === 0) {
+      if (current) await this.remove(current);
+      const actor = current ? { ...current.entry, instances: 0 } : this.entry(req, ref, "", 0);
+      return { hostId: this.d.hostId, actor, previous };
+    }
+    try {
+      if (current && current.entry.ref === ref) {
+        await current.instances.scale(req.instances);
+        this.resubscribe(current);
+      } else {
+        // New, or a new ref: the new instances serve before the old ones go, so no call is dropped.
+        const next = await this.launch(req, ref);
+        this.actors.set(req.actorId, next);
+        if (current) await this.remove(current, false);
+      }
+    } catch (e) {
+      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: String(e) };
+      this.d.publish(EventType.ActorStartFailed, { hostId: this.d.hostId, actorId: req.actorId, ref: req.ref, error });
+      this.d.log.warn("actor start failed", { actor: req.actorId, ref: req.ref, error: error.message });
+      throw e;
+    }
+    const a = this.actors.get(req.actorId)!;
+    a.entry.instances = a.instances.size;
+    this.scaled(a.entry, previous);
+    return { hostId: this.d.hostId, actor: { ...a.entry }, previous };
+  }
+
+  private async launch(req: ActorScaleRequest, ref: string): Promise<RunningActor> {
+    const runtime = this.d.runtime;
+    if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
+    const { bytes } = await this.d.artifacts.get(parseArtifactRef(ref));
+    const digest = await runtime.prepare(bytes, ref);
+    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward: this.d.forward });
+    const running: RunningActor = { entry: this.entry(req, ref, digest, req.instances), instances, subs: [] };
+    this.resubscribe(running);
+    this.d.log.info("actor started", { actor: req.actorId, ref, digest, instances: req.instances });
+    return running;
+  }
+
+  private entry(req: ActorScaleRequest, ref: string, digest: string, instances: number): ActorEntry {
+    return { id: req.actorId, ref, digest, instances, startedAt: new Date().toISOString(), constraints: req.constraints ?? {} };
+  }
+
+  private scaled(entry: ActorEntry, previous: number): void {
+    this.d.publish(EventType.ActorScaled, {
+      hostId: this.d.hostId,
+      actorId: entry.id,
+      ref: entry.ref,
+      digest: entry.digest,
+      instances: entry.instances,
+      previous,
+    });
+  }
+
+  /** One queue subscription per instance. */
+  private resubscribe(a: RunningActor): void {
+    const want = a.instances.size;
+    while (a.subs.length > want) a.subs.pop()?.unsubscribe();
+    while (a.subs.length < want) {
+      a.subs.push(
+        this.d.nc.subscribe(this.d.subjects.invocationWildcard(a.entry.id), {
+          queue: this.d.subjects.invocationQueue(a.entry.id),
+          callback: (err, msg) => {
+            if (!err) void this.serve(a, msg);
+          },
+        }),
+      );
+    }
+  }
+
+  private async remove(a: RunningActor, announce = true): Promise<number> {
+    for (const s of a.subs) s.unsubscribe();
+    a.subs = [];
+    const n = a.instances.size;
+    if (this.actors.get(a.entry.id) === a) this.actors.delete(a.entry.id);
+    await a.instances.stop();
+    if (announce) this.scaled({ ...a.entry, instances: 0 }, n);
+    return n;
+  }
+
+  private async serve(a: RunningActor, msg: Msg): Promise<void> {
+    if (!msg.reply) return;
+    let reply: Uint8Array;
+    try {
+      const call = this.d.subjects.parseInvocation(msg.subject);
+      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${msg.subject}`);
+      const deadlineHeader = Number(msg.headers?.get(InvocationHeader.Deadline));
+      const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + DEFAULT_CALL_TIMEOUT_MS;
+      const value = await a.instances.invoke({ iface: call.iface, fn: call.fn, args: decodeArgs(msg.data), deadline });
+      reply = encodeResult(value);
+    } catch (e) {
+      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: String(e) };
+      reply = encodeReply({ ok: false, error });
+    }
+    try {
+      msg.respond(reply);
+    } catch (e) {
+      this.d.log.warn("could not answer an invocation", { actor: a.entry.id, error: String(e) });
+    }
+  }
+
+  private serialized<T>(actorId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(actorId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.locks.set(actorId, next.catch(() => undefined));
+    return next;
+  }
+}
