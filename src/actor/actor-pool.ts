@@ -4,16 +4,15 @@
  * its deadline terminates its worker (the only way to stop a guest stuck in a loop) and a fresh
  * worker takes the slot; a trap is handled inside the worker by a fresh instance.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import type { Logger } from "../host/logger.js";
 import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";
 import { createBridge } from "./sync-bridge.js";
+import type { WorkerSupply } from "./worker-supply.js";
 import type { ActorInstances, ImportForwarder, InstanceStats, Invocation } from "./runtime.js";
 import type { CallFailureKind, WorkerCall, WorkerInit, WorkerReply } from "./worker-protocol.js";
-
-const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
 
 export interface PoolOptions {
   actorId: string;
@@ -23,6 +22,7 @@ export interface PoolOptions {
   /** Without one, a component importing anything not served locally cannot start. */
   forward?: ImportForwarder;
   log: Logger;
+  workers: WorkerSupply;
   /** Calls waiting for a free instance beyond this are refused (`unavailable`). */
   maxQueue?: number;
 }
@@ -135,7 +135,7 @@ export class ActorPool implements ActorInstances {
       if (!fwd) return Promise.reject(new Error(`no route for ${call.iface}`));
       return fwd(this.opts.actorId, call);
     });
-    const worker = new Worker(WORKER_URL);
+    const worker = this.opts.workers.take();
     const slot: Slot = { worker, ready: false, closeBridge: bridge.close };
     this.slots.add(slot);
     const init: WorkerInit = {
@@ -236,9 +236,9 @@ export class ActorPool implements ActorInstances {
   }
 
   private async replace(slot: Slot): Promise<void> {
+    if (!this.stopped) this.stats.replaced++;
     await this.retire(slot);
     if (this.stopped || this.slots.size >= this.target) return;
-    this.stats.replaced++;
     try {
       await this.spawn();
     } catch (e) {

@@ -4,11 +4,21 @@ import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { ActorPool } from "./actor-pool.js";
 import { ComponentCache } from "./component-cache.js";
 import type { ActorInstances, ActorRuntime, StartOptions } from "./runtime.js";
+import { WorkerSupply } from "./worker-supply.js";
+
+export interface NodeRuntimeOptions {
+  /** Booted workers kept ready for the next instance (default 1). */
+  spareWorkers?: number;
+}
 
 export class NodeActorRuntime implements ActorRuntime {
   private readonly cache = new ComponentCache();
+  private workers?: WorkerSupply;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly opts: NodeRuntimeOptions = {},
+  ) {}
 
   async prepare(bytes: Uint8Array, what: string): Promise<string> {
     return (await this.cache.load(bytes, what)).digest;
@@ -21,8 +31,13 @@ export class NodeActorRuntime implements ActorRuntime {
   async start(opts: StartOptions): Promise<ActorInstances> {
     const component = this.cache.get(opts.digest);
     if (!component) throw new LatticeError(ErrorCode.Internal, `component ${opts.digest} was not prepared on this host`);
-    return ActorPool.start({ ...opts, component: await component, log: this.log });
+    // Spares are booted on first use, so a host that never runs an actor never starts a worker.
+    this.workers ??= new WorkerSupply(this.opts.spareWorkers ?? 1);
+    return ActorPool.start({ ...opts, component: await component, log: this.log, workers: this.workers });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.workers?.close();
+    this.workers = undefined;
+  }
 }

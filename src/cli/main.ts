@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { LATTICE_VERSION } from "../protocol/index.js";
 import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
+import { buildCommand } from "./commands/build.js";
 import { callCommand } from "./commands/call.js";
 import { downCommand } from "./commands/down.js";
 import { eventsCommand } from "./commands/events.js";
@@ -22,6 +23,7 @@ const program = new Command("lattice")
   .addCommand(hostCommand())
   .addCommand(getCommand())
   .addCommand(eventsCommand())
+  .addCommand(buildCommand())
   .addCommand(pushCommand())
   .addCommand(startCommand())
   .addCommand(scaleCommand())

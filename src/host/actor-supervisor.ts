@@ -4,7 +4,7 @@
  * subscription on the actor's subjects, so NATS spreads calls over hosts in proportion to the
  * instances each runs; within a host, any idle instance takes the next call.
  */
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
 import {
@@ -49,8 +49,12 @@ export class ActorSupervisor {
   private readonly actors = new Map<string, RunningActor>();
   /** One change at a time per actor: a scale waits for the previous one. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly replyHeaders: MsgHdrs;
 
-  constructor(private readonly d: SupervisorDeps) {}
+  constructor(private readonly d: SupervisorDeps) {
+    this.replyHeaders = headers();
+    this.replyHeaders.set(InvocationHeader.Responder, d.hostId);
+  }
 
   entries(): ActorEntry[] {
     return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size }));
@@ -179,7 +183,7 @@ export class ActorSupervisor {
       reply = encodeReply({ ok: false, error });
     }
     try {
-      msg.respond(reply);
+      msg.respond(reply, { headers: this.replyHeaders });
     } catch (e) {
       this.d.log.warn("could not answer an invocation", { actor: a.entry.id, error: String(e) });
     }

@@ -16,6 +16,8 @@ export const InvocationHeader = {
   CallId: "lattice-call-id",
   /** W3C trace context. */
   TraceParent: "traceparent",
+  /** On the reply: the id of the host whose instance answered. */
+  Responder: "lattice-responder",
 } as const;
 
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;

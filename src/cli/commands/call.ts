@@ -1,4 +1,5 @@
 /** `lattice call TARGET INTERFACE.FUNCTION [ARGS_JSON]`: one invocation, result as JSON on stdout. */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { DEFAULT_CALL_TIMEOUT_MS } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
@@ -10,6 +11,17 @@ export function splitFunction(spec: string): { iface: string; fn: string } {
   const dot = spec.lastIndexOf(".");
   if (dot < 0) return { iface: "", fn: spec };
   return { iface: spec.slice(0, dot), fn: spec.slice(dot + 1) };
+}
+
+/** ARGS_JSON inline, or `@FILE` to read it from a file (`@-`: standard input) when it is large. */
+function readArgs(spec: string): string {
+  if (!spec.startsWith("@")) return spec;
+  const file = spec.slice(1);
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (e) {
+    throw new CliError(`cannot read the arguments from ${file === "-" ? "standard input" : file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function parseArgs(json: string): unknown[] {
@@ -28,10 +40,10 @@ export function callCommand(): Command {
     .description("call a function of an actor and print its result as JSON (u64 as numbers, bytes as base64)")
     .argument("<target>", "actor id")
     .argument("<function>", "INTERFACE.FUNCTION (e.g. acme:demo/echo.echo), or a function the world exports")
-    .argument("[args-json]", "the arguments as a JSON array", "[]")
+    .argument("[args-json]", "the arguments as a JSON array, or @FILE to read them from a file (@- for stdin)", "[]")
     .action(async (target: string, spec: string, argsJson: string, opts: LatticeOpts & { timeout: number }) => {
       const { iface, fn } = splitFunction(spec);
-      const args = parseArgs(argsJson);
+      const args = parseArgs(readArgs(argsJson));
       const result = await withClient(opts, (c) => c.call(target, iface, fn, args, { timeoutMs: opts.timeout }));
       printJson(result);
     });

@@ -1,0 +1,343 @@
+/**
+ * Building an actor from JavaScript or TypeScript: componentize-js behind one call (Node only).
+ *
+ * componentize-js runs in a child process, for two reasons: its wizer step is a `spawnSync` that
+ * would block this event loop for the whole 6-10 s build (a worker thread cannot host it: wizer's
+ * stdio must be real file descriptors); and it needs WASI preopens set on the process-global
+ * preview2-shim filesystem (`/` → `/`, see DESIGN.md), which must not leak into actors that the
+ * same process runs with that shim.
+ *
+ * TypeScript is stripped with `typescript`'s `transpileModule` into a staging directory, following
+ * relative imports so an actor may span several files under its entry's directory.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type TS from "typescript";
+import { digestOf } from "./wasm-binary.js";
+
+/** The engine features componentize-js can leave out (each drops the WASI imports it needs). */
+export const ENGINE_FEATURES = ["stdio", "random", "clocks", "http", "fetch-event"] as const;
+export type EngineFeature = (typeof ENGINE_FEATURES)[number];
+
+export interface BuildActorOptions {
+  /** The entry module: `.js`, `.mjs`, `.ts` or `.mts`. */
+  source: string;
+  /** A WIT directory (with `deps/` for the packages it uses) or a single `.wit` file. */
+  witDir: string;
+  /** The world of that WIT the actor targets; may be left out when the WIT package has only one. */
+  world?: string;
+  /** Where to write the component; nothing is written when absent. */
+  out?: string;
+  /** Engine features to leave out: see {@link ENGINE_FEATURES}. */
+  disableFeatures?: string[];
+}
+
+export interface BuiltActor {
+  bytes: Uint8Array;
+  /** The absolute path written, when `out` was given. */
+  out?: string;
+  /** `sha256:<hex>` of the bytes. */
+  digest: string;
+  /** Wall-clock build time. */
+  ms: number;
+}
+
+/** A build that failed for a reason the author can fix; `message` is one line, `detail` the full text. */
+export class ActorBuildError extends Error {
+  override readonly name = "ActorBuildError";
+  constructor(
+    message: string,
+    readonly detail: string = message,
+  ) {
+    super(message);
+  }
+}
+
+const COMPONENTIZE_URL = import.meta.resolve("@bytecodealliance/componentize-js");
+// The shim instance componentize-js itself loads: resolved from its own location.
+const SHIM_FS_URL = pathToFileURL(
+  createRequire(fileURLToPath(COMPONENTIZE_URL)).resolve("@bytecodealliance/preview2-shim/filesystem"),
+).href;
+
+/** The componentize-js version in use: part of any cache key for built actors. */
+export const COMPONENTIZE_JS_VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", COMPONENTIZE_URL), "utf8")) as { version: string }
+).version;
+
+const TS_EXT = /\.m?ts$/;
+const SOURCE_EXT = /\.(m?js|m?ts)$/;
+
+/** Build a component from a JS/TS source and a WIT world. Throws {@link ActorBuildError}. */
+export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
+  const started = performance.now();
+  const source = resolve(opts.source);
+  const witDir = resolve(opts.witDir);
+  checkInputs(opts, source, witDir);
+  const features = opts.disableFeatures ?? [];
+  for (const f of features) {
+    if (!(ENGINE_FEATURES as readonly string[]).includes(f)) {
+      throw new ActorBuildError(`unknown engine feature "${f}" (features: ${ENGINE_FEATURES.join(", ")})`);
+    }
+  }
+
+  const work = await mkdtemp(join(tmpdir(), "lattice-build-"));
+  try {
+    const entry = TS_EXT.test(source) ? await stageTypeScript(source, join(work, "src")) : source;
+    const wasmPath = join(work, "out.wasm");
+    await componentizeInChild(work, {
+      sourcePath: entry,
+      sourceName: basename(entry),
+      witPath: witDir,
+      worldName: opts.world,
+      disableFeatures: features,
+      wasmPath,
+    }).catch(async (e: unknown) => {
+      throw await explain(e, { source, entry, witDir, world: opts.world });
+    });
+    const bytes = new Uint8Array(await readFile(wasmPath));
+    const digest = await digestOf(bytes);
+    let out: string | undefined;
+    if (opts.out !== undefined) {
+      out = resolve(opts.out);
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, bytes);
+    }
+    return { bytes, ...(out !== undefined ? { out } : {}), digest, ms: Math.round(performance.now() - started) };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function checkInputs(opts: BuildActorOptions, source: string, witDir: string): void {
+  const sourceStat = statSync(source, { throwIfNoEntry: false });
+  if (!sourceStat) throw new ActorBuildError(`source not found: ${opts.source}`);
+  if (!sourceStat.isFile()) throw new ActorBuildError(`source is not a file: ${opts.source}`);
+  if (!SOURCE_EXT.test(source)) {
+    throw new ActorBuildError(`source must be a JavaScript or TypeScript module (.js, .mjs, .ts, .mts): ${opts.source}`);
+  }
+  if (!existsSync(witDir)) throw new ActorBuildError(`WIT directory not found: ${opts.witDir}`);
+  if (opts.world?.trim() === "") throw new ActorBuildError("empty world name: name the WIT world the actor targets");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TypeScript
+
+let typescript: Promise<typeof TS> | undefined;
+function loadTypeScript(): Promise<typeof TS> {
+  typescript ??= import("typescript").then((m) => m.default);
+  return typescript;
+}
+
+/**
+ * Strip the entry and every module it reaches by relative import into `stageDir`, keeping their
+ * layout relative to the entry's directory. Returns the staged entry.
+ */
+async function stageTypeScript(entry: string, stageDir: string): Promise<string> {
+  const ts = await loadTypeScript();
+  const root = dirname(entry);
+  const seen = new Set<string>();
+  const queue = [entry];
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = await readFile(file, "utf8");
+    let code = text;
+    if (TS_EXT.test(file)) {
+      const result = ts.transpileModule(text, {
+        fileName: file,
+        reportDiagnostics: true,
+        compilerOptions: {
+          target: ts.ScriptTarget.ES2022,
+          module: ts.ModuleKind.ESNext,
+          rewriteRelativeImportExtensions: true,
+        },
+      });
+      const error = result.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
+      if (error) throw new ActorBuildError(formatDiagnostic(ts, error));
+      code = result.outputText;
+    }
+    const staged = join(stageDir, stagedName(relative(root, file)));
+    await mkdir(dirname(staged), { recursive: true });
+    await writeFile(staged, code);
+
+    for (const { fileName: spec } of ts.preProcessFile(text, true, true).importedFiles) {
+      if (!spec.startsWith("./") && !spec.startsWith("../")) continue;
+      const target = resolveRelative(file, spec);
+      // Unresolvable imports are left for the engine, whose error names the module.
+      if (target === undefined) continue;
+      const rel = relative(root, target);
+      if (rel.startsWith("..") || isAbsolute(rel)) {
+        throw new ActorBuildError(
+          `${shown(file)} imports ${spec}, which is outside ${shown(root)}: an actor's modules must be under the directory of its entry`,
+        );
+      }
+      queue.push(target);
+    }
+  }
+  return join(stageDir, stagedName(basename(entry)));
+}
+
+function stagedName(rel: string): string {
+  return rel.replace(/\.ts$/, ".js").replace(/\.mts$/, ".mjs");
+}
+
+/** `./x.js` may name `x.ts` (the NodeNext convention), `x.js`, or be written `./x.ts`. */
+function resolveRelative(from: string, spec: string): string | undefined {
+  const p = resolve(dirname(from), spec);
+  const ext = extname(p);
+  const candidates =
+    ext === ".js" ? [p.slice(0, -3) + ".ts", p] : ext === ".mjs" ? [p.slice(0, -4) + ".mts", p] : ext === "" ? [p + ".ts", p + ".js"] : [p];
+  return candidates.find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
+}
+
+function formatDiagnostic(ts: typeof TS, d: TS.Diagnostic): string {
+  const text = ts.flattenDiagnosticMessageText(d.messageText, " ");
+  if (!d.file || d.start === undefined) return text;
+  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+  return `${shown(d.file.fileName)}:${line + 1}:${character + 1}: ${text}`;
+}
+
+/** A path as the user would like to read it: relative to the working directory when under it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+// ---------------------------------------------------------------------------------------------
+// componentize-js in a child process
+
+interface ChildJob {
+  sourcePath: string;
+  sourceName: string;
+  witPath: string;
+  worldName: string | undefined;
+  disableFeatures: string[];
+  wasmPath: string;
+}
+
+/** Raw failure text from componentize-js (or the child), before it is made readable. */
+class ComponentizeFailure extends Error {}
+
+// The child: set the preopens componentize-js needs, build, write the bytes or the error.
+const CHILD_SCRIPT = `
+import { writeFileSync } from "node:fs";
+const [shimUrl, componentizeUrl, jobJson, errorPath] = process.argv.slice(1);
+const job = JSON.parse(jobJson);
+try {
+  const { _setPreopens } = await import(shimUrl);
+  _setPreopens({ "/": "/" });
+  const { componentize } = await import(componentizeUrl);
+  const { component } = await componentize(job);
+  writeFileSync(job.wasmPath, component);
+} catch (e) {
+  writeFileSync(errorPath, String(e instanceof Error ? e.message : e));
+  process.exitCode = 2;
+}
+`;
+
+function componentizeInChild(work: string, job: ChildJob): Promise<void> {
+  const errorPath = join(work, "error.txt");
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "--eval", CHILD_SCRIPT, SHIM_FS_URL, COMPONENTIZE_URL, JSON.stringify(job), errorPath], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // What the actor's top-level code prints while it is pre-initialized, and any crash report.
+    let output = "";
+    const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8_000));
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === 0) return resolvePromise();
+      const reported = existsSync(errorPath) ? readFileSync(errorPath, "utf8") : "";
+      const why = reported || `componentize-js exited ${signal ?? code}${output ? `: ${output.trim()}` : ""}`;
+      reject(new ComponentizeFailure(why));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+interface Context {
+  source: string;
+  entry: string;
+  witDir: string;
+  world: string | undefined;
+}
+
+/** Turn componentize-js's multi-line reports into one line, keeping the full text as detail. */
+async function explain(e: unknown, ctx: Context): Promise<Error> {
+  if (!(e instanceof ComponentizeFailure)) return e instanceof Error ? e : new Error(String(e));
+  const raw = e.message;
+  const src = shown(ctx.source);
+
+  // oxc's parse failure says only how many errors there were: ask TypeScript where.
+  if (raw.startsWith("failed to parse JS source")) {
+    const located = await locateSyntaxError(ctx.entry);
+    return new ActorBuildError(located ?? `${src}: syntax error (${raw})`, raw);
+  }
+  const unknownWorld = /^World `([^`]+)` not found in package `([^`]+)`/.exec(raw);
+  if (unknownWorld) {
+    const worlds = await worldsIn(ctx.witDir);
+    const known = worlds.length > 0 ? ` (worlds there: ${worlds.join(", ")})` : "";
+    return new ActorBuildError(`world "${unknownWorld[1]}" not found in package ${unknownWorld[2]}${known}`, raw);
+  }
+  const severalWorlds = /^There are multiple worlds in `([^`]+)`/.exec(raw);
+  if (severalWorlds) {
+    const worlds = (await worldsIn(ctx.witDir)).join(", ");
+    return new ActorBuildError(`the WIT package ${severalWorlds[1]} has several worlds (${worlds}): name the one the actor targets`, raw);
+  }
+  const missingImport = /Error loading module "((?!node:)[a-z][\w-]*:[\w-]+\/[^"]+)"/.exec(raw);
+  if (missingImport) {
+    return new ActorBuildError(`${src} imports ${missingImport[1]}, which its world${ctx.world !== undefined ? ` "${ctx.world}"` : ""} does not import: add it to the world or fix the name`, raw);
+  }
+  if (raw.startsWith("Failed to initialize component")) {
+    // componentize-js runs the module's top level once at build time and snapshots the result.
+    const threw = raw.includes(TOP_LEVEL_EXCEPTION);
+    const what = threw ? "its top-level code failed when run at build time" : "pre-initializing it failed";
+    return new ActorBuildError(`${src}: ${what}: ${oneLine(raw)}`, raw);
+  }
+  return new ActorBuildError(`cannot build ${src}: ${oneLine(raw)}`, raw);
+}
+
+const TOP_LEVEL_EXCEPTION = "Exception while evaluating top-level script";
+
+/** Join a report's lines, dropping the noise: process paths, "Caused by", stacks, rejection echoes. */
+function oneLine(raw: string): string {
+  const parts: string[] = [];
+  for (const line of raw.split("\n")) {
+    const t = line
+      .trim()
+      .replace(/^\d+: /, "")
+      .replace(/^Error: /, "");
+    if (t === "" || t === "Caused by:" || t === TOP_LEVEL_EXCEPTION || /^Failed to initialize component \(/.test(t)) continue;
+    if (/^(Additionally, some promises|Stack:)/.test(t)) break;
+    parts.push(t);
+  }
+  return parts.reduce((acc, p) => (acc === "" ? p : /[:.]$/.test(acc) ? `${acc} ${p}` : `${acc}: ${p}`), "");
+}
+
+async function locateSyntaxError(file: string): Promise<string | undefined> {
+  const ts = await loadTypeScript();
+  const result = ts.transpileModule(await readFile(file, "utf8"), { fileName: file, reportDiagnostics: true });
+  const error = result.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
+  return error && formatDiagnostic(ts, error);
+}
+
+/** The worlds the top-level `.wit` files of a WIT directory declare: a hint, not a parser. */
+async function worldsIn(witPath: string): Promise<string[]> {
+  const files = statSync(witPath).isDirectory()
+    ? (await readdir(witPath)).filter((f) => f.endsWith(".wit")).map((f) => join(witPath, f))
+    : [witPath];
+  const names: string[] = [];
+  for (const f of files) {
+    for (const m of (await readFile(f, "utf8")).matchAll(/^\s*world\s+([a-z][\w-]*)\s*\{/gm)) if (m[1]) names.push(m[1]);
+  }
+  return names.sort();
+}

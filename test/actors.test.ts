@@ -1,0 +1,163 @@
+/**
+ * Actors across the lattice with real processes: pushed to the object store, started on a host
+ * in another process, called through the CLI, spread over hosts, failing cleanly.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { headers } from "@nats-io/nats-core";
+import { LatticeClient, type PlacementResult } from "../src/ctl/index.js";
+import type { Host } from "../src/host/index.js";
+import type { NatsServer } from "../src/nats/node.js";
+import { InvocationHeader, Subjects, encodeArgs, type HostInfo, type HostInventory } from "../src/protocol/index.js";
+import { CliProcess, cliJson, runCli } from "./kit/cli.js";
+import { exampleComponentPath, watCoreModule, watEcho, watNeedsImport } from "./kit/fixtures.js";
+import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
+import { until } from "./kit/poll.js";
+
+const ECHO = "acme:demo/echo";
+
+describe("actors in the lattice", () => {
+  const cleanup = new Cleanup();
+  let nats: NatsServer;
+  let a: Host;
+  let remoteId: string;
+  let env: NodeJS.ProcessEnv;
+  const files: Record<string, string> = {};
+
+  before(async () => {
+    nats = await natsServer(cleanup, { jetstream: {} });
+    env = { LATTICE_NATS_URL: nats.clientUrl };
+    a = await host(cleanup, nats.clientUrl, { name: "a" });
+    const b = new CliProcess(["host", "--name", "b", "-o", "json", "--log-level", "warn"], env);
+    cleanup.add(() => b.stop("SIGKILL"));
+    const [ready] = await b.jsonLines<{ host: HostInfo }>(1);
+    remoteId = ready!.host.id;
+    await a.view.waitFor((v) => v.has(remoteId), 10_000);
+    for (const [name, bytes] of [["wat-echo.wasm", await watEcho()], ["core.wasm", await watCoreModule()], ["needs.wasm", await watNeedsImport()]] as const) {
+      files[name] = join(tmpdir(), `lattice-test-${process.pid}-${name}`);
+      writeFileSync(files[name], bytes);
+    }
+  });
+  after(cleanup.run);
+
+  it("starts the echo actor from the object store on both hosts and calls it", async () => {
+    const pushed = await cliJson<{ name: string; version: string; digest: string }>(["push", await exampleComponentPath("echo"), "--name", "echo:1.0"], env);
+    assert.equal(pushed.version, "1.0");
+    const placed = await cliJson<PlacementResult>(["start", "actor", "echo:1.0", "--id", "echo", "--scale", "4"], env);
+    assert.deepEqual(placed.errors, []);
+    assert.deepEqual(placed.results.map((r) => r.actor.instances).sort(), [2, 2], "spread 2 and 2 over the two hosts");
+
+    const call = await runCli(["call", "echo", `${ECHO}.echo`, '["hello lattice"]'], env);
+    assert.equal(call.code, 0, call.stderr);
+    assert.equal(JSON.parse(call.stdout), "hello lattice");
+
+    const inv = await cliJson<HostInventory[]>(["get", "inventory"], env);
+    for (const h of inv) {
+      const echo = h.actors.find((x) => x.id === "echo");
+      assert.equal(echo?.instances, 2, `echo on ${h.host.name}`);
+      assert.equal(echo?.digest, pushed.digest);
+      assert.equal(echo?.ref, "echo:1.0");
+    }
+  });
+
+  it("spreads a scaled actor's calls over its instances on several hosts", async () => {
+    const nc = await connection(cleanup, nats.clientUrl);
+    const subject = new Subjects("default").invocation("echo", ECHO, "echo");
+    const responders = new Map<string, number>();
+    for (let i = 0; i < 60; i++) {
+      const h = headers();
+      h.set(InvocationHeader.Deadline, String(Date.now() + 5_000));
+      const m = await nc.request(subject, encodeArgs([`m${i}`]), { timeout: 5_000, headers: h });
+      const who = m.headers?.get(InvocationHeader.Responder) ?? "?";
+      responders.set(who, (responders.get(who) ?? 0) + 1);
+    }
+    assert.deepEqual([...responders.keys()].sort(), [a.id, remoteId].sort(), JSON.stringify([...responders]));
+    for (const n of responders.values()) assert.ok(n >= 10, `uneven spread ${JSON.stringify([...responders])}`);
+  });
+
+  it("a trapping call and a looping call each return errors, and the next call succeeds", async () => {
+    const started = await runCli(["start", "actor", files["wat-echo.wasm"]!, "--id", "wat", "--scale", "2"], env);
+    assert.equal(started.code, 0, started.stderr);
+
+    const trap = await runCli(["call", "wat", `${ECHO}.trap`], env);
+    assert.equal(trap.code, 1);
+    assert.match(trap.stderr, /^lattice: trap: actor wat trapped/);
+    assert.equal(JSON.parse((await runCli(["call", "wat", `${ECHO}.echo`, '["after trap"]'], env)).stdout), "after trap");
+
+    const looping = runCli(["call", "wat", `${ECHO}.spin`, "--timeout", "2s"], env);
+    // Other actors keep serving while one loops.
+    assert.equal(JSON.parse((await runCli(["call", "echo", `${ECHO}.echo`, '["still here"]'], env)).stdout), "still here");
+    const loop = await looping;
+    assert.equal(loop.code, 1);
+    assert.match(loop.stderr, /timeout/);
+    const next = await runCli(["call", "wat", `${ECHO}.echo`, '["after loop"]'], env);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(JSON.parse(next.stdout), "after loop");
+    assert.equal(JSON.parse((await runCli(["call", "wat", `${ECHO}.add`, "[40, 2]"], env)).stdout), 42);
+  });
+
+  it("bad input gets a clear error and the hosts stay up", async () => {
+    const client = new LatticeClient(await connection(cleanup, nats.clientUrl), "default");
+    const failures: string[] = [];
+    const abort = new AbortController();
+    cleanup.add(() => abort.abort());
+    void (async () => {
+      for await (const r of client.events(abort.signal)) if ("event" in r && r.event.type === "lattice.actor_start_failed") failures.push(JSON.stringify(r.event.data));
+    })();
+    await client.nc.flush();
+
+    const missing = await runCli(["start", "actor", "nothing-here:1.0", "--id", "ghost"], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /not_found: artifact nothing-here:1.0 is not in lattice default/);
+    await until(() => failures.some((f) => f.includes("nothing-here")) || undefined, 5_000, "actor_start_failed event");
+
+    const junk = join(tmpdir(), `lattice-test-${process.pid}-junk.wasm`);
+    writeFileSync(junk, "definitely not wasm");
+    const notWasm = await runCli(["push", junk, "--name", "junk:1"], env);
+    assert.equal(notWasm.code, 1);
+    assert.match(notWasm.stderr, /is not WebAssembly/);
+
+    const core = await runCli(["push", files["core.wasm"]!, "--name", "core:1"], env);
+    assert.match(core.stderr, /is a core WebAssembly module, not a component/);
+
+    const needs = await runCli(["start", "actor", files["needs.wasm"]!, "--id", "needy"], env);
+    assert.equal(needs.code, 1);
+    assert.match(needs.stderr, /imports acme:nowhere\/thing, which this host cannot serve/);
+
+    const hugeFile = join(tmpdir(), `lattice-test-${process.pid}-huge.json`);
+    writeFileSync(hugeFile, JSON.stringify(["x".repeat(2_000_000)]));
+    const huge = await runCli(["call", "echo", `${ECHO}.echo`, `@${hugeFile}`], env);
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /payload_too_large/);
+
+    const noFn = await runCli(["call", "echo", `${ECHO}.nope`], env);
+    assert.match(noFn.stderr, /not_found: actor echo exports no function/);
+
+    const badArgs = await runCli(["call", "echo", `${ECHO}.echo`, "{not json"], env);
+    assert.match(badArgs.stderr, /ARGS_JSON is not valid JSON/);
+    const bigButFine = join(tmpdir(), `lattice-test-${process.pid}-big.json`);
+    writeFileSync(bigButFine, JSON.stringify(["y".repeat(500_000)]));
+    const big = await runCli(["call", "echo", `${ECHO}.echo`, `@${bigButFine}`], env);
+    assert.equal(big.code, 0, big.stderr);
+    assert.equal((JSON.parse(big.stdout) as string).length, 500_000);
+
+    // Everyone is still up and serving.
+    assert.equal(JSON.parse((await runCli(["call", "echo", `${ECHO}.echo`, '["fine"]'], env)).stdout), "fine");
+    assert.equal((await cliJson<HostInfo[]>(["get", "hosts"], env)).length, 2);
+  });
+
+  it("scale and stop", async () => {
+    const scaled = await cliJson<PlacementResult>(["scale", "actor", "echo", "1"], env);
+    assert.deepEqual(scaled.errors, []);
+    const total = (await cliJson<HostInventory[]>(["get", "inventory"], env)).flatMap((h) => h.actors).filter((x) => x.id === "echo");
+    assert.equal(total.reduce((n, x) => n + x.instances, 0), 1);
+    const stop = await runCli(["stop", "actor", "echo"], env);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /stopped actor echo \(1 instances\)/);
+    const gone = await runCli(["call", "echo", `${ECHO}.echo`, '["x"]'], env);
+    assert.match(gone.stderr, /not_found: no instance of echo is running/);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * Components for tests: the example actors, built once and cached across runs, and tiny
+ * hand-written WAT components that take milliseconds to make.
+ *
+ * An example is cached by a hash of its sources, its WIT, the componentize-js version and the
+ * compiled build module, under node_modules/.cache/lattice/fixtures/. Test processes share the
+ * cache: one builds while the others wait on its lock file, and every write is a rename.
+ */
+import { randomBytes, createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
+import { COMPONENTIZE_JS_VERSION, buildActor } from "../../src/actor/build.js";
+
+export type ExampleName = "echo" | "http-hello" | "counter";
+
+/** What `lattice build` is given for each example (paths relative to its directory). */
+export const EXAMPLES: Record<ExampleName, { source: string; world: string }> = {
+  echo: { source: "echo.ts", world: "echo-actor" },
+  "http-hello": { source: "http-hello.ts", world: "http-hello" },
+  counter: { source: "counter.ts", world: "counter-actor" },
+};
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const EXAMPLES_DIR = join(ROOT, "examples");
+export const FIXTURE_CACHE_DIR = join(ROOT, "node_modules", ".cache", "lattice", "fixtures");
+
+/** A build that takes longer than this holds a stale lock (its process died). */
+const LOCK_STALE_MS = 180_000;
+
+const built = new Map<ExampleName, Promise<string>>();
+
+/** The example component's bytes, built on first use. */
+export async function exampleComponent(name: ExampleName): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(await exampleComponentPath(name)));
+}
+
+/** The path of the example component in the cache, built on first use. */
+export function exampleComponentPath(name: ExampleName): Promise<string> {
+  let p = built.get(name);
+  if (!p) {
+    p = cachedBuild(name);
+    built.set(name, p);
+    p.catch(() => built.delete(name));
+  }
+  return p;
+}
+
+/** The example's source, WIT directory and world, as absolute paths (for tests of the build itself). */
+export function exampleInputs(name: ExampleName): { source: string; witDir: string; world: string } {
+  const dir = join(EXAMPLES_DIR, name);
+  return { source: join(dir, EXAMPLES[name].source), witDir: join(dir, "wit"), world: EXAMPLES[name].world };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]))
+    .sort();
+}
+
+/** Everything the component depends on: a change to any of it rebuilds. */
+function cacheKey(name: ExampleName): string {
+  const h = createHash("sha256");
+  const dir = join(EXAMPLES_DIR, name);
+  h.update(`componentize-js ${COMPONENTIZE_JS_VERSION}\n${JSON.stringify(EXAMPLES[name])}\n`);
+  for (const f of filesUnder(dir).filter((f) => !f.endsWith(".md"))) {
+    h.update(`${relative(dir, f)}\n`).update(readFileSync(f));
+  }
+  h.update(readFileSync(fileURLToPath(new URL("../../src/actor/build.js", import.meta.url))));
+  return h.digest("hex").slice(0, 16);
+}
+
+async function cachedBuild(name: ExampleName): Promise<string> {
+  await mkdir(FIXTURE_CACHE_DIR, { recursive: true });
+  const key = cacheKey(name);
+  const file = join(FIXTURE_CACHE_DIR, `${name}-${key}.wasm`);
+  const lock = `${file}.lock`;
+  for (;;) {
+    if (existsSync(file)) return file;
+    const held = await tryLock(lock);
+    if (held) {
+      try {
+        if (existsSync(file)) return file; // built by another process between the check and the lock
+        const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+        try {
+          await buildActor({ ...exampleInputs(name), out: tmp });
+          await rename(tmp, file);
+        } finally {
+          await rm(tmp, { force: true });
+        }
+        prune(name, file);
+        return file;
+      } finally {
+        await unlink(lock).catch(() => undefined);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Take the build lock, or break it if its holder has been at it for too long. */
+async function tryLock(lock: string): Promise<boolean> {
+  try {
+    const fd = await open(lock, "wx");
+    await fd.writeFile(String(process.pid));
+    await fd.close();
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (since > LOCK_STALE_MS) await unlink(lock).catch(() => undefined);
+    return false;
+  }
+}
+
+/** Drop components built from older sources of this example. */
+function prune(name: ExampleName, keep: string): void {
+  for (const f of readdirSync(FIXTURE_CACHE_DIR)) {
+    const path = join(FIXTURE_CACHE_DIR, f);
+    const old = f.startsWith(`${name}-`) && f.endsWith(".wasm") && path !== keep && /^[0-9a-f]{16}$/.test(f.slice(name.length + 1, -5));
+    if (old && statSync(path).mtimeMs < Date.now() - 60_000) void rm(path, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WAT components
+
+const wat = new Map<string, Promise<Uint8Array>>();
+function fromWat(key: string, text: string): Promise<Uint8Array> {
+  let p = wat.get(key);
+  if (!p) {
+    p = parse(text);
+    wat.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * A bump allocator whose memory grows on demand and is reset after each call (post-return), so
+ * a 200 KB string costs 200 KB once, not on every call. `realloc` with an old block copies it.
+ */
+const ALLOCATOR = `
+    (memory (export "memory") 1)
+    (global $bump (mut i32) (i32.const 1024))
+    (func $realloc (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+      (local $p i32) (local $end i32) (local $have i32)
+      (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get $align) (i32.const 1)))
+                             (i32.sub (i32.const 0) (local.get $align))))
+      (local.set $end (i32.add (local.get $p) (local.get $size)))
+      (local.set $have (i32.shl (memory.size) (i32.const 16)))
+      (if (i32.gt_u (local.get $end) (local.get $have))
+        (then
+          (if (i32.eq (memory.grow (i32.shr_u (i32.add (i32.sub (local.get $end) (local.get $have)) (i32.const 65535)) (i32.const 16)))
+                      (i32.const -1))
+            (then unreachable))))
+      (if (local.get $old) (then (memory.copy (local.get $p) (local.get $old) (local.get $old_size))))
+      (global.set $bump (local.get $end))
+      (local.get $p))
+    (func (export "cabi_post_reset") (param i32) (global.set $bump (i32.const 1024)))`;
+
+/**
+ * `acme:demo/echo` with `echo: func(s: string) -> string`, `add: func(a: u64, b: u64) -> u64`,
+ * `trap: func()` (unreachable) and `spin: func()` (loops forever). No imports.
+ */
+export function watEcho(): Promise<Uint8Array> {
+  return fromWat(
+    "echo",
+    `(component
+  (core module $m
+    ${ALLOCATOR}
+    (func (export "echo") (param $ptr i32) (param $len i32) (result i32)
+      (i32.store (i32.const 0) (local.get $ptr))
+      (i32.store (i32.const 4) (local.get $len))
+      (i32.const 0))
+    (func (export "add") (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1)))
+    (func (export "trap") unreachable)
+    (func (export "spin") (loop $l (br $l))))
+  (core instance $i (instantiate $m))
+  (func $echo (param "s" string) (result string)
+    (canon lift (core func $i "echo") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))
+      (post-return (core func $i "cabi_post_reset"))))
+  (func $add (param "a" u64) (param "b" u64) (result u64) (canon lift (core func $i "add")))
+  (func $trap (canon lift (core func $i "trap")))
+  (func $spin (canon lift (core func $i "spin")))
+  (instance $inst
+    (export "echo" (func $echo))
+    (export "add" (func $add))
+    (export "trap" (func $trap))
+    (export "spin" (func $spin)))
+  (export "acme:demo/echo" (instance $inst)))`,
+  );
+}
+
+/** A plain core module (not a component): what a host must refuse with a clear reason. */
+export function watCoreModule(): Promise<Uint8Array> {
+  return fromWat("core", `(module (func (export "hello") (result i32) (i32.const 42)))`);
+}
+
+/**
+ * A component importing `acme:nowhere/thing` (`ping: func() -> u32`), which nothing serves, and
+ * exporting `acme:demo/relay` (`call: func() -> u32`, which calls `ping`).
+ */
+export function watNeedsImport(): Promise<Uint8Array> {
+  return fromWat(
+    "needs-import",
+    `(component
+  (import "acme:nowhere/thing" (instance $thing (export "ping" (func (result u32)))))
+  (core func $ping (canon lower (func $thing "ping")))
+  (core module $m
+    (import "thing" "ping" (func $ping (result i32)))
+    (func (export "call") (result i32) (call $ping)))
+  (core instance $i (instantiate $m (with "thing" (instance (export "ping" (func $ping))))))
+  (func $call (result u32) (canon lift (core func $i "call")))
+  (instance $inst (export "call" (func $call)))
+  (export "acme:demo/relay" (instance $inst)))`,
+  );
+}
