@@ -7,6 +7,8 @@ import { cpus } from "node:os";
 import { dirname } from "node:path";
 import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/nats/node.js";
 import { LATTICE_VERSION } from "../src/protocol/index.js";
+import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
+import { actorRuntime } from "./actor-runtime.js";
 import { hostDiscovery } from "./host-discovery.js";
 
 const outIdx = process.argv.indexOf("--out");
@@ -16,6 +18,8 @@ if (!out) throw new Error("--out needs a path");
 const nats = await startNatsServer();
 try {
   const discovery = await hostDiscovery(nats.clientUrl);
+  const watActor = await actorRuntime(await watEcho(), { coldRuns: 10, warmRuns: 20, calls: 5_000, memInstances: 10 });
+  const jsActor = await actorRuntime(await exampleComponent("echo"), { coldRuns: 3, warmRuns: 20, calls: 5_000, memInstances: 5 });
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -29,6 +33,15 @@ try {
       hostStartMs: {
         description: "host.start() called -> start() resolved (connect, subscribe, announce)",
         ...discovery.startResolved,
+      },
+      actorRuntime: {
+        description:
+          "one process, no NATS. coldStartMs: component bytes -> first call answered (transpile, compile, worker, instantiate); " +
+          "warmStartMs: compiled digest -> first call; callLatencyUs: one call into a live instance, one at a time; " +
+          "callsPerSecond: 64 in flight into one instance; memoryPerInstanceMB: RSS added per instance",
+        targets: "warmStartMs median <= 20, callLatencyUs median <= 50",
+        watEcho: watActor,
+        jsEcho: jsActor,
       },
     },
   };
