@@ -12,7 +12,7 @@ import { isLocalInterface } from "./local-imports.js";
 import { createBridge } from "./sync-bridge.js";
 import type { WorkerSupply } from "./worker-supply.js";
 import type { ActorInstances, ImportForwarder, InstanceStats, Invocation } from "./runtime.js";
-import type { CallFailureKind, WorkerCall, WorkerInit, WorkerReply } from "./worker-protocol.js";
+import type { CallFailureKind, WorkerBind, WorkerCall, WorkerReply } from "./worker-protocol.js";
 
 export interface PoolOptions {
   actorId: string;
@@ -135,39 +135,38 @@ export class ActorPool implements ActorInstances {
       if (!fwd) return Promise.reject(new Error(`no route for ${call.iface}`));
       return fwd(this.opts.actorId, call);
     });
-    const worker = this.opts.workers.take();
+    let worker: Worker;
+    try {
+      worker = await this.opts.workers.take(this.opts.component, this.forwarded);
+    } catch (e) {
+      bridge.close();
+      if (e instanceof LatticeError) throw new LatticeError(e.code, `actor ${this.opts.actorId}: ${e.message}`);
+      throw e;
+    }
+    if (this.stopped) {
+      // Stopped while this instance was being made (a replacement racing stop()).
+      bridge.close();
+      await worker.terminate();
+      return;
+    }
     const slot: Slot = { worker, ready: false, closeBridge: bridge.close };
     this.slots.add(slot);
-    const init: WorkerInit = {
-      type: "init",
-      actorId: this.opts.actorId,
-      js: this.opts.component.js,
-      modules: this.opts.component.modules,
-      forwarded: this.forwarded,
-      config: this.opts.config ?? {},
-      bridge: bridge.worker,
-    };
-    await new Promise<void>((resolve, reject) => {
-      const onExit = (code: number) => reject(new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} worker exited (${code}) while starting`));
-      worker.once("exit", onExit);
+    worker.removeAllListeners("error");
+    worker.on("error", (e) => this.onCrash(slot, e));
+    worker.on("exit", () => this.onCrash(slot, new Error("worker exited")));
+    await new Promise<void>((resolve) => {
       worker.on("message", (m: WorkerReply) => {
         if (m.type === "ready") {
-          worker.off("exit", onExit);
           slot.ready = true;
           resolve();
           this.dispatch();
-        } else if (m.type === "init_failed") {
-          worker.off("exit", onExit);
-          void this.retire(slot);
-          reject(new LatticeError(ErrorCode.BadRequest, `actor ${this.opts.actorId} failed to instantiate: ${m.message}`));
         } else {
           this.onMessage(slot, m);
         }
       });
-      worker.on("error", (e) => this.onCrash(slot, e));
-      worker.postMessage(init, [bridge.worker.port]);
+      const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker };
+      worker.postMessage(bind, [bridge.worker.port]);
     });
-    worker.on("exit", () => this.onCrash(slot, new Error("worker exited")));
   }
 
   private onMessage(slot: Slot, m: WorkerReply): void {

@@ -1,12 +1,13 @@
 /**
- * Entry point of an actor worker thread: one component instance, one call at a time. A trap (or
- * any failure that may have left the instance half-way) discards the instance and makes a fresh
- * one from the already-compiled core modules, which takes a few milliseconds.
+ * Entry point of an actor worker thread: one component instance, one call at a time. `load`
+ * makes the instance (ahead of need when the worker is a spare), `bind` gives it an actor. A
+ * trap (or any failure that may have left the instance half-way) discards the instance; the next
+ * call makes a fresh one from the already-compiled core modules.
  */
 import { parentPort } from "node:worker_threads";
-import { localImports } from "./local-imports.js";
+import { localImports, type ActorContext } from "./local-imports.js";
 import { callHostSync } from "./sync-bridge.js";
-import type { WorkerCall, WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
+import type { BridgeChannel, WorkerCall, WorkerLoad, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 /** How long a guest may block on one host call; the invocation deadline usually ends it first. */
 const HOST_CALL_TIMEOUT_MS = 60_000;
@@ -16,26 +17,34 @@ type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports
 const port = parentPort;
 if (!port) throw new Error("actor-worker must run in a worker thread");
 
-let init: WorkerInit;
-let instantiate: Instantiate;
-let instance: Record<string, unknown> | undefined;
-
 function send(m: WorkerReply): void {
   port!.postMessage(m);
 }
 
+const ctx: ActorContext = {
+  actorId: "(unbound)",
+  config: {},
+  log: (level, context, message) => send({ type: "log", level, context, message }),
+};
+let bridge: BridgeChannel | undefined;
+let load: WorkerLoad;
+let instantiate: Instantiate;
+let instance: Record<string, unknown> | undefined;
+
 /** A stand-in object whose every function forwards to the host thread. */
 function forwarder(iface: string): Record<string, unknown> {
-  return new Proxy({}, {
-    get: (_t, fn) => (typeof fn === "string" ? (...args: unknown[]) => callHostSync(init.bridge, { iface, fn, args }, HOST_CALL_TIMEOUT_MS) : undefined),
-  });
+  const call = (fn: string, args: unknown[]) => {
+    if (!bridge) throw new Error(`${iface}.${fn} called before the instance was bound to an actor`);
+    return callHostSync(bridge, { iface, fn, args }, HOST_CALL_TIMEOUT_MS);
+  };
+  return new Proxy({}, { get: (_t, fn) => (typeof fn === "string" ? (...args: unknown[]) => call(fn, args) : undefined) });
 }
 
 function fresh(): Record<string, unknown> {
-  const imports: Record<string, unknown> = localImports(init.actorId, init.config, (level, context, message) => send({ type: "log", level, context, message }));
-  for (const iface of init.forwarded) imports[iface] = forwarder(iface);
+  const imports = localImports(ctx);
+  for (const iface of load.forwarded) imports[iface] = forwarder(iface);
   return instantiate((name) => {
-    const m = init.modules[name];
+    const m = load.modules[name];
     if (!m) throw new Error(`component asks for core module ${name}, which the transpiler did not produce`);
     return m;
   }, imports);
@@ -43,10 +52,7 @@ function fresh(): Record<string, unknown> {
 
 /** The exported function: `iface` as exported (versioned or not), or a world-level function. */
 function lookup(inst: Record<string, unknown>, iface: string, fn: string): ((...a: unknown[]) => unknown) | undefined {
-  let target: unknown = inst;
-  if (iface !== "") {
-    target = inst[iface] ?? inst[iface.replace(/@[^/]*$/, "")];
-  }
+  const target: unknown = iface === "" ? inst : (inst[iface] ?? inst[iface.replace(/@[^/]*$/, "")]);
   if (!target || typeof target !== "object") return undefined;
   const f = (target as Record<string, unknown>)[fn] ?? (target as Record<string, unknown>)[camel(fn)];
   return typeof f === "function" ? (f as (...a: unknown[]) => unknown) : undefined;
@@ -56,12 +62,21 @@ function camel(kebab: string): string {
   return kebab.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
+function bigintSafe(_k: string, v: unknown): unknown {
+  return typeof v === "bigint" ? v.toString() : v;
+}
+
 function call(c: WorkerCall): void {
-  instance ??= fresh();
+  try {
+    instance ??= fresh();
+  } catch (e) {
+    send({ type: "result", id: c.id, ok: false, kind: "bad_call", message: `could not instantiate: ${e instanceof Error ? e.message : String(e)}` });
+    return;
+  }
   const f = lookup(instance, c.iface, c.fn);
   if (!f) {
     const what = c.iface === "" ? c.fn : `${c.iface}.${c.fn}`;
-    send({ type: "result", id: c.id, ok: false, kind: "no_such_function", message: `actor ${init.actorId} exports no function ${what}` });
+    send({ type: "result", id: c.id, ok: false, kind: "no_such_function", message: `actor ${ctx.actorId} exports no function ${what}` });
     return;
   }
   try {
@@ -80,21 +95,28 @@ function call(c: WorkerCall): void {
   }
 }
 
-function bigintSafe(_k: string, v: unknown): unknown {
-  return typeof v === "bigint" ? v.toString() : v;
+async function onLoad(m: WorkerLoad): Promise<void> {
+  try {
+    load = m;
+    const mod = (await import(`data:text/javascript;base64,${Buffer.from(m.js).toString("base64")}`)) as { instantiate: Instantiate };
+    instantiate = mod.instantiate;
+    instance = fresh();
+    send({ type: "loaded" });
+  } catch (e) {
+    send({ type: "init_failed", message: e instanceof Error ? e.message : String(e) });
+  }
 }
 
 port.on("message", (m: WorkerRequest) => {
-  if (m.type === "call") return call(m);
-  void (async () => {
-    try {
-      init = m;
-      const mod = (await import(`data:text/javascript;base64,${Buffer.from(m.js).toString("base64")}`)) as { instantiate: Instantiate };
-      instantiate = mod.instantiate;
-      instance = fresh();
-      send({ type: "ready" });
-    } catch (e) {
-      send({ type: "init_failed", message: e instanceof Error ? e.message : String(e) });
-    }
-  })();
+  switch (m.type) {
+    case "call":
+      return call(m);
+    case "load":
+      return void onLoad(m);
+    case "bind":
+      ctx.actorId = m.actorId;
+      ctx.config = m.config;
+      bridge = m.bridge;
+      return send({ type: "ready" });
+  }
 });

@@ -35,17 +35,23 @@ export function isLocalInterface(name: string): boolean {
 
 export type LogSink = (level: string, context: string, message: string) => void;
 
-export function localImports(actorId: string, config: Record<string, string>, log: LogSink): Record<string, unknown> {
-  const wasi = new WASIShim({ sandbox: { preopens: {}, env: {}, args: [actorId], enableNetwork: false } }).getImportObject();
-  const entries = Object.entries(config);
+/** What the local imports read at call time, so an instance can be made before it has an actor. */
+export interface ActorContext {
+  actorId: string;
+  config: Record<string, string>;
+  log: LogSink;
+}
+
+export function localImports(ctx: ActorContext): Record<string, unknown> {
+  const wasi = new WASIShim({ sandbox: { preopens: {}, env: {}, args: ["actor"], enableNetwork: false } }).getImportObject();
   return {
     ...wasi,
     [LOGGING]: {
-      log: (level: string, context: string, message: string) => log(level, context, message),
+      log: (level: string, context: string, message: string) => ctx.log(level, context, message),
     },
     [CONFIG]: {
-      get: (key: string) => config[key],
-      getAll: () => entries,
+      get: (key: string) => ctx.config[key],
+      getAll: () => Object.entries(ctx.config),
     },
   };
 }

@@ -4,12 +4,9 @@ import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { ActorPool } from "./actor-pool.js";
 import { ComponentCache } from "./component-cache.js";
 import type { ActorInstances, ActorRuntime, StartOptions } from "./runtime.js";
-import { WorkerSupply } from "./worker-supply.js";
+import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
 
-export interface NodeRuntimeOptions {
-  /** Booted workers kept ready for the next instance (default 1). */
-  spareWorkers?: number;
-}
+export type NodeRuntimeOptions = SupplyOptions;
 
 export class NodeActorRuntime implements ActorRuntime {
   private readonly cache = new ComponentCache();
@@ -32,7 +29,7 @@ export class NodeActorRuntime implements ActorRuntime {
     const component = this.cache.get(opts.digest);
     if (!component) throw new LatticeError(ErrorCode.Internal, `component ${opts.digest} was not prepared on this host`);
     // Spares are booted on first use, so a host that never runs an actor never starts a worker.
-    this.workers ??= new WorkerSupply(this.opts.spareWorkers ?? 1);
+    this.workers ??= new WorkerSupply(this.opts);
     return ActorPool.start({ ...opts, component: await component, log: this.log, workers: this.workers });
   }
 

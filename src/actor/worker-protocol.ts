@@ -11,15 +11,24 @@ export interface BridgeChannel {
   signal: Int32Array;
 }
 
-export interface WorkerInit {
-  type: "init";
-  actorId: string;
+/**
+ * Load a component and make its instance: done ahead of need for the digests a host runs, so
+ * that a start or scale-up only has to bind.
+ */
+export interface WorkerLoad {
+  type: "load";
   /** The jco-generated instantiation module (ES module source). */
   js: string;
   /** Compiled core modules by file name, compiled once per digest and shared by every worker. */
   modules: Record<string, WebAssembly.Module>;
   /** Interfaces (unversioned names) served by forwarding to the host over the bridge. */
   forwarded: string[];
+}
+
+/** Make the loaded instance one actor's: its id, config and route to the host. */
+export interface WorkerBind {
+  type: "bind";
+  actorId: string;
   config: Record<string, string>;
   bridge: BridgeChannel;
 }
@@ -33,11 +42,12 @@ export interface WorkerCall {
   args: unknown[];
 }
 
-export type WorkerRequest = WorkerInit | WorkerCall;
+export type WorkerRequest = WorkerLoad | WorkerBind | WorkerCall;
 
 export type CallFailureKind = "trap" | "bad_call" | "no_such_function" | "guest_error";
 
 export type WorkerReply =
+  | { type: "loaded" }
   | { type: "ready" }
   | { type: "init_failed"; message: string }
   | { type: "result"; id: number; ok: true; value: unknown }

@@ -1,47 +1,122 @@
 /**
- * Booted actor workers kept ready. Starting a worker thread and loading the WASI shim takes tens
- * of milliseconds, far more than instantiating a compiled component; keeping a spare or two
- * makes a warm start (compiled digest → first call) cost only the instantiation.
+ * Actor workers made ahead of need. Starting a worker thread costs tens of milliseconds, and so
+ * does loading a large component's glue and instantiating it (a JavaScript actor's engine image
+ * is ~10 MB); neither needs to know which actor the instance will serve. So the supply keeps a
+ * booted blank worker, plus one loaded instance for each of the last few digests it served: a
+ * warm start or a scale-up then only binds an instance to its actor.
  */
 import { Worker } from "node:worker_threads";
+import { ErrorCode, LatticeError } from "../protocol/index.js";
+import type { CompiledComponent } from "./component-cache.js";
+import type { WorkerLoad, WorkerReply } from "./worker-protocol.js";
 
 const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
 
-export class WorkerSupply {
-  private readonly spares: Worker[] = [];
-  private closed = false;
+export interface SupplyOptions {
+  /** Booted blank workers to keep (default 1). */
+  blank?: number;
+  /** Digests for which a loaded instance is kept ready, most recent first (default 4; 0: none). */
+  digests?: number;
+}
 
-  constructor(private readonly keep: number) {
-    this.refill();
+interface Loaded {
+  digest: string;
+  ready: Promise<Worker>;
+}
+
+export class WorkerSupply {
+  private readonly blanks: Worker[] = [];
+  private loaded: Loaded[] = [];
+  private closed = false;
+  private readonly blank: number;
+  private readonly digests: number;
+
+  constructor(opts: SupplyOptions = {}) {
+    this.blank = opts.blank ?? 1;
+    this.digests = opts.digests ?? 4;
+    this.refillBlanks();
   }
 
-  /** A worker that has not been given a component yet. */
-  take(): Worker {
-    const w = this.spares.shift() ?? new Worker(WORKER_URL);
+  /** A worker holding a fresh instance of `component`, not yet bound to an actor. */
+  async take(component: CompiledComponent, forwarded: string[]): Promise<Worker> {
+    const i = this.loaded.findIndex((l) => l.digest === component.digest);
+    let ready: Promise<Worker>;
+    if (i >= 0) {
+      ready = this.loaded[i]!.ready;
+      this.loaded.splice(i, 1);
+    } else {
+      ready = this.load(this.blankWorker(), component, forwarded);
+    }
+    this.prepare(component, forwarded);
+    const w = await ready;
+    if (this.closed) {
+      await w.terminate();
+      throw new LatticeError(ErrorCode.Unavailable, "the actor runtime is closing");
+    }
     w.ref();
-    w.removeAllListeners("error");
-    this.refill();
     return w;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.spares.splice(0).map((w) => w.terminate()));
+    const loaded = this.loaded.splice(0).map((l) => l.ready.then((w) => w.terminate(), () => undefined));
+    await Promise.all([...this.blanks.splice(0).map((w) => w.terminate()), ...loaded]);
   }
 
-  private refill(): void {
-    while (!this.closed && this.spares.length < this.keep) {
-      const w = new Worker(WORKER_URL);
-      // A spare must not keep the process alive, nor crash it if it dies unused.
-      w.unref();
-      w.on("error", () => this.drop(w));
-      w.once("exit", () => this.drop(w));
-      this.spares.push(w);
+  /** Keep one loaded instance of this digest ready, dropping the least recently used beyond the limit. */
+  private prepare(component: CompiledComponent, forwarded: string[]): void {
+    if (this.closed || this.digests === 0) return;
+    const ready = this.load(this.blankWorker(), component, forwarded);
+    ready.catch(() => (this.loaded = this.loaded.filter((l) => l.ready !== ready)));
+    this.loaded.unshift({ digest: component.digest, ready });
+    for (const old of this.loaded.splice(this.digests)) void old.ready.then((w) => w.terminate(), () => undefined);
+  }
+
+  private blankWorker(): Worker {
+    const w = this.blanks.shift() ?? spawnIdle();
+    this.refillBlanks();
+    return w;
+  }
+
+  private refillBlanks(): void {
+    while (!this.closed && this.blanks.length < this.blank) {
+      const w = spawnIdle();
+      w.once("exit", () => {
+        const i = this.blanks.indexOf(w);
+        if (i >= 0) this.blanks.splice(i, 1);
+      });
+      this.blanks.push(w);
     }
   }
 
-  private drop(w: Worker): void {
-    const i = this.spares.indexOf(w);
-    if (i >= 0) this.spares.splice(i, 1);
+  private load(w: Worker, component: CompiledComponent, forwarded: string[]): Promise<Worker> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number) => {
+        w.off("message", onMessage);
+        reject(new LatticeError(ErrorCode.Internal, `actor worker exited (${code}) while loading ${component.digest}`));
+      };
+      const onMessage = (m: WorkerReply) => {
+        if (m.type !== "loaded" && m.type !== "init_failed") return;
+        w.off("message", onMessage);
+        w.off("exit", onExit);
+        if (m.type === "loaded") resolve(w);
+        else {
+          void w.terminate();
+          reject(new LatticeError(ErrorCode.BadRequest, `the component failed to instantiate: ${m.message}`));
+        }
+      };
+      w.on("message", onMessage);
+      w.once("exit", onExit);
+      const msg: WorkerLoad = { type: "load", js: component.js, modules: component.modules, forwarded };
+      w.postMessage(msg);
+    });
   }
+}
+
+/** A worker that must not keep the process alive, nor crash it, while nobody uses it. */
+function spawnIdle(): Worker {
+  const w = new Worker(WORKER_URL);
+  w.unref();
+  w.on("error", () => undefined);
+  return w;
 }
