@@ -149,6 +149,19 @@ describe("actors in the lattice", () => {
     assert.equal((await cliJson<HostInfo[]>(["get", "hosts"], env)).length, 2);
   });
 
+  it("places by constraint and host, and runs a wasi:http fetch-handler actor", async () => {
+    const nowhere = await runCli(["start", "actor", "echo:1.0", "--id", "echo-eu", "--constraint", "region=eu"], env);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.stderr, /not_found: cannot place actor echo-eu: no host matches region=eu/);
+
+    await cliJson(["push", await exampleComponentPath("http-hello"), "--name", "hello:1.0"], env);
+    const placed = await cliJson<PlacementResult>(["start", "actor", "hello:1.0", "--id", "hello", "--host", a.id, "--scale", "2"], env);
+    assert.deepEqual(placed.errors, []);
+    assert.deepEqual(placed.results.map((r) => [r.hostId, r.actor.instances]), [[a.id, 2]]);
+    const stop = await runCli(["stop", "actor", "hello"], env);
+    assert.equal(stop.code, 0, stop.stderr);
+  });
+
   it("scale and stop", async () => {
     const scaled = await cliJson<PlacementResult>(["scale", "actor", "echo", "1"], env);
     assert.deepEqual(scaled.errors, []);
