@@ -3,6 +3,7 @@ import { Command } from "commander";
 import type { HostInfo, HostInventory, WireError } from "../../protocol/index.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { formatDuration, formatLabels, printJson, printTable } from "../output.js";
+import { shortDigest } from "../../nats/artifact-store.js";
 import { artifactsCommand } from "./artifacts.js";
 
 type GetOpts = LatticeOpts & OutputOpts & { timeout: number };
@@ -54,6 +55,10 @@ export function getCommand(): Command {
 function printInventory(inv: HostInventory): void {
   const h = inv.host;
   process.stdout.write(`host ${h.name} (${h.id})\n  labels: ${formatLabels(h.labels)}  version: ${h.version}  uptime: ${formatDuration(h.uptimeSeconds)}\n`);
-  process.stdout.write(`  actors: ${inv.actors.length === 0 ? "none" : inv.actors.map((a) => a.id).join(", ")}\n`);
+  if (inv.actors.length === 0) process.stdout.write("  actors: none\n");
+  else {
+    process.stdout.write("  actors:\n");
+    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${a.instances} instance${a.instances === 1 ? "" : "s"}  ${a.ref}  ${shortDigest(a.digest)}\n`);
+  }
   process.stdout.write(`  providers: ${inv.providers.length === 0 ? "none" : inv.providers.map((p) => p.id).join(", ")}\n`);
 }
