@@ -5,7 +5,7 @@
  * worker takes the slot; a trap is handled inside the worker by a fresh instance.
  */
 import type { Worker } from "node:worker_threads";
-import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { ErrorCode, LatticeError, isErrorCode } from "../protocol/index.js";
 import type { Logger } from "../host/logger.js";
 import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";
@@ -46,6 +46,7 @@ const FAILURE_CODE: Record<CallFailureKind, ErrorCode> = {
   bad_call: ErrorCode.BadRequest,
   no_such_function: ErrorCode.NotFound,
   guest_error: ErrorCode.GuestError,
+  host_error: ErrorCode.Internal,
 };
 
 /** Interfaces of `component` that must be forwarded; throws if that is needed and impossible. */
@@ -188,7 +189,11 @@ export class ActorPool implements ActorInstances {
     else {
       this.stats.failed++;
       if (m.kind === "trap") this.stats.traps++;
-      cur.reject(new LatticeError(FAILURE_CODE[m.kind], m.kind === "trap" ? `actor ${this.opts.actorId} trapped: ${m.message}` : m.message));
+      // A failed host call keeps the code the host gave it (not_found for a missing link, timeout…).
+      const code = m.kind === "host_error" && isErrorCode(m.code) ? m.code : FAILURE_CODE[m.kind];
+      const err = new LatticeError(code, m.kind === "trap" ? `actor ${this.opts.actorId} trapped: ${m.message}` : m.message);
+      if (m.payload !== undefined) err.payload = m.payload;
+      cur.reject(err);
     }
     this.trim();
     this.dispatch();
@@ -207,7 +212,7 @@ export class ActorPool implements ActorInstances {
       }
       const timer = setTimeout(() => this.onTimeout(slot), left);
       slot.current = { ...next, timer };
-      const msg: WorkerCall = { type: "call", id: next.id, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
+      const msg: WorkerCall = { type: "call", id: next.id, deadline: next.inv.deadline, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
       slot.worker.postMessage(msg);
     }
   }

@@ -5,8 +5,9 @@
  * call makes a fresh one from the already-compiled core modules.
  */
 import { parentPort } from "node:worker_threads";
+import { ForwardedImports } from "./forwarded-imports.js";
 import { localImports, type ActorContext } from "./local-imports.js";
-import { callHostSync } from "./sync-bridge.js";
+import { HostCallError, callHostSync } from "./sync-bridge.js";
 import type { BridgeChannel, WorkerCall, WorkerLoad, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 /** How long a guest may block on one host call; the invocation deadline usually ends it first. */
@@ -31,18 +32,18 @@ let load: WorkerLoad;
 let instantiate: Instantiate;
 let instance: Record<string, unknown> | undefined;
 
-/** A stand-in object whose every function forwards to the host thread. */
-function forwarder(iface: string): Record<string, unknown> {
-  const call = (fn: string, args: unknown[]) => {
-    if (!bridge) throw new Error(`${iface}.${fn} called before the instance was bound to an actor`);
-    return callHostSync(bridge, { iface, fn, args }, HOST_CALL_TIMEOUT_MS);
-  };
-  return new Proxy({}, { get: (_t, fn) => (typeof fn === "string" ? (...args: unknown[]) => call(fn, args) : undefined) });
-}
+/** The deadline of the call being served: host calls made for it inherit it. */
+let deadline = 0;
+
+const forwarded = new ForwardedImports((iface, fn, args) => {
+  if (!bridge) throw new Error(`${iface}.${fn} called before the instance was bound to an actor`);
+  const left = Math.max(1, (deadline || Date.now() + HOST_CALL_TIMEOUT_MS) - Date.now());
+  return callHostSync(bridge, { iface, fn, args, deadline: Date.now() + left }, Math.min(left, HOST_CALL_TIMEOUT_MS));
+});
 
 function fresh(): Record<string, unknown> {
   const imports = localImports(ctx);
-  for (const iface of load.forwarded) imports[iface] = forwarder(iface);
+  for (const iface of load.forwarded) imports[iface] = forwarded.interface(iface);
   return instantiate((name) => {
     const m = load.modules[name];
     if (!m) throw new Error(`component asks for core module ${name}, which the transpiler did not produce`);
@@ -62,6 +63,14 @@ function camel(kebab: string): string {
   return kebab.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
+/** A failed call to the host (no link, target down…), possibly wrapped by the guest's runtime. */
+function hostError(e: unknown): HostCallError | undefined {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 5; x = x.cause, depth++) {
+    if (x instanceof HostCallError) return x;
+  }
+  return undefined;
+}
+
 function bigintSafe(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;
 }
@@ -79,16 +88,22 @@ function call(c: WorkerCall): void {
     send({ type: "result", id: c.id, ok: false, kind: "no_such_function", message: `actor ${ctx.actorId} exports no function ${what}` });
     return;
   }
+  deadline = c.deadline;
   try {
     send({ type: "result", id: c.id, ok: true, value: f(...c.args) });
   } catch (e) {
     // jco raises a ComponentError carrying the payload of a `result` error: the guest answered,
     // and its instance is fine.
     if (e instanceof Error && e.name === "ComponentError" && "payload" in e) {
-      send({ type: "result", id: c.id, ok: false, kind: "guest_error", message: JSON.stringify(e.payload, bigintSafe) });
+      send({ type: "result", id: c.id, ok: false, kind: "guest_error", message: JSON.stringify(e.payload, bigintSafe), payload: e.payload });
       return;
     }
     instance = undefined; // a trap poisons the instance: the next call gets a fresh one
+    const host = hostError(e);
+    if (host) {
+      send({ type: "result", id: c.id, ok: false, kind: "host_error", code: host.code, message: host.message });
+      return;
+    }
     const trap = e instanceof WebAssembly.RuntimeError;
     const message = e instanceof Error ? e.message : String(e);
     send({ type: "result", id: c.id, ok: false, kind: trap ? "trap" : "bad_call", message });

@@ -8,6 +8,18 @@
 import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
 import type { BridgeChannel, HostCall, HostCallReply } from "./worker-protocol.js";
 
+/** What the guest sees when a host call fails: jco turns `payload` into the `result`'s error. */
+export class HostCallError extends Error {
+  override readonly name = "HostCallError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly payload?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 const PENDING = 0;
 const READY = 1;
 
@@ -21,7 +33,13 @@ export function createBridge(handler: (call: HostCall) => Promise<unknown>): { w
       try {
         reply = { ok: true, value: await handler(call) };
       } catch (e) {
-        reply = { ok: false, message: e instanceof Error ? e.message : String(e) };
+        const err = e as { code?: unknown; payload?: unknown };
+        reply = {
+          ok: false,
+          code: typeof err.code === "string" ? err.code : "internal",
+          message: e instanceof Error ? e.message : String(e),
+          ...(err.payload !== undefined ? { payload: err.payload } : {}),
+        };
       }
       port1.postMessage(reply);
       Atomics.store(signal, 0, READY);
@@ -40,6 +58,6 @@ export function callHostSync(bridge: BridgeChannel, call: HostCall, timeoutMs: n
   const msg = receiveMessageOnPort(bridge.port);
   if (!msg) throw new Error(waited === "timed-out" ? `host call ${call.iface}.${call.fn} timed out after ${timeoutMs} ms` : "host call lost its reply");
   const reply = msg.message as HostCallReply;
-  if (!reply.ok) throw new Error(reply.message);
+  if (!reply.ok) throw new HostCallError(reply.code, reply.message, reply.payload);
   return reply.value;
 }

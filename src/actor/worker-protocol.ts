@@ -36,6 +36,7 @@ export interface WorkerBind {
 export interface WorkerCall {
   type: "call";
   id: number;
+  deadline: number;
   /** Interface name as exported (`acme:demo/echo`), or "" for a function the world exports directly. */
   iface: string;
   fn: string;
@@ -44,21 +45,24 @@ export interface WorkerCall {
 
 export type WorkerRequest = WorkerLoad | WorkerBind | WorkerCall;
 
-export type CallFailureKind = "trap" | "bad_call" | "no_such_function" | "guest_error";
+export type CallFailureKind = "trap" | "bad_call" | "no_such_function" | "guest_error" | "host_error";
 
 export type WorkerReply =
   | { type: "loaded" }
   | { type: "ready" }
   | { type: "init_failed"; message: string }
   | { type: "result"; id: number; ok: true; value: unknown }
-  | { type: "result"; id: number; ok: false; kind: CallFailureKind; message: string }
+  | { type: "result"; id: number; ok: false; kind: CallFailureKind; message: string; payload?: unknown; code?: string }
   | { type: "log"; level: string; context: string; message: string };
 
 /** A request the guest makes of the host, synchronously, through the bridge. */
 export interface HostCall {
   iface: string;
+  /** The function, or `resource/method` for a method of a resource (`bucket/get`). */
   fn: string;
   args: unknown[];
+  /** The deadline of the invocation the guest is serving (epoch ms): the call inherits it. */
+  deadline: number;
 }
 
-export type HostCallReply = { ok: true; value: unknown } | { ok: false; message: string };
+export type HostCallReply = { ok: true; value: unknown } | { ok: false; code: string; message: string; payload?: unknown };

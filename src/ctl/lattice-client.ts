@@ -4,8 +4,9 @@
  * as a crash or a silently wrong row.
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import { NoRespondersError, RequestError, TimeoutError, headers } from "@nats-io/nats-core";
+import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/nats-core";
 import type { Static } from "@sinclair/typebox";
+import { invoke } from "../nats/invocations.js";
 import { matches, spread, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
@@ -13,10 +14,7 @@ import {
   AnyCloudEvent,
   ControlOp,
   DEFAULT_CALL_TIMEOUT_MS,
-  InvocationHeader,
-  decodeReply as decodeInvocationReply,
   encode,
-  encodeArgs,
   parseArtifactRef,
   formatArtifactRef,
   assertTargetId,
@@ -158,22 +156,8 @@ export class LatticeClient {
   /** Call a function of an actor; resolves with its result, rejects with a LatticeError. */
   async call(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions = {}): Promise<unknown> {
     const timeout = o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const h = headers();
-    h.set(InvocationHeader.Source, o.source ?? "cli");
-    h.set(InvocationHeader.Deadline, String(Date.now() + timeout));
-    h.set(InvocationHeader.CallId, crypto.randomUUID());
-    const subject = this.subjects.invocation(target, iface, fn);
-    let msg: Msg;
-    try {
-      msg = await this.nc.request(subject, encodeArgs(args), { timeout, headers: h });
-    } catch (e) {
-      if (isNoResponders(e)) throw new LatticeError(ErrorCode.NotFound, `no instance of ${target} is running in lattice ${this.subjects.lattice}`);
-      if (isTimeout(e)) throw new LatticeError(ErrorCode.Timeout, `${target} did not answer within ${timeout} ms`);
-      throw e;
-    }
-    const reply = decodeInvocationReply(msg.data);
-    if (!reply.ok) throw new LatticeError(reply.error.code, reply.error.message);
-    return reply.value;
+    const r = await invoke(this.nc, this.subjects, { target, iface, fn, args, source: o.source ?? "cli", deadline: Date.now() + timeout });
+    return r.value;
   }
 
   private async apply(

@@ -4,18 +4,15 @@
  * subscription on the actor's subjects, so NATS spreads calls over hosts in proportion to the
  * instances each runs; within a host, any idle instance takes the next call.
  */
-import { headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
+import { InvocationServer } from "../nats/invocations.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   ErrorCode,
   EventType,
-  InvocationHeader,
   LatticeError,
-  decodeArgs,
-  encodeReply,
-  encodeResult,
   formatArtifactRef,
   isLatticeError,
   parseArtifactRef,
@@ -31,7 +28,7 @@ import type { Logger } from "./logger.js";
 interface RunningActor {
   entry: ActorEntry;
   instances: ActorInstances;
-  subs: Subscription[];
+  server?: InvocationServer;
 }
 
 export interface SupervisorDeps {
@@ -49,12 +46,8 @@ export class ActorSupervisor {
   private readonly actors = new Map<string, RunningActor>();
   /** One change at a time per actor: a scale waits for the previous one. */
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly replyHeaders: MsgHdrs;
 
-  constructor(private readonly d: SupervisorDeps) {
-    this.replyHeaders = headers();
-    this.replyHeaders.set(InvocationHeader.Responder, d.hostId);
-  }
+  constructor(private readonly d: SupervisorDeps) {}
 
   entries(): ActorEntry[] {
     return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size }));
@@ -121,7 +114,7 @@ export class ActorSupervisor {
     const { bytes } = await this.d.artifacts.get(parseArtifactRef(ref));
     const digest = await runtime.prepare(bytes, ref);
     const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward: this.d.forward });
-    const running: RunningActor = { entry: this.entry(req, ref, digest, req.instances), instances, subs: [] };
+    const running: RunningActor = { entry: this.entry(req, ref, digest, req.instances), instances };
     this.resubscribe(running);
     this.d.log.info("actor started", { actor: req.actorId, ref, digest, instances: req.instances });
     return running;
@@ -144,49 +137,22 @@ export class ActorSupervisor {
 
   /** One queue subscription per instance. */
   private resubscribe(a: RunningActor): void {
-    const want = a.instances.size;
-    while (a.subs.length > want) a.subs.pop()?.unsubscribe();
-    while (a.subs.length < want) {
-      a.subs.push(
-        this.d.nc.subscribe(this.d.subjects.invocationWildcard(a.entry.id), {
-          queue: this.d.subjects.invocationQueue(a.entry.id),
-          callback: (err, msg) => {
-            if (!err) void this.serve(a, msg);
-          },
-        }),
-      );
-    }
+    if (a.server) return a.server.resize(a.instances.size);
+    a.server = new InvocationServer(this.d.nc, this.d.subjects, a.entry.id, (call) => a.instances.invoke(call), {
+      instances: a.instances.size,
+      responder: this.d.hostId,
+      defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
+      onError: (message) => this.d.log.warn(message, { actor: a.entry.id }),
+    });
   }
 
   private async remove(a: RunningActor, announce = true): Promise<number> {
-    for (const s of a.subs) s.unsubscribe();
-    a.subs = [];
+    a.server?.stop();
     const n = a.instances.size;
     if (this.actors.get(a.entry.id) === a) this.actors.delete(a.entry.id);
     await a.instances.stop();
     if (announce) this.scaled({ ...a.entry, instances: 0 }, n);
     return n;
-  }
-
-  private async serve(a: RunningActor, msg: Msg): Promise<void> {
-    if (!msg.reply) return;
-    let reply: Uint8Array;
-    try {
-      const call = this.d.subjects.parseInvocation(msg.subject);
-      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${msg.subject}`);
-      const deadlineHeader = Number(msg.headers?.get(InvocationHeader.Deadline));
-      const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + DEFAULT_CALL_TIMEOUT_MS;
-      const value = await a.instances.invoke({ iface: call.iface, fn: call.fn, args: decodeArgs(msg.data), deadline });
-      reply = encodeResult(value);
-    } catch (e) {
-      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: String(e) };
-      reply = encodeReply({ ok: false, error });
-    }
-    try {
-      msg.respond(reply, { headers: this.replyHeaders });
-    } catch (e) {
-      this.d.log.warn("could not answer an invocation", { actor: a.entry.id, error: String(e) });
-    }
   }
 
   private serialized<T>(actorId: string, fn: () => Promise<T>): Promise<T> {

@@ -25,9 +25,15 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export const ERROR_CODES: readonly ErrorCode[] = Object.values(ErrorCode);
 
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === "string" && (ERROR_CODES as readonly string[]).includes(s);
+}
+
 /** An error with a protocol code, safe to send on the wire as `{ code, message }`. */
 export class LatticeError extends Error {
   override readonly name = "LatticeError";
+  /** For `guest_error`: the error value of the function's `result`. */
+  payload?: unknown;
 
   constructor(
     readonly code: ErrorCode,
@@ -36,8 +42,8 @@ export class LatticeError extends Error {
     super(message);
   }
 
-  toWire(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toWire(): { code: ErrorCode; message: string; payload?: unknown } {
+    return this.payload === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, payload: this.payload };
   }
 }
 

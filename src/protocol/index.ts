@@ -8,3 +8,4 @@ export * from "./events.js";
 export * from "./codec.js";
 export * from "./artifacts.js";
 export * from "./invocation.js";
+export * from "./links.js";

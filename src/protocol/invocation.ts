@@ -1,9 +1,10 @@
 /**
  * Invocations: a call to one function of a target (actor or provider), answered by exactly one
- * instance. Arguments travel as a JSON array, and the reply as `{ ok, value | error }`; values
- * JSON cannot carry are tagged: a BigInt (u64, s64) as `{"$bigint": "123"}` and bytes
- * (list<u8>) as `{"$bytes": "<base64>"}`.
+ * instance. Arguments (an array) and the reply (`{ ok, value }` or `{ ok: false, error }`) travel
+ * as MessagePack: compact, binary-safe (bytes as bin), with 64-bit integers as int64/uint64 and
+ * records as maps. A resource handle crossing the lattice is the map `{ $resource, handle }`.
  */
+import { decode, encode } from "@msgpack/msgpack";
 import { ErrorCode, LatticeError, type ErrorCode as ErrorCodeT } from "./errors.js";
 
 /** NATS headers of an invocation request. */
@@ -16,7 +17,9 @@ export const InvocationHeader = {
   CallId: "lattice-call-id",
   /** W3C trace context. */
   TraceParent: "traceparent",
-  /** On the reply: the id of the host whose instance answered. */
+  /** The name of the link the call goes through (`default` unless the caller chose one). */
+  Link: "lattice-link",
+  /** On the reply: the id of the host (or provider) whose instance answered. */
   Responder: "lattice-responder",
 } as const;
 
@@ -24,39 +27,26 @@ export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 /** Bigger arguments or results are refused rather than cut: NATS' default max payload is 1 MiB. */
 export const MAX_INVOCATION_PAYLOAD = 1024 * 1024 - 4 * 1024;
 
-export type InvocationReply = { ok: true; value: unknown } | { ok: false; error: { code: ErrorCodeT; message: string } };
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function tag(_key: string, v: unknown): unknown {
-  if (typeof v === "bigint") return { $bigint: v.toString() };
-  if (v instanceof Uint8Array) return { $bytes: toBase64(v) };
-  return v;
+export interface InvocationError {
+  code: ErrorCodeT;
+  message: string;
+  /** For `guest_error`: the error value of the function's `result`, as a component value. */
+  payload?: unknown;
 }
 
-function untag(_key: string, v: unknown): unknown {
-  if (v && typeof v === "object" && !Array.isArray(v)) {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (keys.length === 1 && typeof o.$bigint === "string" && /^-?\d+$/.test(o.$bigint)) return BigInt(o.$bigint);
-    if (keys.length === 1 && typeof o.$bytes === "string") return fromBase64(o.$bytes);
-  }
-  return v;
+export type InvocationReply = { ok: true; value: unknown } | { ok: false; error: InvocationError };
+
+/** A resource handle on the wire: which resource type, and the owner's handle for it. */
+export interface ResourceRef {
+  $resource: string;
+  handle: string | number;
 }
 
-function toBase64(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
+export function isResourceRef(v: unknown): v is ResourceRef {
+  return typeof v === "object" && v !== null && typeof (v as ResourceRef).$resource === "string" && "handle" in v;
 }
 
-function fromBase64(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+const OPTIONS = { useBigInt64: true } as const;
 
 function sized(bytes: Uint8Array, what: string): Uint8Array {
   if (bytes.length > MAX_INVOCATION_PAYLOAD) {
@@ -65,24 +55,29 @@ function sized(bytes: Uint8Array, what: string): Uint8Array {
   return bytes;
 }
 
+// A component value has no `undefined`: an absent option or a unit result is nil.
+function encodeValue(v: unknown): Uint8Array {
+  return encode(v, { ...OPTIONS, ignoreUndefined: false });
+}
+
 export function encodeArgs(args: readonly unknown[]): Uint8Array {
-  return sized(encoder.encode(JSON.stringify(args, tag)), "the arguments");
+  return sized(encodeValue(args), "the arguments");
 }
 
 export function decodeArgs(bytes: Uint8Array): unknown[] {
   sized(bytes, "the arguments");
   let v: unknown;
   try {
-    v = bytes.length === 0 ? [] : JSON.parse(decoder.decode(bytes), untag);
+    v = bytes.length === 0 ? [] : decode(bytes, OPTIONS);
   } catch {
-    throw new LatticeError(ErrorCode.BadRequest, "invocation arguments are not valid UTF-8 JSON");
+    throw new LatticeError(ErrorCode.BadRequest, "invocation arguments are not valid MessagePack");
   }
-  if (!Array.isArray(v)) throw new LatticeError(ErrorCode.BadRequest, "invocation arguments must be a JSON array");
+  if (!Array.isArray(v)) throw new LatticeError(ErrorCode.BadRequest, "invocation arguments must be an array");
   return v;
 }
 
 export function encodeReply(reply: InvocationReply): Uint8Array {
-  return encoder.encode(JSON.stringify(reply, tag));
+  return encodeValue(reply);
 }
 
 /** Encode a successful result, turning an oversized one into a payload_too_large error reply. */
@@ -95,12 +90,19 @@ export function encodeResult(value: unknown): Uint8Array {
 export function decodeReply(bytes: Uint8Array): InvocationReply {
   let v: unknown;
   try {
-    v = JSON.parse(decoder.decode(bytes), untag);
+    v = decode(bytes, OPTIONS);
   } catch {
-    throw new LatticeError(ErrorCode.BadReply, "invocation reply is not valid UTF-8 JSON");
+    throw new LatticeError(ErrorCode.BadReply, "invocation reply is not valid MessagePack");
   }
   const r = v as Partial<InvocationReply> | null;
   if (r && r.ok === true && "value" in r) return r as InvocationReply;
   if (r && r.ok === false && typeof r.error?.code === "string" && typeof r.error.message === "string") return r as InvocationReply;
   throw new LatticeError(ErrorCode.BadReply, "invocation reply is neither {ok:true,value} nor {ok:false,error}");
+}
+
+/** The error a failed reply stands for, payload included. */
+export function replyError(error: InvocationError): LatticeError {
+  const e = new LatticeError(error.code, error.message);
+  if (error.payload !== undefined) e.payload = error.payload;
+  return e;
 }

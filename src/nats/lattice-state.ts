@@ -1,0 +1,240 @@
+/**
+ * Lattice state (links, named config) in a JetStream KV bucket per lattice, `lattice_<L>_state`.
+ * Writers go straight to the bucket; readers keep a watched local copy (`StateCache`) and go on
+ * serving from it while the bucket is unreachable, catching up when it returns.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import {
+  CONFIG_KEY_PREFIX,
+  ErrorCode,
+  LINK_KEY_PREFIX,
+  LatticeError,
+  Link,
+  NamedConfig,
+  assertConfigName,
+  assertLatticeName,
+  assertLinkInterface,
+  assertLinkName,
+  assertTargetId,
+  configKey,
+  findLink,
+  linkKey,
+  validate,
+} from "../protocol/index.js";
+import { assertJetStreamDomain } from "./artifact-store.js";
+
+export interface StateOptions {
+  /** JetStream domain of the hub holding the state (needed on leaf nodes). */
+  domain?: string;
+  timeoutMs?: number;
+}
+
+export function stateBucketName(lattice: string): string {
+  return `lattice_${assertLatticeName(lattice)}_state`;
+}
+
+const encoder = new TextEncoder();
+
+/** Read and write lattice state. Each call goes to the bucket (creating it on first use). */
+export class LatticeState {
+  readonly bucket: string;
+  private kv?: Promise<KV>;
+  private readonly kvm: Kvm;
+
+  constructor(
+    nc: NatsConnection,
+    readonly lattice: string,
+    opts: StateOptions = {},
+  ) {
+    this.bucket = stateBucketName(lattice);
+    const domain = opts.domain ? assertJetStreamDomain(opts.domain) : undefined;
+    this.kvm = new Kvm(jetstream(nc, { timeout: opts.timeoutMs ?? 5_000, ...(domain ? { domain } : {}) }));
+  }
+
+  /** The bucket, created if missing. A JetStream that is off or unreachable is `unavailable`. */
+  async open(): Promise<KV> {
+    this.kv ??= this.kvm.create(this.bucket, { history: 5 }).catch((e: unknown) => {
+      this.kv = undefined;
+      throw new LatticeError(ErrorCode.Unavailable, `lattice state (JetStream KV ${this.bucket}) is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    return this.kv;
+  }
+
+  async putLink(l: Omit<Link, "updatedAt">): Promise<Link> {
+    assertTargetId(l.source);
+    assertTargetId(l.target);
+    assertLinkInterface(l.interface);
+    assertLinkName(l.name);
+    l.config.forEach(assertConfigName);
+    const link = validate(Link, { ...l, updatedAt: new Date().toISOString() }, "link");
+    await (await this.open()).put(linkKey(link.source, link.interface, link.name), encoder.encode(JSON.stringify(link)));
+    return link;
+  }
+
+  /** Resolves false if there was no such link. */
+  async deleteLink(source: string, iface: string, name: string): Promise<boolean> {
+    const kv = await this.open();
+    const key = linkKey(assertTargetId(source), assertLinkInterface(iface), assertLinkName(name));
+    const had = await kv.get(key);
+    if (!had || had.operation !== "PUT") return false;
+    await kv.delete(key);
+    return true;
+  }
+
+  async links(): Promise<Link[]> {
+    return this.values(LINK_KEY_PREFIX, Link, "link");
+  }
+
+  async putConfig(name: string, values: Record<string, string>): Promise<NamedConfig> {
+    const config = validate(NamedConfig, { name: assertConfigName(name), values, updatedAt: new Date().toISOString() }, "config");
+    await (await this.open()).put(configKey(name), encoder.encode(JSON.stringify(config)));
+    return config;
+  }
+
+  async getConfig(name: string): Promise<NamedConfig | undefined> {
+    const e = await (await this.open()).get(configKey(assertConfigName(name)));
+    return e && e.operation === "PUT" ? decodeEntry(e, NamedConfig, "config") : undefined;
+  }
+
+  async deleteConfig(name: string): Promise<boolean> {
+    const kv = await this.open();
+    const key = configKey(assertConfigName(name));
+    const had = await kv.get(key);
+    if (!had || had.operation !== "PUT") return false;
+    await kv.delete(key);
+    return true;
+  }
+
+  async configs(): Promise<NamedConfig[]> {
+    return this.values(CONFIG_KEY_PREFIX, NamedConfig, "config");
+  }
+
+  private async values<T extends typeof Link | typeof NamedConfig>(prefix: string, schema: T, what: string) {
+    const kv = await this.open();
+    const out = [];
+    for await (const key of await kv.keys(`${prefix}>`)) {
+      const e = await kv.get(key);
+      if (e && e.operation === "PUT") out.push(decodeEntry(e, schema, what));
+    }
+    return out;
+  }
+}
+
+function decodeEntry<T extends typeof Link | typeof NamedConfig>(e: KvEntry, schema: T, what: string) {
+  let v: unknown;
+  try {
+    v = e.json();
+  } catch {
+    throw new LatticeError(ErrorCode.BadReply, `${what} ${e.key} in lattice state is not JSON`);
+  }
+  return validate(schema, v, `${what} ${e.key}`);
+}
+
+export type StateChange = { kind: "link"; key: string; link?: Link } | { kind: "config"; name: string; config?: NamedConfig };
+
+/**
+ * A live local copy of the lattice's links and config. It starts empty, fills from the bucket
+ * and follows every change; if the bucket is unreachable it keeps what it has and keeps trying.
+ */
+export class StateCache {
+  private readonly linkMap = new Map<string, Link>();
+  private readonly configMap = new Map<string, NamedConfig>();
+  private readonly listeners = new Set<(c: StateChange) => void>();
+  private stopped = false;
+  private stopWatch?: () => void;
+  private readyResolve!: () => void;
+  /** Resolves once the bucket's current contents are in (never, while it is unreachable). */
+  readonly ready: Promise<void> = new Promise((r) => (this.readyResolve = r));
+  /** Entries that did not match their schema: skipped, counted. */
+  invalid = 0;
+
+  constructor(
+    private readonly state: LatticeState,
+    private readonly onError: (message: string) => void = () => undefined,
+    private readonly retryMs = 2_000,
+  ) {}
+
+  start(): this {
+    void this.loop();
+    return this;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopWatch?.();
+    this.listeners.clear();
+  }
+
+  links(): Link[] {
+    return [...this.linkMap.values()];
+  }
+
+  findLink(source: string, iface: string, name?: string): Link | undefined {
+    return findLink(this.linkMap.values(), source, iface, name);
+  }
+
+  /** The values of named configs merged in order; names not (yet) known contribute nothing. */
+  resolveConfig(names: readonly string[]): Record<string, string> {
+    return Object.assign({}, ...names.map((n) => this.configMap.get(n)?.values ?? {})) as Record<string, string>;
+  }
+
+  onChange(fn: (c: StateChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.watchOnce();
+      } catch (e) {
+        this.onError(e instanceof Error ? e.message : String(e));
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, this.retryMs));
+    }
+  }
+
+  private async watchOnce(): Promise<void> {
+    const kv = await this.state.open();
+    const pending = (await kv.status()).values;
+    if (pending === 0) this.readyResolve();
+    const watch = await kv.watch({ key: ">" });
+    this.stopWatch = () => watch.stop();
+    if (this.stopped) watch.stop();
+    for await (const e of watch) {
+      this.apply(e);
+      if (e.delta === 0) this.readyResolve();
+    }
+  }
+
+  private apply(e: KvEntry): void {
+    const deleted = e.operation !== "PUT";
+    try {
+      if (e.key.startsWith(LINK_KEY_PREFIX)) {
+        if (deleted) this.linkMap.delete(e.key);
+        else this.linkMap.set(e.key, decodeEntry(e, Link, "link"));
+        this.emit({ kind: "link", key: e.key, link: this.linkMap.get(e.key) });
+      } else if (e.key.startsWith(CONFIG_KEY_PREFIX)) {
+        const name = e.key.slice(CONFIG_KEY_PREFIX.length);
+        if (deleted) this.configMap.delete(name);
+        else this.configMap.set(name, decodeEntry(e, NamedConfig, "config"));
+        this.emit({ kind: "config", name, config: this.configMap.get(name) });
+      }
+    } catch (err) {
+      this.invalid++;
+      this.onError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private emit(c: StateChange): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(c);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+}
