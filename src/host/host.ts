@@ -10,7 +10,11 @@ import { RESILIENT, parseServers, type Connector } from "../nats/connection-opti
 import {
   ActorScaleRequest,
   ActorStopRequest,
+  ErrorCode,
   EventType,
+  LatticeError,
+  ProviderStartRequest,
+  ProviderStopRequest,
   InventoryRequest,
   LATTICE_VERSION,
   PingRequest,
@@ -115,6 +119,8 @@ export class Host {
       inventory: { request: InventoryRequest, handle: () => this.inventory() },
       actor_scale: { request: ActorScaleRequest, handle: (req: ActorScaleRequest) => supervisor.scale(req) },
       actor_stop: { request: ActorStopRequest, handle: (req: { actorId: string }) => supervisor.stop(req.actorId) },
+      provider_start: { request: ProviderStartRequest, handle: () => this.noProviders() },
+      provider_stop: { request: ProviderStopRequest, handle: () => this.noProviders() },
     }, this.log);
     this.control.start();
     this.latticeView = new LatticeView(nc, this.subjects);
@@ -201,6 +207,10 @@ export class Host {
   get actors(): ActorSupervisor {
     if (!this.supervisor) throw new Error("host not started");
     return this.supervisor;
+  }
+
+  private noProviders(): never {
+    throw new LatticeError(ErrorCode.Unavailable, `host ${this.name} does not supervise providers`);
   }
 
   private beat(): void {

@@ -1,6 +1,6 @@
 /** Lattice event types and their CloudEvents envelopes. */
 import type { Static, TSchema } from "@sinclair/typebox";
-import { ActorScaled, ActorStartFailed, CloudEvent, HostHeartbeat, HostInfo, HostStopped } from "./schemas.js";
+import { ActorScaled, ActorStartFailed, CloudEvent, HostHeartbeat, HostInfo, HostStopped, ProviderHealthChanged, ProviderStarted, ProviderStopped } from "./schemas.js";
 
 /** The CloudEvents `type` of each lattice event is `lattice.<event_type>`. */
 export const EVENT_TYPE_PREFIX = "lattice.";
@@ -11,6 +11,9 @@ export const EventType = {
   HostStopped: "host_stopped",
   ActorScaled: "actor_scaled",
   ActorStartFailed: "actor_start_failed",
+  ProviderStarted: "provider_started",
+  ProviderStopped: "provider_stopped",
+  ProviderHealth: "provider_health",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -21,6 +24,9 @@ export const EVENT_DATA = {
   [EventType.HostStopped]: HostStopped,
   [EventType.ActorScaled]: ActorScaled,
   [EventType.ActorStartFailed]: ActorStartFailed,
+  [EventType.ProviderStarted]: ProviderStarted,
+  [EventType.ProviderStopped]: ProviderStopped,
+  [EventType.ProviderHealth]: ProviderHealthChanged,
 } as const satisfies Record<EventType, TSchema>;
 
 export type EventData<T extends EventType> = Static<(typeof EVENT_DATA)[T]>;
@@ -31,6 +37,9 @@ export const EVENT_SCHEMAS = {
   [EventType.HostStopped]: CloudEvent(EVENT_TYPE_PREFIX + EventType.HostStopped, HostStopped),
   [EventType.ActorScaled]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ActorScaled, ActorScaled),
   [EventType.ActorStartFailed]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ActorStartFailed, ActorStartFailed),
+  [EventType.ProviderStarted]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderStarted, ProviderStarted),
+  [EventType.ProviderStopped]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderStopped, ProviderStopped),
+  [EventType.ProviderHealth]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderHealth, ProviderHealthChanged),
 } as const;
 
 export interface LatticeEvent<T extends EventType = EventType> {

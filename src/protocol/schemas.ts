@@ -71,14 +71,33 @@ export const ActorEntry = Type.Object({
 });
 export type ActorEntry = Static<typeof ActorEntry>;
 
-/** A provider entry of an inventory; its fields beyond `id` grow with that feature. */
-export const InventoryEntry = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
-export type InventoryEntry = Static<typeof InventoryEntry>;
+/** A provider reference: a built-in name (`keyvalue`) or the path of a provider module on the host. */
+export const ProviderRef = Type.String({ minLength: 1, maxLength: 1024 });
+
+export const ProviderHealth = Type.Object({
+  healthy: Type.Boolean(),
+  message: Type.String({ maxLength: 1024 }),
+  at: Type.String({ format: "date-time", maxLength: 64 }),
+});
+export type ProviderHealth = Static<typeof ProviderHealth>;
+
+/** A capability provider as the host supervising it sees it. */
+export const ProviderEntry = Type.Object({
+  id: TargetId,
+  ref: ProviderRef,
+  state: Type.Union([Type.Literal("starting"), Type.Literal("running"), Type.Literal("restarting"), Type.Literal("stopped")]),
+  /** The provider process, while there is one. */
+  pid: Type.Optional(Type.Integer({ minimum: 1 })),
+  restarts: Type.Integer({ minimum: 0 }),
+  startedAt: Type.String({ format: "date-time", maxLength: 64 }),
+  health: ProviderHealth,
+});
+export type ProviderEntry = Static<typeof ProviderEntry>;
 
 export const HostInventory = Type.Object({
   host: HostInfo,
   actors: Type.Array(ActorEntry),
-  providers: Type.Array(InventoryEntry),
+  providers: Type.Array(ProviderEntry),
 });
 export type HostInventory = Static<typeof HostInventory>;
 
@@ -103,6 +122,19 @@ export const ActorScaleResult = Type.Object({
 });
 export type ActorScaleResult = Static<typeof ActorScaleResult>;
 
+export const ProviderStartRequest = Type.Object({
+  providerId: TargetId,
+  ref: ProviderRef,
+  /** Given to the provider process at start (LATTICE_PROVIDER_CONFIG). */
+  config: Type.Optional(ConfigValues),
+});
+export type ProviderStartRequest = Static<typeof ProviderStartRequest>;
+export const ProviderStartResult = Type.Object({ hostId: HostId, provider: ProviderEntry });
+export type ProviderStartResult = Static<typeof ProviderStartResult>;
+export const ProviderStopRequest = Type.Object({ providerId: TargetId });
+export const ProviderStopResult = Type.Object({ hostId: HostId, stopped: Type.Boolean() });
+export type ProviderStopResult = Static<typeof ProviderStopResult>;
+
 export const ActorStopRequest = Type.Object({ actorId: TargetId });
 export const ActorStopResult = Type.Object({ hostId: HostId, stopped: Type.Integer({ minimum: 0 }) });
 export type ActorStopResult = Static<typeof ActorStopResult>;
@@ -126,6 +158,22 @@ export const PingReply = ControlReply(HostInfo);
 export const InventoryReply = ControlReply(HostInventory);
 export const ActorScaleReply = ControlReply(ActorScaleResult);
 export const ActorStopReply = ControlReply(ActorStopResult);
+export const ProviderStartReply = ControlReply(ProviderStartResult);
+export const ProviderStopReply = ControlReply(ProviderStopResult);
+
+export const ProviderStarted = Type.Object({ hostId: HostId, providerId: TargetId, ref: ProviderRef, pid: Type.Integer({ minimum: 1 }) });
+export type ProviderStarted = Static<typeof ProviderStarted>;
+export const ProviderStopped = Type.Object({
+  hostId: HostId,
+  providerId: TargetId,
+  ref: ProviderRef,
+  reason: Type.String({ maxLength: 1024 }),
+  /** Set when the process exited by itself; the host restarts it unless it was asked to stop. */
+  exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+});
+export type ProviderStopped = Static<typeof ProviderStopped>;
+export const ProviderHealthChanged = Type.Object({ hostId: HostId, providerId: TargetId, healthy: Type.Boolean(), message: Type.String({ maxLength: 1024 }) });
+export type ProviderHealthChanged = Static<typeof ProviderHealthChanged>;
 
 /** Data of `actor_scaled`: an actor's instance count on a host changed (0: stopped there). */
 export const ActorScaled = Type.Object({

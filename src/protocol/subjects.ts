@@ -23,6 +23,10 @@ export const ControlOp = {
   ActorScale: "actor_scale",
   /** Stop an actor on every host that runs it. */
   ActorStop: "actor_stop",
+  /** Start (supervise) a capability provider process on one host. */
+  ProviderStart: "provider_start",
+  /** Stop a provider on every host that supervises it. */
+  ProviderStop: "provider_stop",
 } as const;
 export type ControlOp = (typeof ControlOp)[keyof typeof ControlOp];
 export const CONTROL_OPS: readonly ControlOp[] = Object.values(ControlOp);
@@ -119,8 +123,9 @@ function ifaceToken(iface: string): string {
   return iface.replaceAll(".", "~");
 }
 
+/** A function (`get-all`, `getAll`), or a resource's method as `resource/method` (`bucket/get`). */
 function assertFunctionName(fn: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(fn) && !/^[a-z][A-Za-z0-9]*$/.test(fn)) {
+  if (!/^[a-z][a-z0-9-]*(\/[a-z][a-z0-9-]*)?$/.test(fn) && !/^[a-z][A-Za-z0-9]*$/.test(fn)) {
     throw new LatticeError(ErrorCode.BadRequest, `invalid function name ${JSON.stringify(fn)}`);
   }
   return fn;

@@ -1,0 +1,4 @@
+/** The provider SDK: write a capability provider as a definition, run it with runProvider. */
+export { runProvider, type ProviderIpc } from "./run.js";
+export { Provider, type ProviderSetup } from "./provider.js";
+export type { CallContext, CallOptions, ProviderDefinition, ProviderHandler, ProviderRuntime, ResolvedLink } from "./types.js";

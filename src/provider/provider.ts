@@ -1,0 +1,118 @@
+/**
+ * A capability provider's life in the lattice, whatever process it runs in: it watches lattice
+ * state for its links, serves its functions on `lattice.<L>.rpc.v1.<id>.>` (queue group, so
+ * several copies share the load) and calls actors as itself.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "../host/logger.js";
+import { InvocationServer, invoke, type IncomingCall } from "../nats/invocations.js";
+import { LatticeState, StateCache } from "../nats/lattice-state.js";
+import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, unversioned, type Link } from "../protocol/index.js";
+import type { CallContext, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
+
+export interface ProviderSetup {
+  nc: NatsConnection;
+  id: string;
+  lattice: string;
+  hostId?: string;
+  jsDomain?: string;
+  config: Record<string, string>;
+  log: Logger;
+  onHealth: (healthy: boolean, message: string) => void;
+}
+
+export class Provider {
+  readonly subjects: Subjects;
+  readonly state: StateCache;
+  private def: ProviderDefinition = {};
+  private server?: InvocationServer;
+  private offChange?: () => void;
+  private lastSource = "";
+  private lastTarget = "";
+
+  constructor(private readonly s: ProviderSetup) {
+    assertTargetId(s.id);
+    this.subjects = new Subjects(s.lattice);
+    this.state = new StateCache(new LatticeState(s.nc, s.lattice, { domain: s.jsDomain }), (m) => s.log.warn("lattice state", { error: m }));
+  }
+
+  /** Build the definition, follow links, then serve. */
+  async start(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
+    this.def = await define(this.runtime());
+    this.state.start();
+    this.offChange = this.state.onChange(() => void this.notifyLinks());
+    // Serve at once; links that arrive later reach handlers through the cache at call time.
+    this.server = new InvocationServer(this.s.nc, this.subjects, this.s.id, (c) => this.dispatch(c), {
+      instances: 1,
+      responder: this.s.id,
+      defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
+      onError: (m) => this.s.log.warn(m),
+    });
+    await this.s.nc.flush();
+    await this.notifyLinks();
+  }
+
+  async stop(): Promise<void> {
+    this.server?.stop();
+    this.offChange?.();
+    this.state.stop();
+    await this.def.stop?.();
+  }
+
+  private runtime(): ProviderRuntime {
+    const s = this.s;
+    return {
+      id: s.id,
+      lattice: s.lattice,
+      hostId: s.hostId,
+      config: { ...s.config },
+      nc: s.nc,
+      log: s.log,
+      call: async (target, iface, fn, args, o = {}) =>
+        (await invoke(s.nc, this.subjects, { target, iface, fn, args, source: s.id, linkName: o.linkName, deadline: o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS })).value,
+      setHealth: (healthy, message = healthy ? "ok" : "unhealthy") => s.onHealth(healthy, message),
+    };
+  }
+
+  private resolve(l: Link): ResolvedLink {
+    return { ...l, values: this.state.resolveConfig(l.config) };
+  }
+
+  private async dispatch(call: IncomingCall): Promise<unknown> {
+    const iface = unversioned(call.iface);
+    const handler = this.def.exports?.[iface]?.[call.fn];
+    if (!handler) throw new LatticeError(ErrorCode.NotFound, `provider ${this.s.id} serves no function ${iface}.${call.fn}`);
+    const link = this.state.findLink(call.source, iface, call.linkName);
+    const resolved = link && link.target === this.s.id ? this.resolve(link) : undefined;
+    const ctx: CallContext = {
+      source: call.source,
+      linkName: call.linkName,
+      link: resolved,
+      config: resolved?.values ?? {},
+      deadline: call.deadline,
+      callId: call.callId,
+    };
+    return await handler(ctx, ...call.args);
+  }
+
+  /** Tell the definition about its links when the set (or their config) changed. */
+  private async notifyLinks(): Promise<void> {
+    const all = this.state.links().map((l) => this.resolve(l));
+    const source = all.filter((l) => l.source === this.s.id);
+    const target = all.filter((l) => l.target === this.s.id);
+    const sourceKey = JSON.stringify(source);
+    const targetKey = JSON.stringify(target);
+    try {
+      if (sourceKey !== this.lastSource) {
+        this.lastSource = sourceKey;
+        await this.def.sourceLinks?.(source);
+      }
+      if (targetKey !== this.lastTarget) {
+        this.lastTarget = targetKey;
+        await this.def.targetLinks?.(target);
+      }
+    } catch (e) {
+      this.s.log.error("provider failed to apply its links", { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}

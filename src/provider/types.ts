@@ -1,0 +1,61 @@
+/** What a capability provider is made of, as the SDK sees it. */
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "../host/logger.js";
+import type { Link } from "../protocol/index.js";
+
+/** A link with its named configs resolved to values. */
+export interface ResolvedLink extends Link {
+  values: Record<string, string>;
+}
+
+/** Who is calling a provider's function, and through which link. */
+export interface CallContext {
+  /** The caller (an actor id). */
+  source: string;
+  linkName: string;
+  /** The link from the caller to this provider, if there is one (a call without a link gets none). */
+  link?: ResolvedLink;
+  /** The link's config values (empty without a link). */
+  config: Record<string, string>;
+  /** Epoch milliseconds. */
+  deadline: number;
+  /** The caller's idempotency key. */
+  callId: string;
+}
+
+export type ProviderHandler = (ctx: CallContext, ...args: unknown[]) => unknown;
+
+export interface ProviderDefinition {
+  /**
+   * Functions served, by unversioned interface (`wasi:keyvalue/store`) then function name; a
+   * resource method is `resource/method` (`bucket/get`), its first argument the resource handle.
+   */
+  exports?: Record<string, Record<string, ProviderHandler>>;
+  /** The links whose source is this provider (an HTTP server's routes), at start and on every change. */
+  sourceLinks?(links: ResolvedLink[]): void | Promise<void>;
+  /** The links whose target is this provider, at start and on every change. */
+  targetLinks?(links: ResolvedLink[]): void | Promise<void>;
+  /** Release what the provider holds; called once, on a graceful stop. */
+  stop?(): void | Promise<void>;
+}
+
+export interface CallOptions {
+  linkName?: string;
+  /** Epoch milliseconds; default: now + 10 s. */
+  deadline?: number;
+}
+
+/** What a provider gets from the lattice. */
+export interface ProviderRuntime {
+  readonly id: string;
+  readonly lattice: string;
+  readonly hostId?: string;
+  /** The config the provider was started with. */
+  readonly config: Readonly<Record<string, string>>;
+  readonly nc: NatsConnection;
+  readonly log: Logger;
+  /** Call a function of a target (an actor) as this provider. */
+  call(target: string, iface: string, fn: string, args: readonly unknown[], opts?: CallOptions): Promise<unknown>;
+  /** Report health; the supervising host publishes changes as `provider_health`. */
+  setHealth(healthy: boolean, message?: string): void;
+}
