@@ -5,6 +5,7 @@
  * call makes a fresh one from the already-compiled core modules.
  */
 import { parentPort } from "node:worker_threads";
+import { unversioned } from "../protocol/links.js";
 import { ForwardedImports } from "./forwarded-imports.js";
 import { localImports, type ActorContext } from "./local-imports.js";
 import { HostCallError, callHostSync } from "./sync-bridge.js";
@@ -53,10 +54,16 @@ function fresh(): Record<string, unknown> {
 
 /** The exported function: `iface` as exported (versioned or not), or a world-level function. */
 function lookup(inst: Record<string, unknown>, iface: string, fn: string): ((...a: unknown[]) => unknown) | undefined {
-  const target: unknown = iface === "" ? inst : (inst[iface] ?? inst[iface.replace(/@[^/]*$/, "")]);
+  const target: unknown = iface === "" ? inst : (inst[iface] ?? inst[unversioned(iface)] ?? exportOf(inst, unversioned(iface)));
   if (!target || typeof target !== "object") return undefined;
   const f = (target as Record<string, unknown>)[fn] ?? (target as Record<string, unknown>)[camel(fn)];
   return typeof f === "function" ? (f as (...a: unknown[]) => unknown) : undefined;
+}
+
+/** An interface exported with a version (`acme:demo/echo@1.0.0`) found by its unversioned name. */
+function exportOf(inst: Record<string, unknown>, name: string): unknown {
+  const key = Object.keys(inst).find((k) => unversioned(k) === name);
+  return key === undefined ? undefined : inst[key];
 }
 
 function camel(kebab: string): string {

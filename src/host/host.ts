@@ -6,6 +6,7 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
+import { LatticeState, StateCache } from "../nats/lattice-state.js";
 import { RESILIENT, parseServers, type Connector } from "../nats/connection-options.js";
 import {
   ActorScaleRequest,
@@ -32,6 +33,7 @@ import { ActorSupervisor } from "./actor-supervisor.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
 import { LatticeView } from "./lattice-view.js";
+import { LinkRouter } from "./link-router.js";
 import { silentLogger, type Logger } from "./logger.js";
 
 export const DEFAULT_LATTICE = "default";
@@ -52,7 +54,7 @@ export interface HostOptions {
   logger?: Logger;
   /** Runs actors; a host without one answers actor requests with `unavailable`. */
   actors?: ActorRuntime;
-  /** Serves actor imports that no local capability provides (links, over the lattice). */
+  /** Serves actor imports that no local capability provides; default: the actor's links. */
   forward?: ImportForwarder;
   /** JetStream domain of the lattice's state and artifacts, for hosts on leaf nodes. */
   jsDomain?: string;
@@ -71,10 +73,11 @@ export class Host {
   private nc?: NatsConnection;
   private control?: ControlResponder;
   private supervisor?: ActorSupervisor;
+  private stateCache?: StateCache;
   private heartbeat?: ReturnType<typeof setInterval>;
   private latticeView?: LatticeView;
   private viewSeeded: Promise<void> = Promise.resolve();
-  private state: "new" | "starting" | "running" | "stopped" = "new";
+  private phase: "new" | "starting" | "running" | "stopped" = "new";
 
   constructor(private readonly opts: HostOptions) {
     this.lattice = opts.lattice ?? DEFAULT_LATTICE;
@@ -91,8 +94,8 @@ export class Host {
 
   /** Connect, start answering, announce. Resolves as soon as the host_started event is sent. */
   async start(): Promise<void> {
-    if (this.state !== "new") throw new Error(`host ${this.name} was already started`);
-    this.state = "starting";
+    if (this.phase !== "new") throw new Error(`host ${this.name} was already started`);
+    this.phase = "starting";
     const servers = parseServers(this.opts.servers);
     const nc = await this.opts.connect({
       ...RESILIENT,
@@ -103,13 +106,15 @@ export class Host {
     this.nc = nc;
     this.startedAtMs = Date.now();
 
+    const stateCache = new StateCache(new LatticeState(nc, this.lattice, { domain: this.opts.jsDomain }), onceLogged(this.log)).start();
+    this.stateCache = stateCache;
     const supervisor = new ActorSupervisor({
       nc,
       subjects: this.subjects,
       hostId: this.id,
       runtime: this.opts.actors,
       artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
-      forward: this.opts.forward,
+      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache).forward,
       log: this.log,
       publish: (type, data) => this.publish(type, data),
     });
@@ -130,21 +135,22 @@ export class Host {
     await nc.flush();
     this.publish(EventType.HostStarted, this.info());
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
-    this.state = "running";
+    this.phase = "running";
     void this.watchConnection(nc);
     this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers });
   }
 
   /** Leave the lattice: everyone's view drops this host at once. */
   async stop(reason = "graceful stop"): Promise<void> {
-    if (this.state === "stopped" || this.state === "new") {
-      this.state = "stopped";
+    if (this.phase === "stopped" || this.phase === "new") {
+      this.phase = "stopped";
       return;
     }
-    this.state = "stopped";
+    this.phase = "stopped";
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.control?.stop();
     await this.supervisor?.stopAll();
+    this.stateCache?.stop();
     await this.opts.actors?.close();
     this.latticeView?.stop();
     const nc = this.nc;
@@ -158,7 +164,7 @@ export class Host {
   }
 
   get running(): boolean {
-    return this.state === "running";
+    return this.phase === "running";
   }
 
   /** The live view of the lattice's hosts, this one included. */
@@ -203,6 +209,12 @@ export class Host {
     return { host: this.info(), actors: this.supervisor?.entries() ?? [], providers: [] };
   }
 
+  /** The host's watched copy of lattice state (links, config). */
+  get state(): StateCache {
+    if (!this.stateCache) throw new Error("host not started");
+    return this.stateCache;
+  }
+
   /** The actors this host runs. */
   get actors(): ActorSupervisor {
     if (!this.supervisor) throw new Error("host not started");
@@ -230,10 +242,20 @@ export class Host {
   private async watchConnection(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") this.log.warn("lost NATS connection", { server: s.server });
-      if (s.type === "reconnect" && this.state === "running") {
+      if (s.type === "reconnect" && this.phase === "running") {
         this.log.info("reconnected to NATS", { server: s.server });
         this.publish(EventType.HostStarted, this.info());
       }
     }
   }
+}
+
+/** State-store trouble is logged at warn once, then at debug while it lasts (it retries every 2 s). */
+function onceLogged(log: Logger): (message: string) => void {
+  let last = "";
+  return (message) => {
+    if (message === last) return log.debug("lattice state still unreachable", { error: message });
+    last = message;
+    log.warn("lattice state unreachable; serving from the local copy", { error: message });
+  };
 }
