@@ -10,6 +10,7 @@ import { eventsCommand } from "./commands/events.js";
 import { getCommand } from "./commands/get.js";
 import { hostCommand } from "./commands/host.js";
 import { pushCommand } from "./commands/push.js";
+import { configCommand, linkCommand } from "./commands/state.js";
 import { upCommand } from "./commands/up.js";
 import { CliError, describeError } from "./errors.js";
 
@@ -28,7 +29,9 @@ const program = new Command("lattice")
   .addCommand(startCommand())
   .addCommand(scaleCommand())
   .addCommand(stopCommand())
-  .addCommand(callCommand());
+  .addCommand(callCommand())
+  .addCommand(linkCommand())
+  .addCommand(configCommand());
 
 try {
   await program.parseAsync(process.argv);

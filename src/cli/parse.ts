@@ -46,3 +46,12 @@ export function collectLabel(value: string, previous: Record<string, string> = {
   }
   return { ...previous, [key]: v };
 }
+
+/** Collects repeated `key=value` config entries (the value may hold any characters, '=' too). */
+export function collectConfig(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got ${JSON.stringify(value)}`);
+  const key = value.slice(0, eq);
+  if (key.length > 256) throw new InvalidArgumentError(`config key ${JSON.stringify(key.slice(0, 40))}… is longer than 256 characters`);
+  return { ...previous, [key]: value.slice(eq + 1) };
+}

@@ -217,3 +217,16 @@ export function watNeedsImport(): Promise<Uint8Array> {
   (export "acme:demo/relay" (instance $inst)))`,
   );
 }
+
+/** A component exporting `acme:nowhere/thing` whose `ping` answers `n`: a link target for watNeedsImport. */
+export function watThing(n: number): Promise<Uint8Array> {
+  return fromWat(
+    `thing-${n}`,
+    `(component
+  (core module $m (func (export "ping") (result i32) (i32.const ${n})))
+  (core instance $i (instantiate $m))
+  (func $ping (result u32) (canon lift (core func $i "ping")))
+  (instance $inst (export "ping" (func $ping)))
+  (export "acme:nowhere/thing" (instance $inst)))`,
+  );
+}

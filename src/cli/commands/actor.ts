@@ -6,7 +6,7 @@ import { LATEST, formatArtifactRef, parseArtifactRef } from "../../protocol/inde
 import { CliError } from "../errors.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
-import { collectLabel, parseCount } from "../parse.js";
+import { collectConfig, collectLabel, parseCount } from "../parse.js";
 import { withArtifactStore, withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
 import { readComponent } from "./push.js";
 
@@ -49,7 +49,7 @@ export function startCommand(): Command {
     .addOption(new Option("--scale <n>", "number of instances, spread over the hosts that qualify").default(1).argParser(parseCount))
     .addOption(new Option("--host <host-id>", "only on this host").conflicts("constraint"))
     .addOption(new Option("--constraint <key=value>", "only on hosts with this label (repeatable)").argParser(collectLabel))
-    .addOption(new Option("--config <key=value>", "a config value for the actor (repeatable)").argParser(collectLabel))
+    .addOption(new Option("--config <key=value>", "a config value for the actor (repeatable)").argParser(collectConfig))
     .action(async (refArg: string, opts: StartOpts) => {
       const ref = await resolveRef(refArg, opts);
       const r = await withClient(opts, (c) =>

@@ -5,6 +5,7 @@ import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, ty
 import { formatDuration, formatLabels, printJson, printTable } from "../output.js";
 import { shortDigest } from "../../nats/artifact-store.js";
 import { artifactsCommand } from "./artifacts.js";
+import { linksCommand } from "./state.js";
 
 type GetOpts = LatticeOpts & OutputOpts & { timeout: number };
 
@@ -49,6 +50,7 @@ export function getCommand(): Command {
 
   for (const c of [hosts, inventory]) get.addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(c))));
   get.addCommand(artifactsCommand());
+  get.addCommand(linksCommand());
   return get;
 }
 
