@@ -62,9 +62,10 @@ describe("example actors", () => {
     assert.match(wit.get("http-hello") ?? "", /^\s*export wasi:http\/incoming-handler@0\.2\.10;$/m);
   });
 
-  it("counter imports wasi:keyvalue/store@0.2.0-draft and exports acme:demo/counter", () => {
+  it("counter imports wasi:keyvalue store and atomics @0.2.0-draft and exports acme:demo/counter", () => {
     const w = wit.get("counter") ?? "";
     assert.match(w, /^\s*import wasi:keyvalue\/store@0\.2\.0-draft;$/m);
+    assert.match(w, /^\s*import wasi:keyvalue\/atomics@0\.2\.0-draft;$/m);
     assert.match(w, /^\s*export acme:demo\/counter;$/m);
   });
 });

@@ -1,18 +1,13 @@
 /**
- * Named counters in a key-value bucket. Which store that is (NATS KV, Redis, memory) is decided by
- * the link for `wasi:keyvalue/store`, not here.
+ * Named counters in a key-value bucket. Which store that is (NATS KV, memory, anything else) is
+ * decided by the link for `wasi:keyvalue`, not here. The increment is one atomic step of the store,
+ * so any number of instances, on any hosts, count exactly.
  */
 import { open } from "wasi:keyvalue/store@0.2.0-draft";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+import { increment } from "wasi:keyvalue/atomics@0.2.0-draft";
 
 export const counter = {
   increment(key: string): bigint {
-    const bucket = open("default");
-    const stored = bucket.get(key);
-    const next = (stored === undefined ? 0n : BigInt(decoder.decode(stored))) + 1n;
-    bucket.set(key, encoder.encode(next.toString()));
-    return next;
+    return increment(open("default"), key, 1n);
   },
 };

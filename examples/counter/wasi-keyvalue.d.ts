@@ -15,3 +15,9 @@ declare module "wasi:keyvalue/store@0.2.0-draft" {
   }
   export function open(identifier: string): Bucket;
 }
+
+declare module "wasi:keyvalue/atomics@0.2.0-draft" {
+  import type { Bucket } from "wasi:keyvalue/store@0.2.0-draft";
+  /** Adds `delta` to the number at `key` (0 if unset) in one step of the store; returns the new value. */
+  export function increment(bucket: Bucket, key: string, delta: bigint): bigint;
+}
