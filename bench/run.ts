@@ -10,14 +10,16 @@ import { LATTICE_VERSION } from "../src/protocol/index.js";
 import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";
 import { hostDiscovery } from "./host-discovery.js";
+import { invocationPath } from "./invocation.js";
 
 const outIdx = process.argv.indexOf("--out");
 const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 
-const nats = await startNatsServer();
+const nats = await startNatsServer({ jetstream: {} });
 try {
   const discovery = await hostDiscovery(nats.clientUrl);
+  const invocation = await invocationPath(nats.clientUrl);
   const watActor = await actorRuntime(await watEcho(), { coldRuns: 10, warmRuns: 20, calls: 5_000, memInstances: 10 });
   const jsActor = await actorRuntime(await exampleComponent("echo"), { coldRuns: 3, warmRuns: 20, calls: 5_000, memInstances: 5 });
   const report = {
@@ -33,6 +35,13 @@ try {
       hostStartMs: {
         description: "host.start() called -> start() resolved (connect, subscribe, announce)",
         ...discovery.startResolved,
+      },
+      invocation: {
+        description:
+          "a caller invoking a provider function through the lattice (headers, deadline, MessagePack, dispatch) vs raw NATS request-reply to a bare responder; " +
+          "same client, server and 100-byte payload, one run; throughput with 100 in flight, latency one at a time",
+        targets: "throughputRatio >= 0.7, medianLatencyRatio <= 1.5",
+        ...invocation,
       },
       actorRuntime: {
         description:

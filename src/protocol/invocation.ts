@@ -4,7 +4,7 @@
  * as MessagePack: compact, binary-safe (bytes as bin), with 64-bit integers as int64/uint64 and
  * records as maps. A resource handle crossing the lattice is the map `{ $resource, handle }`.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 import { ErrorCode, LatticeError, type ErrorCode as ErrorCodeT } from "./errors.js";
 
 /** NATS headers of an invocation request. */
@@ -46,7 +46,10 @@ export function isResourceRef(v: unknown): v is ResourceRef {
   return typeof v === "object" && v !== null && typeof (v as ResourceRef).$resource === "string" && "handle" in v;
 }
 
-const OPTIONS = { useBigInt64: true } as const;
+// One encoder and decoder for the process: making them per message costs more than the coding.
+// A component value has no `undefined`: an absent option or a unit result is nil.
+const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: false });
+const decoder = new Decoder({ useBigInt64: true });
 
 function sized(bytes: Uint8Array, what: string): Uint8Array {
   if (bytes.length > MAX_INVOCATION_PAYLOAD) {
@@ -55,9 +58,8 @@ function sized(bytes: Uint8Array, what: string): Uint8Array {
   return bytes;
 }
 
-// A component value has no `undefined`: an absent option or a unit result is nil.
 function encodeValue(v: unknown): Uint8Array {
-  return encode(v, { ...OPTIONS, ignoreUndefined: false });
+  return encoder.encode(v);
 }
 
 export function encodeArgs(args: readonly unknown[]): Uint8Array {
@@ -68,7 +70,7 @@ export function decodeArgs(bytes: Uint8Array): unknown[] {
   sized(bytes, "the arguments");
   let v: unknown;
   try {
-    v = bytes.length === 0 ? [] : decode(bytes, OPTIONS);
+    v = bytes.length === 0 ? [] : decoder.decode(bytes);
   } catch {
     throw new LatticeError(ErrorCode.BadRequest, "invocation arguments are not valid MessagePack");
   }
@@ -90,7 +92,7 @@ export function encodeResult(value: unknown): Uint8Array {
 export function decodeReply(bytes: Uint8Array): InvocationReply {
   let v: unknown;
   try {
-    v = decode(bytes, OPTIONS);
+    v = decoder.decode(bytes);
   } catch {
     throw new LatticeError(ErrorCode.BadReply, "invocation reply is not valid MessagePack");
   }
