@@ -14,13 +14,14 @@ import { fileURLToPath } from "node:url";
 import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { COMPONENTIZE_JS_VERSION, buildActor } from "../../src/actor/build.js";
 
-export type ExampleName = "echo" | "http-hello" | "counter";
+export type ExampleName = "echo" | "http-hello" | "counter" | "http-counter";
 
 /** What `lattice build` is given for each example (paths relative to its directory). */
 export const EXAMPLES: Record<ExampleName, { source: string; world: string }> = {
   echo: { source: "echo.ts", world: "echo-actor" },
   "http-hello": { source: "http-hello.ts", world: "http-hello" },
   counter: { source: "counter.ts", world: "counter-actor" },
+  "http-counter": { source: "http-counter.ts", world: "http-counter" },
 };
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
