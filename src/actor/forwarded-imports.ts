@@ -49,7 +49,9 @@ export class ForwardedImports {
     const methods = new Proxy(
       {},
       {
-        get: (_t, method) => (typeof method === "string" ? function (this: unknown, ...args: unknown[]) { return forward(method, this, args); } : undefined),
+        // `then` is not a method: jco asks every import's result whether it is a promise.
+        get: (_t, method) =>
+          typeof method === "string" && method !== "then" ? function (this: unknown, ...args: unknown[]) { return forward(method, this, args); } : undefined,
       },
     );
     function Resource(this: Remote, ref: ResourceRef) {

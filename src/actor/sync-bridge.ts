@@ -11,12 +11,16 @@ import type { BridgeChannel, HostCall, HostCallReply } from "./worker-protocol.j
 /** What the guest sees when a host call fails: jco turns `payload` into the `result`'s error. */
 export class HostCallError extends Error {
   override readonly name = "HostCallError";
+  // Only set when there is one: jco reads any own `payload` as the function's error value.
+  declare readonly payload?: unknown;
+
   constructor(
     readonly code: string,
     message: string,
-    readonly payload?: unknown,
+    payload?: unknown,
   ) {
     super(message);
+    if (payload !== undefined) (this as { payload?: unknown }).payload = payload;
   }
 }
 

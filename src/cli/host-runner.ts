@@ -4,6 +4,7 @@ import { Option, type Command } from "commander";
 import { NodeActorRuntime } from "../actor/node-runtime.js";
 import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../host/index.js";
 import { connectNode } from "../nats/connect-node.js";
+import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { collectLabel, parseDuration } from "./parse.js";
 
 export interface HostFlags {
@@ -42,6 +43,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     seed: flags.seed,
     logger,
     actors: new NodeActorRuntime(logger),
+    providers: new NodeProviderLauncher({ logLevel: flags.logLevel }),
     jsDomain: flags.jsDomain,
   });
   await host.start();

@@ -26,11 +26,14 @@ import {
   LatticeError,
   MAX_EVENT_PAYLOAD,
   PingReply,
+  ProviderStartReply,
+  ProviderStopReply,
   Subjects,
   decode,
   isLatticeError,
   type HostInfo,
   type HostInventory,
+  type ProviderStartResult,
   type WireError,
 } from "../protocol/index.js";
 
@@ -57,6 +60,20 @@ export interface StartActorOptions {
   constraints?: Labels;
   config?: Record<string, string>;
   /** How long each host may take to fetch, compile and start (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface StartProviderOptions {
+  providerId: string;
+  /** A built-in provider (`keyvalue`…) or the path of a provider module on the host. */
+  ref: string;
+  /** Only this host. */
+  hostId?: string;
+  /** Only hosts with all these labels. */
+  constraints?: Labels;
+  /** Given to the provider process at start. */
+  config?: Record<string, string>;
+  /** How long the host may take to start it and hear it is ready (default 30 s). */
   timeoutMs?: number;
 }
 
@@ -153,6 +170,47 @@ export class LatticeClient {
     return replies.reduce((n, r) => n + r.stopped, 0);
   }
 
+  /**
+   * Start a provider on one host: the given one, or the least loaded host that matches the
+   * constraints. Starting one that already runs with the same ref (and no host named) changes
+   * nothing; with another ref it is an error.
+   */
+  async startProvider(o: StartProviderOptions): Promise<ProviderStartResult> {
+    assertTargetId(o.providerId);
+    const inventories = await this.inventories();
+    const running = inventories.replies.flatMap((inv) => inv.providers.filter((p) => p.id === o.providerId).map((p) => ({ hostId: inv.host.id, p })));
+    const other = running.find((r) => r.p.ref !== o.ref);
+    if (other) {
+      throw new LatticeError(ErrorCode.BadRequest, `provider ${o.providerId} already runs ${other.p.ref} on host ${other.hostId}; stop it first`);
+    }
+    const constraints = o.constraints ?? {};
+    const candidates = inventories.replies.filter((inv) => (o.hostId === undefined || inv.host.id === o.hostId) && matches(inv.host.labels, constraints));
+    if (candidates.length === 0) {
+      const why = o.hostId !== undefined ? `host ${o.hostId} is not in lattice ${this.subjects.lattice}` : `no host matches ${describeLabels(constraints)}`;
+      throw new LatticeError(ErrorCode.NotFound, `cannot place provider ${o.providerId}: ${why}`);
+    }
+    // Where it runs already (the start is then a no-op), else the host with the fewest providers,
+    // then the fewest actor instances.
+    const instances = (inv: HostInventory) => inv.actors.reduce((n, a) => n + a.instances, 0);
+    const target =
+      candidates.find((inv) => inv.providers.some((p) => p.id === o.providerId)) ??
+      [...candidates].sort((a, b) => a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id))[0]!;
+    const req = { providerId: o.providerId, ref: o.ref, ...(o.config ? { config: o.config } : {}) };
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const msg = await this.request(this.subjects.controlHost(target.host.id, ControlOp.ProviderStart), `host ${target.host.id}`, encode(req), timeoutMs);
+    const reply = decodeReply(ProviderStartReply, msg, "provider_start reply");
+    if (!reply.ok) throw new LatticeError(reply.error.code, reply.error.message);
+    return reply.data;
+  }
+
+  /** Stop a provider on every host that runs it; resolves with the number of hosts that stopped it. */
+  async stopProvider(providerId: string): Promise<number> {
+    assertTargetId(providerId);
+    const { replies, errors } = await this.gather(ControlOp.ProviderStop, ProviderStopReply, "provider_stop reply", encode({ providerId }));
+    if (errors.length > 0 && replies.length === 0) throw new LatticeError(errors[0]!.code, errors[0]!.message);
+    return replies.filter((r) => r.stopped).length;
+  }
+
   /** Call a function of an actor; resolves with its result, rejects with a LatticeError. */
   async call(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions = {}): Promise<unknown> {
     const timeout = o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
@@ -201,7 +259,7 @@ export class LatticeClient {
     }
   }
 
-  private async gather<R extends typeof PingReply | typeof InventoryReply | typeof ActorStopReply>(op: ControlOp, schema: R, what: string, body?: Uint8Array) {
+  private async gather<R extends typeof PingReply | typeof InventoryReply | typeof ActorStopReply | typeof ProviderStopReply>(op: ControlOp, schema: R, what: string, body?: Uint8Array) {
     const out: Gathered<Extract<Static<R>, { ok: true }>["data"]> = { replies: [], errors: [] };
     let replies: AsyncIterable<Msg>;
     try {
@@ -236,7 +294,9 @@ export class LatticeClient {
   }
 }
 
-function decodeReply<R extends typeof PingReply | typeof InventoryReply | typeof ActorScaleReply | typeof ActorStopReply>(schema: R, msg: Msg, what: string): Static<R> {
+function decodeReply<
+  R extends typeof PingReply | typeof InventoryReply | typeof ActorScaleReply | typeof ActorStopReply | typeof ProviderStartReply | typeof ProviderStopReply,
+>(schema: R, msg: Msg, what: string): Static<R> {
   try {
     return decode(schema, msg.data, what);
   } catch (e) {

@@ -34,6 +34,7 @@ import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
 import { LatticeView } from "./lattice-view.js";
 import { LinkRouter } from "./link-router.js";
+import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
 import { silentLogger, type Logger } from "./logger.js";
 
 export const DEFAULT_LATTICE = "default";
@@ -58,6 +59,8 @@ export interface HostOptions {
   forward?: ImportForwarder;
   /** JetStream domain of the lattice's state and artifacts, for hosts on leaf nodes. */
   jsDomain?: string;
+  /** Starts provider processes; a host without one answers provider requests with `unavailable`. */
+  providers?: ProviderLauncher;
 }
 
 export class Host {
@@ -73,6 +76,7 @@ export class Host {
   private nc?: NatsConnection;
   private control?: ControlResponder;
   private supervisor?: ActorSupervisor;
+  private providerSupervisor?: ProviderSupervisor;
   private stateCache?: StateCache;
   private heartbeat?: ReturnType<typeof setInterval>;
   private latticeView?: LatticeView;
@@ -119,13 +123,25 @@ export class Host {
       publish: (type, data) => this.publish(type, data),
     });
     this.supervisor = supervisor;
+    const providers = this.opts.providers
+      ? new ProviderSupervisor({
+          hostId: this.id,
+          lattice: this.lattice,
+          servers,
+          jsDomain: this.opts.jsDomain,
+          launcher: this.opts.providers,
+          log: this.log,
+          publish: (type, data) => this.publish(type, data),
+        })
+      : undefined;
+    this.providerSupervisor = providers;
     this.control = new ControlResponder(nc, this.subjects, this.id, {
       ping: { request: PingRequest, handle: () => this.info() },
       inventory: { request: InventoryRequest, handle: () => this.inventory() },
       actor_scale: { request: ActorScaleRequest, handle: (req: ActorScaleRequest) => supervisor.scale(req) },
       actor_stop: { request: ActorStopRequest, handle: (req: { actorId: string }) => supervisor.stop(req.actorId) },
-      provider_start: { request: ProviderStartRequest, handle: () => this.noProviders() },
-      provider_stop: { request: ProviderStopRequest, handle: () => this.noProviders() },
+      provider_start: { request: ProviderStartRequest, handle: (req: ProviderStartRequest) => (providers ? providers.start(req) : this.noProviders()) },
+      provider_stop: { request: ProviderStopRequest, handle: (req: { providerId: string }) => (providers ? providers.stop(req.providerId) : this.noProviders()) },
     }, this.log);
     this.control.start();
     this.latticeView = new LatticeView(nc, this.subjects);
@@ -150,6 +166,7 @@ export class Host {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.control?.stop();
     await this.supervisor?.stopAll();
+    await this.providerSupervisor?.stopAll();
     this.stateCache?.stop();
     await this.opts.actors?.close();
     this.latticeView?.stop();
@@ -202,11 +219,11 @@ export class Host {
   }
 
   summary(): InventorySummary {
-    return { actors: this.supervisor?.count ?? 0, providers: 0 };
+    return { actors: this.supervisor?.count ?? 0, providers: this.providerSupervisor?.count ?? 0 };
   }
 
   inventory(): HostInventory {
-    return { host: this.info(), actors: this.supervisor?.entries() ?? [], providers: [] };
+    return { host: this.info(), actors: this.supervisor?.entries() ?? [], providers: this.providerSupervisor?.entries() ?? [] };
   }
 
   /** The host's watched copy of lattice state (links, config). */

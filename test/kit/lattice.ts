@@ -2,6 +2,7 @@
 import { NodeActorRuntime } from "../../src/actor/node-runtime.js";
 import { Host, silentLogger, type HostOptions } from "../../src/host/index.js";
 import { connectNode } from "../../src/nats/connect-node.js";
+import { NodeProviderLauncher } from "../../src/provider/node-launcher.js";
 import { startNatsServer, type LaunchOptions, type NatsServer } from "../../src/nats/server-launcher.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -31,7 +32,7 @@ export async function natsServer(cleanup: Cleanup, opts: LaunchOptions = {}): Pr
 }
 
 export async function host(cleanup: Cleanup, servers: string | string[], opts: Partial<HostOptions> = {}): Promise<Host> {
-  const h = new Host({ servers, connect: connectNode, heartbeatMs: 500, actors: new NodeActorRuntime(silentLogger), ...opts });
+  const h = new Host({ servers, connect: connectNode, heartbeatMs: 500, actors: new NodeActorRuntime(silentLogger), providers: new NodeProviderLauncher({ logLevel: "warn" }), ...opts });
   cleanup.add(() => h.stop("test cleanup"));
   await h.start();
   return h;

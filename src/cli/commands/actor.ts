@@ -1,5 +1,6 @@
-/** `lattice start actor`, `lattice scale actor`, `lattice stop actor`. */
+/** `lattice start actor|provider`, `lattice scale actor`, `lattice stop actor|provider`. */
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import type { PlacementResult } from "../../ctl/index.js";
 import { LATEST, formatArtifactRef, parseArtifactRef } from "../../protocol/index.js";
@@ -9,6 +10,7 @@ import { printJson } from "../output.js";
 import { collectConfig, collectLabel, parseCount } from "../parse.js";
 import { withArtifactStore, withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
 import { readComponent } from "./push.js";
+import { BUILTIN_PROVIDERS, isBuiltinProvider } from "../../provider/node-launcher.js";
 
 type ActorOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
 type StartOpts = ActorOpts & { id: string; scale: number; host?: string; constraint?: Record<string, string>; config?: Record<string, string> };
@@ -57,7 +59,40 @@ export function startCommand(): Command {
       );
       finish(opts, "started", r);
     });
-  return new Command("start").description("start something in the lattice").addCommand(withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(actor)))));
+  return new Command("start")
+    .description("start something in the lattice")
+    .addCommand(withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(actor)))))
+    .addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(startProviderCommand()))));
+}
+
+type StartProviderOpts = LatticeOpts & OutputOpts & { timeout: number; id: string; host?: string; constraint?: Record<string, string>; config?: Record<string, string> };
+
+/** The time a host has to start a provider process and hear it is ready. */
+const PROVIDER_START_TIMEOUT_MS = 30_000;
+
+/** A REF naming a local file goes to the host as an absolute path (relative ones would be resolved in the host's directory). */
+function providerRef(ref: string): string {
+  if (!isBuiltinProvider(ref) && existsSync(ref)) return resolve(ref);
+  return ref;
+}
+
+function startProviderCommand(): Command {
+  return new Command("provider")
+    .description(`start a capability provider on one host: a built-in (${BUILTIN_PROVIDERS.join(", ")}) or a provider module (.js/.mjs) on that host`)
+    .argument("<ref>", "built-in provider name, or the path of a provider module")
+    .requiredOption("--id <id>", "the provider's id: what calls and links name")
+    .addOption(new Option("--host <host-id>", "on this host").conflicts("constraint"))
+    .addOption(new Option("--constraint <key=value>", "on a host with this label (repeatable); the least loaded one").argParser(collectLabel))
+    .addOption(new Option("--config <key=value>", "a start config value for the provider (repeatable)").argParser(collectConfig))
+    .action(async (refArg: string, opts: StartProviderOpts) => {
+      const ref = providerRef(refArg);
+      const r = await withClient(opts, (c) =>
+        c.startProvider({ providerId: opts.id, ref, hostId: opts.host, constraints: opts.constraint, config: opts.config, timeoutMs: Math.max(opts.timeout, PROVIDER_START_TIMEOUT_MS) }),
+      );
+      if (opts.output === "json") return printJson(r);
+      const p = r.provider;
+      process.stdout.write(`started provider ${p.id} (${p.ref}) on host ${r.hostId}: ${p.state}${p.pid !== undefined ? `, pid ${p.pid}` : ""}\n`);
+    });
 }
 
 export function scaleCommand(): Command {
@@ -79,7 +114,18 @@ async function stopActor(id: string, opts: ActorOpts): Promise<void> {
   process.stdout.write(`stopped actor ${id} (${stopped} instances)\n`);
 }
 
+async function stopProvider(id: string, opts: ActorOpts): Promise<void> {
+  const stopped = await withClient(opts, (c) => c.stopProvider(id));
+  if (opts.output === "json") return printJson({ id, stopped });
+  if (stopped === 0) throw new CliError(`provider ${id} is not running in lattice ${opts.lattice}`);
+  process.stdout.write(`stopped provider ${id} (on ${stopped} host${stopped === 1 ? "" : "s"})\n`);
+}
+
 export function stopCommand(): Command {
   const actor = actorCommand("stop an actor on every host").argument("<id>", "actor id").action(stopActor);
-  return new Command("stop").description("stop something in the lattice").addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))));
+  const provider = new Command("provider").description("stop a provider on every host that runs it (it is not restarted)").argument("<id>", "provider id").action(stopProvider);
+  return new Command("stop")
+    .description("stop something in the lattice")
+    .addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))))
+    .addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(provider))));
 }

@@ -62,5 +62,13 @@ function printInventory(inv: HostInventory): void {
     process.stdout.write("  actors:\n");
     for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${a.instances} instance${a.instances === 1 ? "" : "s"}  ${a.ref}  ${shortDigest(a.digest)}\n`);
   }
-  process.stdout.write(`  providers: ${inv.providers.length === 0 ? "none" : inv.providers.map((p) => p.id).join(", ")}\n`);
+  if (inv.providers.length === 0) process.stdout.write("  providers: none\n");
+  else {
+    process.stdout.write("  providers:\n");
+    for (const p of inv.providers) {
+      const pid = p.pid !== undefined ? `pid ${p.pid}` : "no process";
+      const health = `${p.health.healthy ? "healthy" : "unhealthy"}: ${p.health.message}`;
+      process.stdout.write(`    ${p.id}  ${p.state}  ${pid}  ${p.restarts} restart${p.restarts === 1 ? "" : "s"}  ${health}  ${p.ref}\n`);
+    }
+  }
 }

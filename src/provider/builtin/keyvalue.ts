@@ -1,0 +1,316 @@
+/**
+ * The built-in `wasi:keyvalue` provider (`lattice start provider keyvalue --id kv`): serves
+ * `wasi:keyvalue/store` (open, and the methods of `bucket`) and `wasi:keyvalue/atomics`
+ * (increment) out of NATS JetStream KV, or out of memory with `--config backend=memory`.
+ *
+ * Which store a call uses: the link's config value `bucket` if set, else the identifier the actor
+ * opened, else `default`. With JetStream that is the KV bucket's name, created on first use in the
+ * lattice's JetStream domain; values are stored as they are (bytes), so `nats kv get` reads them.
+ * Counters kept by `increment` are decimal text, as a get+set counter would write them.
+ *
+ * Errors are the interface's own `error` variant, sent as `guest_error` with that variant as the
+ * payload (the actor sees the `result`'s error case): `no-such-store` for a name that cannot be a
+ * store, `other(message)` for everything else (a bad key, JetStream unreachable…).
+ */
+import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { ErrorCode, LatticeError, isLatticeError, isResourceRef, type ResourceRef } from "../../protocol/index.js";
+import { runProvider } from "../run.js";
+import type { CallContext, ProviderHandler, ProviderRuntime } from "../types.js";
+
+/** The `error` variant of wasi:keyvalue/store. */
+export type KvError = { tag: "no-such-store" } | { tag: "access-denied" } | { tag: "other"; val: string };
+
+/** One page of `list-keys`. */
+const PAGE = 1_000;
+const HEALTH_EVERY_MS = 5_000;
+/** Compare-and-set attempts of one `increment` before it gives up. */
+const CAS_ATTEMPTS = 50;
+const U64_MAX = (1n << 64n) - 1n;
+const DEFAULT_STORE = "default";
+
+/** What NATS KV accepts: the same rules for every backend, so switching one changes nothing. */
+const STORE_NAME = /^[-\w]{1,255}$/;
+const KEY = /^[-/=.\w]+$/;
+
+interface Store {
+  /** Make sure the store exists (create it on first use). */
+  open(store: string): Promise<void>;
+  get(store: string, key: string): Promise<Uint8Array | null>;
+  set(store: string, key: string, value: Uint8Array): Promise<void>;
+  delete(store: string, key: string): Promise<void>;
+  keys(store: string): Promise<string[]>;
+  increment(store: string, key: string, delta: bigint): Promise<bigint>;
+  /** Undefined when healthy, else what is wrong. */
+  check(): Promise<string | undefined>;
+  close(): void;
+}
+
+function kvError(payload: KvError): LatticeError {
+  const e = new LatticeError(ErrorCode.GuestError, JSON.stringify(payload));
+  e.payload = payload;
+  return e;
+}
+
+function other(message: string): LatticeError {
+  return kvError({ tag: "other", val: message });
+}
+
+function storeName(name: string): string {
+  if (!STORE_NAME.test(name)) throw kvError({ tag: "no-such-store" });
+  return name;
+}
+
+function key(k: unknown): string {
+  if (typeof k !== "string") throw new LatticeError(ErrorCode.BadRequest, "the key must be a string");
+  if (!KEY.test(k) || k.startsWith(".") || k.endsWith(".")) {
+    throw other(`invalid key ${JSON.stringify(k)}: letters, digits and - / = _ . (not first or last)`);
+  }
+  return k;
+}
+
+/** A `bucket` handle: the resource `open` returned (or, typed by hand, the store's name). */
+function handle(h: unknown): string {
+  if (isResourceRef(h) && h.$resource === "bucket" && typeof h.handle === "string") return storeName(h.handle);
+  if (typeof h === "string") return storeName(h);
+  throw new LatticeError(ErrorCode.BadRequest, 'the first argument must be a bucket handle ({ "$resource": "bucket", "handle": name }) from open');
+}
+
+function bytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === "string") return new TextEncoder().encode(v);
+  if (Array.isArray(v) && v.every((b) => Number.isInteger(b) && (b as number) >= 0 && (b as number) <= 255)) return Uint8Array.from(v as number[]);
+  throw new LatticeError(ErrorCode.BadRequest, "the value must be bytes (list<u8>)");
+}
+
+function u64(v: unknown, what: string): bigint {
+  const n = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
+  if (n === undefined || n < 0n || n > U64_MAX) throw new LatticeError(ErrorCode.BadRequest, `${what} must be a u64`);
+  return n;
+}
+
+function cursor(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  const n = u64(v, "the cursor");
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** The number a counter's value holds: decimal text (what `increment` writes). */
+function counterValue(storeKey: string, value: Uint8Array | null): bigint {
+  if (value === null || value.length === 0) return 0n;
+  const text = decoder.decode(value).trim();
+  if (!/^\d{1,20}$/.test(text)) throw other(`the value of ${storeKey} is not a decimal number, so it cannot be incremented`);
+  return BigInt(text);
+}
+
+function added(storeKey: string, current: bigint, delta: bigint): bigint {
+  const next = current + delta;
+  if (next > U64_MAX) throw other(`incrementing ${storeKey} would overflow a u64`);
+  return next;
+}
+
+class MemoryStore implements Store {
+  private readonly stores = new Map<string, Map<string, Uint8Array>>();
+
+  private store(name: string): Map<string, Uint8Array> {
+    let s = this.stores.get(name);
+    if (!s) {
+      s = new Map();
+      this.stores.set(name, s);
+    }
+    return s;
+  }
+
+  open(name: string): Promise<void> {
+    this.store(name);
+    return Promise.resolve();
+  }
+  get(name: string, k: string): Promise<Uint8Array | null> {
+    return Promise.resolve(this.store(name).get(k) ?? null);
+  }
+  set(name: string, k: string, value: Uint8Array): Promise<void> {
+    this.store(name).set(k, value.slice());
+    return Promise.resolve();
+  }
+  delete(name: string, k: string): Promise<void> {
+    this.store(name).delete(k);
+    return Promise.resolve();
+  }
+  keys(name: string): Promise<string[]> {
+    return Promise.resolve([...this.store(name).keys()].sort());
+  }
+  increment(name: string, k: string, delta: bigint): Promise<bigint> {
+    const s = this.store(name);
+    const next = added(`${name}/${k}`, counterValue(`${name}/${k}`, s.get(k) ?? null), delta);
+    s.set(k, encoder.encode(next.toString()));
+    return Promise.resolve(next);
+  }
+  check(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+  close(): void {}
+}
+
+function isWrongLastSequence(e: unknown): boolean {
+  return e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+class JetStreamStore implements Store {
+  private readonly js: JetStreamClient;
+  private readonly kvm: Kvm;
+  private readonly buckets = new Map<string, Promise<KV>>();
+
+  constructor(nc: NatsConnection, domain?: string) {
+    this.js = jetstream(nc, { timeout: 5_000, ...(domain ? { domain } : {}) });
+    this.kvm = new Kvm(this.js);
+  }
+
+  private bucket(name: string): Promise<KV> {
+    let b = this.buckets.get(name);
+    if (!b) {
+      // Binds to the bucket when it exists (whatever its settings), creates it otherwise.
+      b = this.kvm.create(name, { history: 1 });
+      this.buckets.set(name, b);
+      b.catch(() => this.buckets.delete(name));
+    }
+    return b;
+  }
+
+  async open(name: string): Promise<void> {
+    await this.bucket(name);
+  }
+
+  async get(name: string, k: string): Promise<Uint8Array | null> {
+    const e = await (await this.bucket(name)).get(k);
+    return e && e.operation === "PUT" ? e.value : null;
+  }
+
+  async set(name: string, k: string, value: Uint8Array): Promise<void> {
+    await (await this.bucket(name)).put(k, value);
+  }
+
+  async delete(name: string, k: string): Promise<void> {
+    const kv = await this.bucket(name);
+    const e = await kv.get(k);
+    if (e && e.operation === "PUT") await kv.delete(k);
+  }
+
+  async keys(name: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await (await this.bucket(name)).keys()) out.push(k);
+    return out.sort();
+  }
+
+  /** Read, add, write back only if nobody wrote in between (the revision compare-and-set); else again. */
+  async increment(name: string, k: string, delta: bigint): Promise<bigint> {
+    const kv = await this.bucket(name);
+    const what = `${name}/${k}`;
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const e = await kv.get(k);
+      const live = e !== null && e.operation === "PUT";
+      const next = added(what, counterValue(what, live ? e.value : null), delta);
+      try {
+        // create() also takes the place of a deleted value.
+        if (live) await kv.update(k, encoder.encode(next.toString()), e.revision);
+        else await kv.create(k, encoder.encode(next.toString()));
+        return next;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw other(`${what} changed under every one of ${CAS_ATTEMPTS} attempts to increment it`);
+  }
+
+  async check(): Promise<string | undefined> {
+    try {
+      await (await this.js.jetstreamManager()).getAccountInfo();
+      return undefined;
+    } catch (e) {
+      return `JetStream is unreachable: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
+  close(): void {
+    this.buckets.clear();
+  }
+}
+
+/** The keyvalue provider's definition, over the store its start config chose. */
+function keyvalueProvider(rt: ProviderRuntime) {
+  const memory = rt.config.backend === "memory";
+  if (rt.config.backend !== undefined && !memory && rt.config.backend !== "jetstream") {
+    throw new Error(`unknown backend ${JSON.stringify(rt.config.backend)}: jetstream (the default) or memory`);
+  }
+  const store: Store = memory ? new MemoryStore() : new JetStreamStore(rt.nc, process.env.LATTICE_JS_DOMAIN || undefined);
+
+  let healthy: boolean | undefined;
+  const health = (ok: boolean, message: string) => {
+    if (ok === healthy) return;
+    healthy = ok;
+    rt.setHealth(ok, message);
+    if (ok) rt.log.info("store reachable", { backend: memory ? "memory" : "jetstream" });
+    else rt.log.warn("store unreachable", { error: message });
+  };
+  let probing: Promise<void> | undefined;
+  const probe = () =>
+    (probing ??= store
+      .check()
+      .then((problem) => health(problem === undefined, problem ?? (memory ? "in memory" : "JetStream reachable")))
+      .finally(() => (probing = undefined)));
+  void probe();
+  const timer = setInterval(() => void probe(), HEALTH_EVERY_MS);
+  timer.unref();
+
+  /** Run a store operation; a failure that is not already the interface's error becomes `other`. */
+  const op = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isLatticeError(e)) throw e;
+      void probe();
+      throw other(e instanceof Error ? e.message : String(e));
+    }
+  };
+
+  const bucketFns: Record<string, ProviderHandler> = {
+    "bucket/get": (_ctx, h, k) => op(() => store.get(handle(h), key(k))),
+    "bucket/set": (_ctx, h, k, v) => op(() => store.set(handle(h), key(k), bytes(v))),
+    "bucket/delete": (_ctx, h, k) => op(() => store.delete(handle(h), key(k))),
+    "bucket/exists": (_ctx, h, k) => op(async () => (await store.get(handle(h), key(k))) !== null),
+    "bucket/list-keys": (_ctx, h, c) =>
+      op(async () => {
+        const all = await store.keys(handle(h));
+        const from = cursor(c);
+        const next = from + PAGE < all.length ? BigInt(from + PAGE) : null;
+        return { keys: all.slice(from, from + PAGE), cursor: next };
+      }),
+  };
+
+  return {
+    exports: {
+      "wasi:keyvalue/store": {
+        open: (ctx: CallContext, identifier: unknown): Promise<ResourceRef> =>
+          op(async () => {
+            if (typeof identifier !== "string") throw new LatticeError(ErrorCode.BadRequest, "open takes the store identifier, a string");
+            const name = storeName(ctx.config.bucket || identifier || DEFAULT_STORE);
+            await store.open(name);
+            return { $resource: "bucket", handle: name };
+          }),
+        ...bucketFns,
+      },
+      "wasi:keyvalue/atomics": {
+        increment: (_ctx: CallContext, h: unknown, k: unknown, delta: unknown) => op(() => store.increment(handle(h), key(k), u64(delta, "delta"))),
+      },
+    },
+    stop: () => {
+      clearInterval(timer);
+      store.close();
+    },
+  };
+}
+
+await runProvider(keyvalueProvider);
