@@ -2,14 +2,17 @@
 export type OutputFormat = "text" | "json";
 
 /** JSON for people and scripts: BigInt as a number when exact (else a string), bytes as base64. */
-function plain(_key: string, v: unknown): unknown {
+function plain(v: unknown): unknown {
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
+  // Before JSON.stringify sees it: a Buffer would otherwise turn itself into {type, data}.
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
   return v;
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value === undefined ? null : value, plain, 2) + "\n");
+  process.stdout.write(JSON.stringify(value === undefined ? null : plain(value), null, 2) + "\n");
 }
 
 /** One JSON document per line, for streams. */
