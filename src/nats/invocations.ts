@@ -33,6 +33,8 @@ export interface InvokeRequest {
   /** The idempotency key: keep it when retrying the same logical call. */
   callId?: string;
   traceparent?: string;
+  /** Send the call again after this long without an answer (same call id), while the deadline allows. */
+  attemptTimeoutMs?: number;
 }
 
 export interface InvokeResult {
@@ -41,30 +43,43 @@ export interface InvokeResult {
   responder?: string;
 }
 
+/**
+ * Call a target and wait for its answer. With `attemptTimeoutMs`, an attempt that gets no answer
+ * in that time is sent again, with the same call id, while the deadline allows: a call taken by
+ * an instance that died goes to another one. "No responders" fails at once: nobody runs the target.
+ */
 export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
-  const timeout = Math.max(1, r.deadline - Date.now());
   const h = headers();
   h.set(InvocationHeader.Source, r.source);
   h.set(InvocationHeader.Deadline, String(r.deadline));
   h.set(InvocationHeader.CallId, r.callId ?? crypto.randomUUID());
   if (r.linkName && r.linkName !== DEFAULT_LINK_NAME) h.set(InvocationHeader.Link, r.linkName);
   if (r.traceparent) h.set(InvocationHeader.TraceParent, r.traceparent);
-  let msg: Msg;
-  try {
-    msg = await nc.request(subjects.invocation(r.target, r.iface, r.fn), encodeArgs(r.args), { timeout, headers: h });
-  } catch (e) {
-    if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
-      throw new LatticeError(ErrorCode.NotFound, `no instance of ${r.target} is running in lattice ${subjects.lattice}`);
+  const subject = subjects.invocation(r.target, r.iface, r.fn);
+  const body = encodeArgs(r.args);
+  let msg: Msg | undefined;
+  for (let attempt = 1; !msg; attempt++) {
+    const left = r.deadline - Date.now();
+    const timeout = Math.max(1, r.attemptTimeoutMs ? Math.min(left, r.attemptTimeoutMs) : left);
+    try {
+      msg = await nc.request(subject, body, { timeout, headers: h });
+    } catch (e) {
+      if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
+        throw new LatticeError(ErrorCode.NotFound, `no instance of ${r.target} is running in lattice ${subjects.lattice}`);
+      }
+      if (!(e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError))) throw e;
+      if (r.deadline - Date.now() < MIN_RETRY_MS) {
+        throw new LatticeError(ErrorCode.Timeout, `${r.target} did not answer ${r.iface ? `${r.iface}.` : ""}${r.fn} before its deadline (${attempt} attempt${attempt === 1 ? "" : "s"})`);
+      }
     }
-    if (e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError)) {
-      throw new LatticeError(ErrorCode.Timeout, `${r.target} did not answer ${r.iface ? `${r.iface}.` : ""}${r.fn} within ${timeout} ms`);
-    }
-    throw e;
   }
   const reply = decodeReply(msg.data);
   if (!reply.ok) throw replyError(reply.error);
   return { value: reply.value, responder: msg.headers?.get(InvocationHeader.Responder) || undefined };
 }
+
+/** A retry with less time than this left would only add load. */
+const MIN_RETRY_MS = 20;
 
 /** One decoded call, as a target's handler sees it. */
 export interface IncomingCall {
@@ -88,9 +103,17 @@ export interface ServerOptions {
   onError?: (message: string) => void;
 }
 
+/** Calls remembered for answering a retry without running them again. */
+const REMEMBERED_CALLS = 10_000;
+
 export class InvocationServer {
   private subs: Subscription[] = [];
   private readonly replyHeaders: MsgHdrs;
+  /**
+   * Replies by call id, kept until the call's deadline: a retry of a call this server has taken
+   * (the caller gave up waiting too early) gets the same reply, and the work is not done twice.
+   */
+  private readonly recent = new Map<string, { reply: Promise<Uint8Array>; until: number }>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -125,29 +148,50 @@ export class InvocationServer {
 
   private async serve(msg: Msg): Promise<void> {
     if (!msg.reply) return;
-    let reply: Uint8Array;
-    try {
-      const call = this.subjects.parseInvocation(msg.subject);
-      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${msg.subject}`);
-      const h = msg.headers;
-      const deadlineHeader = Number(h?.get(InvocationHeader.Deadline));
-      const value = await this.handler({
-        iface: call.iface,
-        fn: call.fn,
-        args: decodeArgs(msg.data),
-        deadline: Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + this.opts.defaultTimeoutMs,
-        source: h?.get(InvocationHeader.Source) || "unknown",
-        linkName: h?.get(InvocationHeader.Link) || DEFAULT_LINK_NAME,
-        callId: h?.get(InvocationHeader.CallId) || "",
-      });
-      reply = encodeResult(value);
-    } catch (e) {
-      reply = encodeReply({ ok: false, error: isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) } });
+    const callId = msg.headers?.get(InvocationHeader.CallId) || "";
+    let entry = callId ? this.recent.get(callId) : undefined;
+    if (!entry) {
+      const deadlineHeader = Number(msg.headers?.get(InvocationHeader.Deadline));
+      const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + this.opts.defaultTimeoutMs;
+      entry = { reply: this.run(msg, deadline, callId), until: deadline };
+      if (callId) this.remember(callId, entry);
     }
+    const reply = await entry.reply;
     try {
       msg.respond(reply, { headers: this.replyHeaders });
     } catch (e) {
       this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`);
+    }
+  }
+
+  private async run(msg: Msg, deadline: number, callId: string): Promise<Uint8Array> {
+    try {
+      const call = this.subjects.parseInvocation(msg.subject);
+      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${msg.subject}`);
+      const h = msg.headers;
+      const value = await this.handler({
+        iface: call.iface,
+        fn: call.fn,
+        args: decodeArgs(msg.data),
+        deadline,
+        source: h?.get(InvocationHeader.Source) || "unknown",
+        linkName: h?.get(InvocationHeader.Link) || DEFAULT_LINK_NAME,
+        callId,
+      });
+      return encodeResult(value);
+    } catch (e) {
+      return encodeReply({ ok: false, error: isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) } });
+    }
+  }
+
+  private remember(callId: string, entry: { reply: Promise<Uint8Array>; until: number }): void {
+    this.recent.set(callId, entry);
+    if (this.recent.size <= REMEMBERED_CALLS) return;
+    // Map order is insertion order: drop what is past its deadline, then the oldest.
+    const now = Date.now();
+    for (const [id, e] of this.recent) {
+      if (this.recent.size <= REMEMBERED_CALLS / 2) break;
+      if (e.until < now || this.recent.size > REMEMBERED_CALLS) this.recent.delete(id);
     }
   }
 }
