@@ -5,8 +5,11 @@
  * call makes a fresh one from the already-compiled core modules.
  */
 import { parentPort } from "node:worker_threads";
+import { isLatticeError } from "../protocol/errors.js";
+import { httpRequestArgs, isHttpHandleCall } from "../protocol/http.js";
 import { unversioned } from "../protocol/links.js";
 import { ForwardedImports } from "./forwarded-imports.js";
+import { HttpHandlerError, HttpNoResponseError, serveHttp, type IncomingHandle } from "./http-incoming.js";
 import { localImports, type ActorContext } from "./local-imports.js";
 import { HostCallError, callHostSync } from "./sync-bridge.js";
 import type { BridgeChannel, WorkerCall, WorkerLoad, WorkerReply, WorkerRequest } from "./worker-protocol.js";
@@ -96,25 +99,61 @@ function call(c: WorkerCall): void {
     return;
   }
   deadline = c.deadline;
+  if (isHttpHandleCall(c.iface, c.fn)) return callHttp(c, f);
   try {
     send({ type: "result", id: c.id, ok: true, value: f(...c.args) });
   } catch (e) {
-    // jco raises a ComponentError carrying the payload of a `result` error: the guest answered,
-    // and its instance is fine.
-    if (e instanceof Error && e.name === "ComponentError" && "payload" in e) {
-      send({ type: "result", id: c.id, ok: false, kind: "guest_error", message: JSON.stringify(e.payload, bigintSafe), payload: e.payload });
-      return;
-    }
-    instance = undefined; // a trap poisons the instance: the next call gets a fresh one
-    const host = hostError(e);
-    if (host) {
-      send({ type: "result", id: c.id, ok: false, kind: "host_error", code: host.code, message: host.message });
-      return;
-    }
-    const trap = e instanceof WebAssembly.RuntimeError;
-    const message = e instanceof Error ? e.message : String(e);
-    send({ type: "result", id: c.id, ok: false, kind: trap ? "trap" : "bad_call", message });
+    failed(c, e);
   }
+}
+
+/** Report a failed call; a failure that may have left the instance half-way discards it. */
+function failed(c: WorkerCall, e: unknown): void {
+  // jco raises a ComponentError carrying the payload of a `result` error: the guest answered,
+  // and its instance is fine.
+  if (e instanceof Error && e.name === "ComponentError" && "payload" in e) {
+    send({ type: "result", id: c.id, ok: false, kind: "guest_error", message: JSON.stringify(e.payload, bigintSafe), payload: e.payload });
+    return;
+  }
+  instance = undefined; // a trap poisons the instance: the next call gets a fresh one
+  if (e instanceof HttpHandlerError) {
+    send({ type: "result", id: c.id, ok: false, kind: "guest_error", message: e.message, payload: e.payload });
+    return;
+  }
+  const host = hostError(e);
+  if (host) {
+    send({ type: "result", id: c.id, ok: false, kind: "host_error", code: host.code, message: host.message });
+    return;
+  }
+  if (isLatticeError(e)) {
+    // Decided by the worker itself (bad HttpRequest, oversized body): keep its code.
+    send({ type: "result", id: c.id, ok: false, kind: "host_error", code: e.code, message: e.message });
+    return;
+  }
+  const trap = e instanceof WebAssembly.RuntimeError || e instanceof HttpNoResponseError;
+  const message = e instanceof Error ? e.message : String(e);
+  send({ type: "result", id: c.id, ok: false, kind: trap ? "trap" : "bad_call", message });
+}
+
+/**
+ * `wasi:http/incoming-handler.handle` with an HttpRequest value (see http-incoming.ts). Each
+ * request gets a fresh instance; the next one is made as soon as this call is answered.
+ */
+function callHttp(c: WorkerCall, handle: IncomingHandle): void {
+  try {
+    const req = httpRequestArgs(c.args);
+    instance = undefined; // one request per instance
+    send({ type: "result", id: c.id, ok: true, value: serveHttp(handle, req) });
+  } catch (e) {
+    failed(c, e);
+  }
+  setImmediate(() => {
+    try {
+      instance ??= fresh();
+    } catch {
+      // the next call reports it
+    }
+  });
 }
 
 async function onLoad(m: WorkerLoad): Promise<void> {

@@ -1,0 +1,345 @@
+/**
+ * The built-in `http-server` provider: HTTP in, actor calls out.
+ *
+ * For every link whose SOURCE is this provider and whose interface is `wasi:http/incoming-handler`
+ * (or the whole `wasi:http` package), it listens on the link's `address` and hands each request to
+ * the link's target actor as `wasi:http/incoming-handler.handle([HttpRequest])`, writing back the
+ * HttpResponse it answers (see protocol/http.ts). One listener per link, so several actors are
+ * served on several addresses by links with different names:
+ *
+ *   lattice link put http hello wasi:http/incoming-handler --name hello --config hello-http
+ *   lattice config put hello-http address=0.0.0.0:8080 timeout=5s
+ *
+ * Link config (named configs of the link, resolved by the SDK):
+ *   address    host:port to listen on ([v6]:port, :port for every interface); default 127.0.0.1:8080
+ *   timeout    deadline of each request's actor call: 1500 (ms), 500ms, 10s, 2m; default 10s
+ *   max_body   largest request body in bytes (also 512k, 8m); default 8m. A bigger one gets 413.
+ *              An invocation holds at most about 1 MiB, so that is the limit in practice.
+ *
+ * Changes apply live: a new link opens a listener, a changed address moves it (in-flight requests
+ * on the old one finish), a deleted link closes it; target, timeout and max_body apply to the next
+ * request. Status codes of failures: 413 body too large, 502 no instance of the actor answers (or
+ * it is no HTTP actor), 503 the actor is stopping or overloaded, 504 the deadline passed, 500 any
+ * other failure (a trap, a guest error); each with a one-line text body. A listener that cannot
+ * bind (address in use) makes the provider unhealthy, with the reason, and is retried every 3 s.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { ErrorCode, MAX_INVOCATION_PAYLOAD, encodeArgs, isLatticeError, linkKey } from "../../protocol/index.js";
+import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
+import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
+
+const DEFAULT_ADDRESS = "127.0.0.1:8080";
+const DEFAULT_TIMEOUT_MS = 10_000;
+const RETRY_MS = 3_000;
+/** In-flight requests on a closed listener get this long before their connections are cut. */
+const CLOSE_GRACE_MS = 10_000;
+
+interface Settings {
+  target: string;
+  linkName: string;
+  timeoutMs: number;
+  maxBody: number;
+}
+
+interface Listener {
+  key: string;
+  address: string;
+  settings: Settings;
+  server?: Server;
+  /** Why it is not listening (bad address, bind failure), or undefined while it is. */
+  error?: string;
+  retry?: ReturnType<typeof setTimeout>;
+  closed: boolean;
+}
+
+/** `host:port`, `[v6]:port`, `:port` (every interface) or a bare port (127.0.0.1). */
+function parseAddress(address: string): { host?: string; port: number } {
+  const a = address.trim();
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):)?(\d{1,5})$/.exec(a);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new Error(`invalid address ${JSON.stringify(address)}: expected host:port`);
+  if (!a.includes(":") || m[1] === undefined && m[2] === undefined) return { host: "127.0.0.1", port };
+  const host = m[1] ?? m[2];
+  return host ? { host, port } : { port };
+}
+
+/** `1500` (ms), `500ms`, `10s`, `2m`. */
+function parseDuration(v: string | undefined, fallback: number, what: string): number {
+  if (v === undefined || v.trim() === "") return fallback;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new Error(`invalid ${what} ${JSON.stringify(v)}: expected e.g. 1500, 500ms, 10s or 2m`);
+  const n = Number(m[1]) * (m[2] === "m" ? 60_000 : m[2] === "s" ? 1_000 : 1);
+  if (!(n >= 1)) throw new Error(`invalid ${what} ${JSON.stringify(v)}: at least 1 ms`);
+  return Math.round(n);
+}
+
+/** `1048576`, `512k`, `8m` (binary units). */
+function parseSize(v: string | undefined, fallback: number, what: string): number {
+  if (v === undefined || v.trim() === "") return fallback;
+  const m = /^(\d+)\s*([kKmM]i?[bB]?)?$/.exec(v.trim());
+  if (!m) throw new Error(`invalid ${what} ${JSON.stringify(v)}: expected bytes, e.g. 1048576, 512k or 8m`);
+  const unit = m[2]?.[0]?.toLowerCase();
+  return Number(m[1]) * (unit === "m" ? 1024 * 1024 : unit === "k" ? 1024 : 1);
+}
+
+function isHttpLink(l: ResolvedLink): boolean {
+  return l.interface === HTTP_INCOMING_HANDLER || l.interface === "wasi:http";
+}
+
+/** A failure as an HTTP status and a one-line reason. */
+function statusOf(e: unknown): { status: number; reason: string } {
+  const message = e instanceof Error ? e.message : String(e);
+  if (!isLatticeError(e)) return { status: 500, reason: `internal error: ${message}` };
+  switch (e.code) {
+    case ErrorCode.Timeout:
+      return { status: 504, reason: `gateway timeout: ${message}` };
+    case ErrorCode.NotFound:
+    case ErrorCode.BadReply:
+      return { status: 502, reason: `bad gateway: ${message}` };
+    case ErrorCode.Unavailable:
+      return { status: 503, reason: `service unavailable: ${message}` };
+    case ErrorCode.PayloadTooLarge:
+      return { status: 502, reason: `bad gateway: ${message}` };
+    case ErrorCode.Trap:
+      return { status: 500, reason: "internal server error: the actor trapped" };
+    default:
+      return { status: 500, reason: `internal server error: ${e.code}` };
+  }
+}
+
+class HttpServerProvider {
+  private readonly listeners = new Map<string, Listener>();
+  private health = "";
+  private stopped = false;
+
+  constructor(private readonly rt: ProviderRuntime) {}
+
+  /** Make the listeners match the links. */
+  apply(links: ResolvedLink[]): void {
+    const wanted = new Map<string, ResolvedLink>();
+    for (const l of links.filter(isHttpLink)) wanted.set(linkKey(l.source, l.interface, l.name), l);
+    for (const [key, lis] of this.listeners) {
+      const l = wanted.get(key);
+      if (!l || (l.values.address ?? DEFAULT_ADDRESS) !== lis.address) {
+        void this.close(lis);
+        this.listeners.delete(key);
+      }
+    }
+    for (const [key, l] of wanted) {
+      let settings: Settings;
+      try {
+        settings = {
+          target: l.target,
+          linkName: l.name,
+          timeoutMs: parseDuration(l.values.timeout, DEFAULT_TIMEOUT_MS, "timeout"),
+          maxBody: parseSize(l.values.max_body, MAX_HTTP_BODY, "max_body"),
+        };
+      } catch (e) {
+        settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY };
+        this.rt.log.warn(`link ${l.name} → ${l.target}: ${e instanceof Error ? e.message : String(e)}; using the default`);
+      }
+      const existing = this.listeners.get(key);
+      if (existing) {
+        existing.settings = settings;
+        continue;
+      }
+      const lis: Listener = { key, address: l.values.address ?? DEFAULT_ADDRESS, settings, closed: false };
+      this.listeners.set(key, lis);
+      this.open(lis);
+    }
+    this.report();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.listeners.values()].map((l) => this.close(l, 0)));
+    this.listeners.clear();
+  }
+
+  private open(lis: Listener): void {
+    let where: { host?: string; port: number };
+    try {
+      where = parseAddress(lis.address);
+    } catch (e) {
+      lis.error = e instanceof Error ? e.message : String(e);
+      return;
+    }
+    const server = createServer((req, res) => void this.serve(lis, req, res));
+    let listening = false;
+    server.on("error", (e: NodeJS.ErrnoException) => {
+      if (listening) {
+        this.rt.log.warn(`listener on ${lis.address}: ${e.message}`);
+        return;
+      }
+      if (lis.server === server) lis.server = undefined;
+      lis.error = `listen on ${lis.address} failed: ${e.code ?? e.message}`;
+      this.rt.log.warn(`link ${lis.settings.linkName} → ${lis.settings.target}: ${lis.error}; retrying every ${RETRY_MS / 1000} s`);
+      this.report();
+      if (!lis.closed && !this.stopped) {
+        lis.retry = setTimeout(() => {
+          lis.retry = undefined;
+          if (!lis.closed && !this.stopped) this.open(lis);
+        }, RETRY_MS);
+      }
+    });
+    server.listen({ host: where.host, port: where.port }, () => {
+      listening = true;
+      if (lis.closed) {
+        server.close();
+        return;
+      }
+      lis.error = undefined;
+      this.rt.log.info(`listening on ${lis.address} for ${lis.settings.target} (link ${lis.settings.linkName})`);
+      this.report();
+    });
+    lis.server = server;
+  }
+
+  private async close(lis: Listener, graceMs = CLOSE_GRACE_MS): Promise<void> {
+    lis.closed = true;
+    if (lis.retry) clearTimeout(lis.retry);
+    const server = lis.server;
+    lis.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+      server.closeIdleConnections();
+      if (graceMs === 0) server.closeAllConnections();
+    });
+  }
+
+  private report(): void {
+    const failed = [...this.listeners.values()].filter((l) => l.error !== undefined);
+    const healthy = failed.length === 0;
+    const message = healthy
+      ? this.listeners.size === 0
+        ? "no links"
+        : `serving ${[...this.listeners.values()].map((l) => `${l.address} → ${l.settings.target}`).join(", ")}`
+      : failed.map((l) => `link ${l.settings.linkName} → ${l.settings.target}: ${l.error}`).join("; ");
+    const key = `${healthy}|${message}`;
+    if (key === this.health) return;
+    this.health = key;
+    this.rt.setHealth(healthy, message);
+  }
+
+  private async serve(lis: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const s = lis.settings;
+    try {
+      const limit = s.maxBody;
+      const declared = Number(req.headers["content-length"]);
+      if (declared > limit) return tooLarge(res, limit);
+      const body = await readBody(req, limit);
+      if (!body) return tooLarge(res, limit);
+      const headers: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i]!.toLowerCase();
+        if (name !== "host" && !HOP_BY_HOP_HEADERS.has(name)) headers.push([name, req.rawHeaders[i + 1]!]);
+      }
+      const request: HttpRequest = {
+        method: req.method ?? "GET",
+        pathWithQuery: req.url ?? "/",
+        scheme: "http",
+        authority: req.headers.host ?? null,
+        headers,
+        body,
+      };
+      // The whole request must fit one invocation: say so as 413 rather than as a failed call.
+      if (body.length > 64 * 1024) {
+        try {
+          encodeArgs([request]);
+        } catch {
+          return tooLarge(res, MAX_INVOCATION_PAYLOAD);
+        }
+      }
+      const value = await this.rt.call(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs });
+      write(res, request.method, httpResponseOf(value));
+    } catch (e) {
+      if (req.destroyed && !req.complete) return; // the client went away
+      const { status, reason } = statusOf(e);
+      if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
+      text(res, status, reason);
+    }
+  }
+}
+
+/** The request body, or undefined once it grows over `limit` (the rest is left unread). */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => {
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      resolve(out);
+    });
+    req.once("error", reject);
+    req.once("close", () => reject(new Error("the client closed the request")));
+  });
+}
+
+function text(res: ServerResponse, status: number, reason: string, extra: string[] = []): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(`${reason.replace(/[\r\n]+/g, " ").slice(0, 500)}\n`);
+  res.writeHead(status, ["content-type", "text/plain; charset=utf-8", "content-length", String(body.length), ...extra]);
+  res.end(body);
+}
+
+function tooLarge(res: ServerResponse, limit: number): void {
+  // The rest of the body is not read: the connection cannot be reused.
+  text(res, 413, `payload too large: the request body is over ${limit} bytes`, ["connection", "close"]);
+}
+
+/** Write an actor's answer: its headers (hop-by-hop ones dropped) and body, with its length. */
+function write(res: ServerResponse, method: string, r: HttpResponse): void {
+  if (r.status < 200) {
+    text(res, 502, `bad gateway: the actor answered status ${r.status}`);
+    return;
+  }
+  const noBody = method === "HEAD" || r.status === 204 || r.status === 304;
+  const headers: string[] = [];
+  for (const [name, value] of r.headers) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower)) continue;
+    if (lower === "content-length" && method !== "HEAD") continue;
+    headers.push(name, value);
+  }
+  if (!noBody) headers.push("content-length", String(r.body.length));
+  try {
+    res.writeHead(r.status, headers);
+  } catch (e) {
+    text(res, 502, `bad gateway: the actor's response headers are not valid HTTP (${e instanceof Error ? e.message : String(e)})`);
+    return;
+  }
+  res.end(noBody ? undefined : r.body);
+}
+
+void runProvider((rt) => {
+  const p = new HttpServerProvider(rt);
+  rt.setHealth(true, "no links");
+  return {
+    sourceLinks: (links) => p.apply(links),
+    stop: () => p.stop(),
+  };
+});
