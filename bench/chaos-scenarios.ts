@@ -8,12 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Host } from "../src/host/index.js";
 import { invoke } from "../src/nats/invocations.js";
-import { RESILIENT } from "../src/nats/index.js";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { RESILIENT, parseServers } from "../src/nats/index.js";
 import { connectNode } from "../src/nats/node.js";
 import { Subjects, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "../test/kit/cli.js";
 import { watEcho } from "../test/kit/fixtures.js";
 import { type Cleanup, natsServer } from "../test/kit/lattice.js";
+import { HUB_DOMAIN, topology } from "../test/kit/topology.js";
 import { steadyLoad, type LoadResult } from "./load.js";
 
 export interface ScenarioResult {
@@ -40,8 +43,9 @@ async function echoFile(): Promise<string> {
   return file;
 }
 
-async function hostProcess(cleanup: Cleanup, servers: string, name: string, heartbeatMs: number): Promise<{ proc: CliProcess; id: string }> {
-  const proc = new CliProcess(["host", "--nats-url", servers, "--name", name, "--label", "role=worker", "--heartbeat", `${heartbeatMs}ms`, "-o", "json", "--log-level", "error"]);
+async function hostProcess(cleanup: Cleanup, servers: string, name: string, heartbeatMs: number, jsDomain?: string): Promise<{ proc: CliProcess; id: string }> {
+  const args = ["host", "--nats-url", servers, "--name", name, "--label", "role=worker", "--heartbeat", `${heartbeatMs}ms`, "-o", "json", "--log-level", "error"];
+  const proc = new CliProcess(jsDomain ? [...args, "--js-domain", jsDomain] : args);
   cleanup.add(() => proc.stop("SIGKILL"));
   const [ready] = await proc.jsonLines<{ host: HostInfo }>(1);
   return { proc, id: ready!.host.id };
@@ -83,4 +87,116 @@ export async function hostKill(cleanup: Cleanup, shape: LoadShape): Promise<Scen
   );
   await gone;
   return { scenario: "SIGKILL 1 of 3 hosts running the actor", load, detectMs };
+}
+
+/** SIGKILL one server of a 3-server hub cluster a third of the way through the load. */
+export async function serverKill(cleanup: Cleanup, shape: LoadShape): Promise<ScenarioResult> {
+  const topo = await topology(cleanup, { hub: 3 });
+  const servers = topo.url("hub");
+  const env = { LATTICE_NATS_URL: servers, LATTICE_JS_DOMAIN: HUB_DOMAIN };
+  const hosts: Array<{ proc: CliProcess; id: string }> = [];
+  for (const name of ["h1", "h2", "h3"]) hosts.push(await hostProcess(cleanup, servers, name, shape.heartbeatMs, HUB_DOMAIN));
+  const started = await runCli(["start", "actor", await echoFile(), "--id", "echo", "--scale", "3", "--constraint", "role=worker"], env);
+  if (started.code !== 0) throw new Error(started.stderr);
+  const watch = await observer(cleanup, servers, shape.heartbeatMs);
+  await watch.view.waitFor((v) => hosts.every((h) => v.has(h.id)), 10_000);
+
+  const caller = await connectNode({ ...RESILIENT, servers: parseServers(servers) });
+  cleanup.add(() => caller.close());
+  let killedAt = 0;
+  setTimeout(() => {
+    killedAt = Date.now();
+    void topo.hub[0]!.kill("SIGKILL");
+  }, shape.durationMs / 3);
+  const load = await steadyLoad(
+    (deadline) => invoke(caller, subjects, { target: "echo", ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 }),
+    shape.rate,
+    shape.durationMs,
+    2_000,
+  );
+  // Whole again: every host still in the view after the kill, heard from since.
+  const convergeMs = (await waitUntil(() => hosts.every((h) => (watch.view.get(h.id)?.lastSeen ?? 0) > killedAt), 30_000)) - killedAt;
+  return { scenario: "SIGKILL 1 of 3 hub servers", load, convergeMs };
+}
+
+/**
+ * Cut a leaf from the hub: each side keeps calling its own actor, calls across fail fast, and
+ * after healing both sides see both hosts again; KV writes acknowledged meanwhile survive.
+ */
+export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: number }): Promise<ScenarioResult & { crossFailedFastMs: number; kvWritesKept: boolean }> {
+  const topo = await topology(cleanup, { hub: 1, leaves: { edge: { proxied: true } } });
+  const envHub = { LATTICE_NATS_URL: topo.url("hub"), LATTICE_JS_DOMAIN: HUB_DOMAIN };
+  const hubHost = await hostProcess(cleanup, topo.url("hub"), "hub", shape.heartbeatMs, HUB_DOMAIN);
+  const edgeHost = await hostProcess(cleanup, topo.url("edge"), "edge", shape.heartbeatMs, HUB_DOMAIN);
+  const file = await echoFile();
+  for (const [id, host] of [["hub-echo", hubHost], ["edge-echo", edgeHost]] as const) {
+    const r = await runCli(["start", "actor", file, "--id", id, "--host", host.id], envHub);
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+  const hubWatch = await observer(cleanup, topo.url("hub"), shape.heartbeatMs);
+  const edgeWatch = await observer(cleanup, topo.url("edge"), shape.heartbeatMs);
+  const both = (h: Host) => h.view.has(hubHost.id) && h.view.has(edgeHost.id);
+  await Promise.all([hubWatch.view.waitFor(() => both(hubWatch), 10_000), edgeWatch.view.waitFor(() => both(edgeWatch), 10_000)]);
+
+  const hubCaller = await connectNode({ ...RESILIENT, servers: topo.url("hub") });
+  const edgeCaller = await connectNode({ ...RESILIENT, servers: topo.url("edge") });
+  cleanup.add(() => hubCaller.close());
+  cleanup.add(() => edgeCaller.close());
+  const kv = await new Kvm(jetstream(hubCaller, { domain: HUB_DOMAIN })).create("chaos_partition");
+  const acked: string[] = [];
+  const proxy = topo.proxies.edge!;
+  const cutAt = Date.now() + shape.durationMs / 4;
+  let healedAt = 0;
+  let crossFailedFastMs = -1;
+  let detectMs: number | undefined;
+  setTimeout(() => {
+    proxy.cut();
+    void hubWatch.view.waitFor((v) => !v.has(edgeHost.id), shape.cutMs + 10_000).then(() => (detectMs = Date.now() - cutAt), () => undefined);
+    setTimeout(() => {
+      // A call that needs the other side, made during the cut, must fail fast.
+      const t0 = Date.now();
+      void invoke(edgeCaller, subjects, { target: "hub-echo", ...ECHO, args: ["x"], source: "chaos", deadline: t0 + 5_000 }).then(
+        () => (crossFailedFastMs = -2),
+        () => (crossFailedFastMs = Date.now() - t0),
+      );
+    }, 500);
+    setTimeout(() => {
+      proxy.heal();
+      healedAt = Date.now();
+    }, shape.cutMs);
+  }, cutAt - Date.now());
+
+  const call = (nc: typeof hubCaller, target: string) => (deadline: number) => invoke(nc, subjects, { target, ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 });
+  let n = 0;
+  const [hubLoad, edgeLoad] = await Promise.all([
+    steadyLoad(async (deadline) => {
+      await call(hubCaller, "hub-echo")(deadline);
+      const key = `k${n++}`;
+      await kv.put(key, key);
+      acked.push(key);
+    }, shape.rate / 2, shape.durationMs, 2_000),
+    steadyLoad(call(edgeCaller, "edge-echo"), shape.rate / 2, shape.durationMs, 2_000),
+  ]);
+  const convergeMs = (await waitUntil(() => healedAt > 0 && both(hubWatch) && both(edgeWatch), 30_000)) - healedAt;
+  let kept = 0;
+  for (const key of acked) if ((await kv.get(key))?.string() === key) kept++;
+  const load: LoadResult = {
+    sent: hubLoad.sent + edgeLoad.sent,
+    succeeded: hubLoad.succeeded + edgeLoad.succeeded,
+    failed: hubLoad.failed + edgeLoad.failed,
+    lost: hubLoad.lost + edgeLoad.lost,
+    late: hubLoad.late + edgeLoad.late,
+    errors: { ...hubLoad.errors, ...edgeLoad.errors },
+  };
+  return { scenario: `cut a leaf from the hub for ${shape.cutMs / 1000} s`, load, detectMs, convergeMs, crossFailedFastMs, kvWritesKept: kept === acked.length };
+}
+
+/** Resolves with the time the condition first held. */
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now();
 }

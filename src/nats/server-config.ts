@@ -28,6 +28,8 @@ export interface LeafRemote {
 export interface LeafnodeOptions {
   /** Listen for leaf connections on this port (omit to only solicit `remotes`). */
   port?: number;
+  /** The host:port to tell leaves to connect to, instead of the listen address (a proxy's, say). */
+  advertise?: string;
   remotes?: LeafRemote[];
 }
 
@@ -156,6 +158,7 @@ export function renderNatsConfig(opts: NatsServerOptions): string {
     const l = opts.leafnodes;
     lines.push("", "leafnodes {");
     if (l.port !== undefined) lines.push(`  host: ${host}`, `  port: ${port("leafnodes.port", l.port)}`);
+    if (l.advertise !== undefined) lines.push(`  advertise: ${quoteConf(l.advertise)}`);
     if (l.remotes && l.remotes.length > 0) {
       lines.push("  remotes: [");
       for (const r of l.remotes) {

@@ -38,12 +38,21 @@ export async function topology(cleanup: Cleanup, spec: TopologySpec): Promise<To
   // A JetStream cluster wants every server to know its routes from the start: ports first.
   const routePorts = await Promise.all(Array.from({ length: spec.hub }, () => freePort()));
   const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
+  // A leaf learns its parent's leaf address from the parent itself and reconnects there, around
+  // any proxy: a parent of a proxied leaf advertises the proxy's address instead.
+  const proxyPorts: Record<string, number> = {};
+  for (const [name, leaf] of Object.entries(spec.leaves ?? {})) {
+    if (!leaf.proxied) continue;
+    if (leaf.parent || spec.hub !== 1) throw new Error(`leaf ${name}: only a leaf of a one-server hub can be proxied`);
+    proxyPorts[name] = await freePort();
+  }
+  const hubAdvertise = Object.values(proxyPorts)[0];
   const hub = await Promise.all(
     routePorts.map((port, i) =>
       natsServer(cleanup, {
         serverName: `hub-${i}`,
         jetstream: { domain: HUB_DOMAIN },
-        leafnodes: { port: 0 },
+        leafnodes: { port: 0, ...(hubAdvertise ? { advertise: `127.0.0.1:${hubAdvertise}` } : {}) },
         ...(spec.hub > 1 ? { cluster: { name: "hub", port, routes: routes.filter((_, j) => j !== i) } } : {}),
       }),
     ),
@@ -56,7 +65,7 @@ export async function topology(cleanup: Cleanup, spec: TopologySpec): Promise<To
     let urls = parents.map((p) => p!.leafUrl!);
     if (leaf.proxied) {
       const target = parents[0]!;
-      const proxy = await FaultProxy.start({ port: Number(new URL(target.leafUrl!).port) });
+      const proxy = await FaultProxy.start({ port: Number(new URL(target.leafUrl!).port) }, proxyPorts[name]);
       cleanup.add(() => proxy.close());
       proxies[name] = proxy;
       urls = [proxy.url("nats-leaf")];
