@@ -68,6 +68,8 @@ export class Provider {
       config: { ...s.config },
       nc: s.nc,
       log: s.log,
+      invoke: (target, iface, fn, args, o = {}) =>
+        invoke(s.nc, this.subjects, { target, iface, fn, args, source: s.id, linkName: o.linkName, deadline: o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS }),
       call: async (target, iface, fn, args, o = {}) =>
         (await invoke(s.nc, this.subjects, { target, iface, fn, args, source: s.id, linkName: o.linkName, deadline: o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS })).value,
       setHealth: (healthy, message = healthy ? "ok" : "unhealthy") => s.onHealth(healthy, message),

@@ -255,8 +255,8 @@ class HttpServerProvider {
           return tooLarge(res, MAX_INVOCATION_PAYLOAD);
         }
       }
-      const value = await this.rt.call(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs });
-      write(res, request.method, httpResponseOf(value));
+      const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs });
+      write(res, request.method, httpResponseOf(value), responder);
     } catch (e) {
       if (req.destroyed && !req.complete) return; // the client went away
       const { status, reason } = statusOf(e);
@@ -312,7 +312,10 @@ function tooLarge(res: ServerResponse, limit: number): void {
 }
 
 /** Write an actor's answer: its headers (hop-by-hop ones dropped) and body, with its length. */
-function write(res: ServerResponse, method: string, r: HttpResponse): void {
+/** Tells a client which host's instance answered (for people debugging a lattice, and for tests). */
+export const RESPONDER_HEADER = "x-lattice-responder";
+
+function write(res: ServerResponse, method: string, r: HttpResponse, responder?: string): void {
   if (r.status < 200) {
     text(res, 502, `bad gateway: the actor answered status ${r.status}`);
     return;
@@ -326,6 +329,7 @@ function write(res: ServerResponse, method: string, r: HttpResponse): void {
     headers.push(name, value);
   }
   if (!noBody) headers.push("content-length", String(r.body.length));
+  if (responder) headers.push(RESPONDER_HEADER, responder);
   try {
     res.writeHead(r.status, headers);
   } catch (e) {
