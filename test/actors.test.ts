@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { headers } from "@nats-io/nats-core";
 import { LatticeClient, type PlacementResult } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
 import type { NatsServer } from "../src/nats/node.js";
-import { InvocationHeader, Subjects, encodeArgs, type HostInfo, type HostInventory } from "../src/protocol/index.js";
+import { invoke } from "../src/nats/invocations.js";
+import { Subjects, type HostInfo, type HostInventory } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { exampleComponentPath, watCoreModule, watEcho, watNeedsImport } from "./kit/fixtures.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
@@ -65,13 +65,11 @@ describe("actors in the lattice", () => {
 
   it("spreads a scaled actor's calls over its instances on several hosts", async () => {
     const nc = await connection(cleanup, nats.clientUrl);
-    const subject = new Subjects("default").invocation("echo", ECHO, "echo");
+    const subjects = new Subjects("default");
     const responders = new Map<string, number>();
     for (let i = 0; i < 60; i++) {
-      const h = headers();
-      h.set(InvocationHeader.Deadline, String(Date.now() + 5_000));
-      const m = await nc.request(subject, encodeArgs([`m${i}`]), { timeout: 5_000, headers: h });
-      const who = m.headers?.get(InvocationHeader.Responder) ?? "?";
+      const r = await invoke(nc, subjects, { target: "echo", iface: ECHO, fn: "echo", args: [`m${i}`], source: "test", deadline: Date.now() + 5_000 });
+      const who = r.responder ?? "?";
       responders.set(who, (responders.get(who) ?? 0) + 1);
     }
     assert.deepEqual([...responders.keys()].sort(), [a.id, remoteId].sort(), JSON.stringify([...responders]));

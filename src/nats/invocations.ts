@@ -3,19 +3,19 @@
  * and `InvocationServer` (a target's instances: one queue subscription each, decoded calls in,
  * encoded replies out). Actors, providers and the CLI all go through these two.
  */
-import { NoRespondersError, RequestError, TimeoutError, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import {
   DEFAULT_LINK_NAME,
   ErrorCode,
-  InvocationHeader,
   LatticeError,
-  decodeArgs,
+  decodeCall,
   decodeReply,
-  encodeArgs,
+  encodeCall,
   encodeReply,
   encodeResult,
   isLatticeError,
   replyError,
+  type CallEnvelope,
   type Subjects,
 } from "../protocol/index.js";
 
@@ -49,20 +49,21 @@ export interface InvokeResult {
  * an instance that died goes to another one. "No responders" fails at once: nobody runs the target.
  */
 export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
-  const h = headers();
-  h.set(InvocationHeader.Source, r.source);
-  h.set(InvocationHeader.Deadline, String(r.deadline));
-  h.set(InvocationHeader.CallId, r.callId ?? crypto.randomUUID());
-  if (r.linkName && r.linkName !== DEFAULT_LINK_NAME) h.set(InvocationHeader.Link, r.linkName);
-  if (r.traceparent) h.set(InvocationHeader.TraceParent, r.traceparent);
   const subject = subjects.invocation(r.target, r.iface, r.fn);
-  const body = encodeArgs(r.args);
+  const body = encodeCall({
+    args: r.args,
+    deadline: r.deadline,
+    callId: r.callId ?? crypto.randomUUID(),
+    source: r.source,
+    ...(r.linkName && r.linkName !== DEFAULT_LINK_NAME ? { link: r.linkName } : {}),
+    ...(r.traceparent ? { traceparent: r.traceparent } : {}),
+  });
   let msg: Msg | undefined;
   for (let attempt = 1; !msg; attempt++) {
     const left = r.deadline - Date.now();
     const timeout = Math.max(1, r.attemptTimeoutMs ? Math.min(left, r.attemptTimeoutMs) : left);
     try {
-      msg = await nc.request(subject, body, { timeout, headers: h });
+      msg = await nc.request(subject, body, { timeout });
     } catch (e) {
       if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
         throw new LatticeError(ErrorCode.NotFound, `no instance of ${r.target} is running in lattice ${subjects.lattice}`);
@@ -75,7 +76,7 @@ export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRe
   }
   const reply = decodeReply(msg.data);
   if (!reply.ok) throw replyError(reply.error);
-  return { value: reply.value, responder: msg.headers?.get(InvocationHeader.Responder) || undefined };
+  return { value: reply.value, responder: reply.by ?? undefined };
 }
 
 /** A retry with less time than this left would only add load. */
@@ -97,7 +98,7 @@ export type CallHandler = (call: IncomingCall) => Promise<unknown>;
 export interface ServerOptions {
   /** Queue subscriptions to hold: calls are shared between servers in proportion. */
   instances: number;
-  /** Put on every reply as `lattice-responder`. */
+  /** Put on every reply (`by`): who answered. */
   responder: string;
   defaultTimeoutMs: number;
   onError?: (message: string) => void;
@@ -108,7 +109,6 @@ const REMEMBERED_CALLS = 10_000;
 
 export class InvocationServer {
   private subs: Subscription[] = [];
-  private readonly replyHeaders: MsgHdrs;
   /**
    * Replies by call id, kept until the call's deadline: a retry of a call this server has taken
    * (the caller gave up waiting too early) gets the same reply, and the work is not done twice.
@@ -122,8 +122,6 @@ export class InvocationServer {
     private readonly handler: CallHandler,
     private readonly opts: ServerOptions,
   ) {
-    this.replyHeaders = headers();
-    this.replyHeaders.set(InvocationHeader.Responder, opts.responder);
     this.resize(opts.instances);
   }
 
@@ -148,50 +146,60 @@ export class InvocationServer {
 
   private async serve(msg: Msg): Promise<void> {
     if (!msg.reply) return;
-    const callId = msg.headers?.get(InvocationHeader.CallId) || "";
-    let entry = callId ? this.recent.get(callId) : undefined;
-    if (!entry) {
-      const deadlineHeader = Number(msg.headers?.get(InvocationHeader.Deadline));
-      const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + this.opts.defaultTimeoutMs;
-      entry = { reply: this.run(msg, deadline, callId), until: deadline };
-      if (callId) this.remember(callId, entry);
-    }
-    const reply = await entry.reply;
+    let call: CallEnvelope | undefined;
+    let reply: Promise<Uint8Array>;
     try {
-      msg.respond(reply, { headers: this.replyHeaders });
+      call = decodeCall(msg.data);
+    } catch (e) {
+      reply = Promise.resolve(this.failure(e));
+    }
+    if (call) {
+      let entry = call.callId ? this.recent.get(call.callId) : undefined;
+      if (!entry) {
+        entry = { reply: this.run(msg.subject, call), until: call.deadline };
+        if (call.callId) this.remember(call.callId, entry);
+      }
+      reply = entry.reply;
+    }
+    try {
+      msg.respond(await reply!);
     } catch (e) {
       this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`);
     }
   }
 
-  private async run(msg: Msg, deadline: number, callId: string): Promise<Uint8Array> {
+  private async run(subject: string, c: CallEnvelope): Promise<Uint8Array> {
     try {
-      const call = this.subjects.parseInvocation(msg.subject);
-      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${msg.subject}`);
-      const h = msg.headers;
+      const call = this.subjects.parseInvocation(subject);
+      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${subject}`);
       const value = await this.handler({
         iface: call.iface,
         fn: call.fn,
-        args: decodeArgs(msg.data),
-        deadline,
-        source: h?.get(InvocationHeader.Source) || "unknown",
-        linkName: h?.get(InvocationHeader.Link) || DEFAULT_LINK_NAME,
-        callId,
+        args: [...c.args],
+        deadline: c.deadline > 0 ? c.deadline : Date.now() + this.opts.defaultTimeoutMs,
+        source: c.source || "unknown",
+        linkName: c.link ?? DEFAULT_LINK_NAME,
+        callId: c.callId,
       });
-      return encodeResult(value);
+      return encodeResult(value, this.opts.responder);
     } catch (e) {
-      return encodeReply({ ok: false, error: isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) } });
+      return this.failure(e);
     }
+  }
+
+  private failure(e: unknown): Uint8Array {
+    const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+    return encodeReply({ ok: false, error, by: this.opts.responder });
   }
 
   private remember(callId: string, entry: { reply: Promise<Uint8Array>; until: number }): void {
     this.recent.set(callId, entry);
-    if (this.recent.size <= REMEMBERED_CALLS) return;
-    // Map order is insertion order: drop what is past its deadline, then the oldest.
+    // Map order is insertion order, close to deadline order: drop from the front what is past
+    // its deadline, and the oldest beyond the bound. Amortized O(1) per call.
     const now = Date.now();
     for (const [id, e] of this.recent) {
-      if (this.recent.size <= REMEMBERED_CALLS / 2) break;
-      if (e.until < now || this.recent.size > REMEMBERED_CALLS) this.recent.delete(id);
+      if (e.until >= now && this.recent.size <= REMEMBERED_CALLS) break;
+      this.recent.delete(id);
     }
   }
 }

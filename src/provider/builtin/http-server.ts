@@ -24,7 +24,7 @@
  * bind (address in use) makes the provider unhealthy, with the reason, and is retried every 3 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { ErrorCode, MAX_INVOCATION_PAYLOAD, encodeArgs, isLatticeError, linkKey } from "../../protocol/index.js";
+import { ErrorCode, MAX_INVOCATION_PAYLOAD, encodeCall, isLatticeError, linkKey } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
 
@@ -250,7 +250,7 @@ class HttpServerProvider {
       // The whole request must fit one invocation: say so as 413 rather than as a failed call.
       if (body.length > 64 * 1024) {
         try {
-          encodeArgs([request]);
+          encodeCall({ args: [request], deadline: 0, callId: "", source: "" });
         } catch {
           return tooLarge(res, MAX_INVOCATION_PAYLOAD);
         }
