@@ -104,9 +104,12 @@ export async function serverKill(cleanup: Cleanup, shape: LoadShape): Promise<Sc
   const caller = await connectNode({ ...RESILIENT, servers: parseServers(servers) });
   cleanup.add(() => caller.close());
   let killedAt = 0;
+  let converged: Promise<number> = Promise.resolve(0);
   setTimeout(() => {
     killedAt = Date.now();
     void topo.hub[0]!.kill("SIGKILL");
+    // Whole again: every host still in the view, heard from since the kill.
+    converged = waitUntil(() => hosts.every((h) => (watch.view.get(h.id)?.lastSeen ?? 0) > killedAt), 30_000);
   }, shape.durationMs / 3);
   const load = await steadyLoad(
     (deadline) => invoke(caller, subjects, { target: "echo", ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 }),
@@ -114,8 +117,7 @@ export async function serverKill(cleanup: Cleanup, shape: LoadShape): Promise<Sc
     shape.durationMs,
     2_000,
   );
-  // Whole again: every host still in the view after the kill, heard from since.
-  const convergeMs = (await waitUntil(() => hosts.every((h) => (watch.view.get(h.id)?.lastSeen ?? 0) > killedAt), 30_000)) - killedAt;
+  const convergeMs = (await converged) - killedAt;
   return { scenario: "SIGKILL 1 of 3 hub servers", load, convergeMs };
 }
 
@@ -147,6 +149,7 @@ export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: nu
   const proxy = topo.proxies.edge!;
   const cutAt = Date.now() + shape.durationMs / 4;
   let healedAt = 0;
+  let healed: Promise<number> = Promise.resolve(0);
   let crossFailedFastMs = -1;
   let detectMs: number | undefined;
   setTimeout(() => {
@@ -163,6 +166,7 @@ export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: nu
     setTimeout(() => {
       proxy.heal();
       healedAt = Date.now();
+      healed = waitUntil(() => both(hubWatch) && both(edgeWatch), 30_000);
     }, shape.cutMs);
   }, cutAt - Date.now());
 
@@ -177,7 +181,7 @@ export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: nu
     }, shape.rate / 2, shape.durationMs, 2_000),
     steadyLoad(call(edgeCaller, "edge-echo"), shape.rate / 2, shape.durationMs, 2_000),
   ]);
-  const convergeMs = (await waitUntil(() => healedAt > 0 && both(hubWatch) && both(edgeWatch), 30_000)) - healedAt;
+  const convergeMs = (await healed) - healedAt;
   let kept = 0;
   for (const key of acked) if ((await kv.get(key))?.string() === key) kept++;
   const load: LoadResult = {

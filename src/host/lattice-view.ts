@@ -23,6 +23,8 @@ import {
 export const EXPIRY_BEATS = 3;
 /** How often expiry is checked: small against any sensible heartbeat, cheap for a map of hosts. */
 const SWEEP_MS = 50;
+/** The least time between two seeding pings. */
+const RESEED_INTERVAL_MS = 1_000;
 
 export interface ViewHost {
   info: HostInfo;
@@ -46,6 +48,8 @@ export class LatticeView {
   private readonly listeners = new Set<(c: ViewChange) => void>();
   private sub?: Subscription;
   private sweeper?: ReturnType<typeof setInterval>;
+  private reseed?: ReturnType<typeof setTimeout>;
+  private lastSeed = 0;
   readonly stats: ViewStats = { events: 0, invalidEvents: 0, expired: 0 };
 
   constructor(
@@ -68,6 +72,7 @@ export class LatticeView {
   stop(): void {
     this.sub?.unsubscribe();
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.reseed) clearTimeout(this.reseed);
     this.listeners.clear();
   }
 
@@ -108,6 +113,7 @@ export class LatticeView {
   }
 
   private async seed(waitMs: number): Promise<void> {
+    this.lastSeed = Date.now();
     try {
       const replies = await this.nc.requestMany(this.subjects.controlAll(ControlOp.Ping), undefined, {
         strategy: "stall",
@@ -125,6 +131,20 @@ export class LatticeView {
     } catch {
       // No responders (an empty lattice) or a closed connection: heartbeats will fill the view.
     }
+  }
+
+  /**
+   * A long-running host the view did not know has appeared: a partition has probably healed, and
+   * the others from its side are reachable again too. Ask everyone at once (at most once a second)
+   * rather than wait for each one's heartbeat. (A host that just started announces itself.)
+   */
+  private seedSoon(): void {
+    if (this.reseed || !this.sub) return;
+    const wait = Math.max(50, RESEED_INTERVAL_MS - (Date.now() - this.lastSeed));
+    this.reseed = setTimeout(() => {
+      this.reseed = undefined;
+      void this.seed(250);
+    }, wait);
   }
 
   private onEvent(subject: string, data: Uint8Array): void {
@@ -159,6 +179,8 @@ export class LatticeView {
     const host: ViewHost = { info, summary: summary ?? prev?.summary ?? EMPTY_SUMMARY, lastSeen: this.now() };
     this.hostsById.set(info.id, host);
     this.emit({ kind: prev ? "updated" : "added", host });
+    // A host that has been up a while yet is new to this view was on the other side of something.
+    if (!prev && info.uptimeSeconds * 1000 > 2 * info.heartbeatMs) this.seedSoon();
   }
 
   private remove(id: string, reason: string): void {
