@@ -101,6 +101,36 @@ describe("lattice CLI", () => {
     assert.equal(await until(() => ev.child.exitCode ?? undefined, 5_000, "exit after --count"), 0);
   });
 
+  it("up --leaf-remote joins another site's lattice with one command", async () => {
+    const hubDir = mkdtempSync(join(tmpdir(), "lattice-hub-"));
+    const edgeDir = mkdtempSync(join(tmpdir(), "lattice-edge-"));
+    cleanup.add(() => rmSync(hubDir, { recursive: true, force: true }));
+    cleanup.add(() => rmSync(edgeDir, { recursive: true, force: true }));
+    const ports = ["--nats-port", "0", "--ws-port", "0", "--leaf-port", "0"];
+    const hub = await runCli(["up", "--detach", ...ports, "--name", "cloud", "-o", "json"], { LATTICE_STATE_DIR: hubDir });
+    assert.equal(hub.code, 0, hub.stderr);
+    const hubRec = JSON.parse(hub.stdout) as { pid: number; natsPid: number; natsUrl: string; leafUrl: string };
+    cleanup.add(() => runCli(["down"], { LATTICE_STATE_DIR: hubDir }));
+    assert.match(hubRec.leafUrl, /^nats-leaf:\/\/127\.0\.0\.1:\d+$/);
+    const edge = await runCli(["up", "--detach", ...ports, "--name", "laptop", "--leaf-remote", hubRec.leafUrl, "-o", "json"], { LATTICE_STATE_DIR: edgeDir });
+    assert.equal(edge.code, 0, edge.stderr);
+    const edgeRec = JSON.parse(edge.stdout) as { natsUrl: string; leafRemote: string[] };
+    cleanup.add(() => runCli(["down"], { LATTICE_STATE_DIR: edgeDir }));
+    assert.deepEqual(edgeRec.leafRemote, [hubRec.leafUrl]);
+    for (const url of [hubRec.natsUrl, edgeRec.natsUrl]) {
+      const names = await until(async () => {
+        const hosts = await cliJson<HostInfo[]>(["get", "hosts", "--nats-url", url]);
+        return hosts.length === 2 ? hosts.map((h) => h.name) : undefined;
+      }, 10_000, `both hosts seen from ${url}`);
+      assert.deepEqual(names, ["cloud", "laptop"]);
+    }
+    // The laptop's lattice state is the cloud's: a link written at the edge is read at the hub.
+    const put = await runCli(["link", "put", "a", "b", "acme:x/y", "--nats-url", edgeRec.natsUrl, "--js-domain", "lattice"]);
+    assert.equal(put.code, 0, put.stderr);
+    const links = await cliJson<Array<{ source: string }>>(["get", "links", "--nats-url", hubRec.natsUrl]);
+    assert.deepEqual(links.map((l) => l.source), ["a"]);
+  });
+
   it("up --detach starts NATS and a host, records pids; down stops them cleanly", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), "lattice-up-"));
     cleanup.add(() => rmSync(stateDir, { recursive: true, force: true }));

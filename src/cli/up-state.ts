@@ -14,6 +14,10 @@ export interface UpRecord {
   natsPid?: number;
   natsUrl: string;
   websocketUrl?: string;
+  /** Where other sites connect as leaf nodes. */
+  leafUrl?: string;
+  /** The servers this site is a leaf node of. */
+  leafRemote?: string[];
   hostId: string;
   hostName: string;
   logPath?: string;

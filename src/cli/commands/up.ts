@@ -22,8 +22,16 @@ type UpOpts = LatticeOpts &
     detach?: boolean;
     natsPort: number;
     wsPort: number;
+    leafPort: number;
+    leafRemote?: string[];
     stateDir: string;
   };
+
+/**
+ * The JetStream domain of an embedded hub: hosts on leaves reach its state and artifacts through
+ * `$JS.<domain>.API` (leaf connections do not carry `$JS.API`).
+ */
+export const DEFAULT_JS_DOMAIN = "lattice";
 
 /** Set in the environment of the background copy that `--detach` starts. */
 const DETACHED_CHILD_ENV = "LATTICE_UP_DETACHED_CHILD";
@@ -37,6 +45,10 @@ export function upCommand(): Command {
     .option("--detach", "run in the background and return once ready (stop with `lattice down`)")
     .addOption(new Option("--nats-port <port>", "client port of the embedded nats-server (0: any free port)").default(4222).argParser(parsePort))
     .addOption(new Option("--ws-port <port>", "WebSocket port of the embedded nats-server (0: any free port)").default(4223).argParser(parsePort))
+    .addOption(new Option("--leaf-port <port>", "where the embedded nats-server listens for leaf nodes (other sites joining; 0: any free port)").default(7422).argParser(parsePort))
+    .addOption(
+      new Option("--leaf-remote <url...>", "join a remote lattice: the embedded nats-server becomes a leaf node of this server (nats-leaf://host:7422)").conflicts("natsUrl"),
+    )
     .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
     .action(async (opts: UpOpts, command: Command) => {
       const joining = command.getOptionValueSource("natsUrl") !== "default";
@@ -56,16 +68,20 @@ async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
   let host: Host | undefined;
   try {
     if (!joining) {
+      const leaf = opts.leafRemote !== undefined;
       nats = await startNatsServer({
         port: opts.natsPort,
         websocket: { port: opts.wsPort },
-        jetstream: { storeDir: join(dir, "jetstream") },
-        serverName: `lattice-${opts.lattice}`,
+        // A leaf site keeps no state of its own: it uses the hub's, through the hub's domain.
+        ...(leaf ? {} : { jetstream: { storeDir: join(dir, "jetstream"), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } }),
+        leafnodes: { port: opts.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) },
+        serverName: `lattice-${opts.lattice}-${process.pid}`,
         dir: join(dir, "nats"),
         keepDir: true,
       });
     }
-    host = await startHost(nats?.clientUrl ?? opts.natsUrl, opts.lattice, opts);
+    const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.jsDomain;
+    host = await startHost(nats?.clientUrl ?? opts.natsUrl, opts.lattice, { ...opts, jsDomain });
   } catch (e) {
     await host?.stop("start failed");
     await nats?.stop();
@@ -78,6 +94,8 @@ async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
     natsPid: nats?.pid,
     natsUrl: nats?.clientUrl ?? opts.natsUrl,
     websocketUrl: nats?.websocketUrl,
+    leafUrl: nats?.leafUrl,
+    leafRemote: opts.leafRemote,
     hostId: host.id,
     hostName: host.name,
     logPath: process.env[DETACHED_CHILD_ENV] ? join(dir, "up.log") : undefined,
@@ -139,6 +157,8 @@ function printReady(rec: UpRecord, opts: UpOpts, detached: boolean): void {
     `lattice ${rec.lattice} is up`,
     `  NATS:       ${rec.natsUrl}${rec.natsPid ? ` (nats-server pid ${rec.natsPid})` : " (joined)"}`,
     ...(rec.websocketUrl ? [`  WebSocket:  ${rec.websocketUrl}`] : []),
+    ...(rec.leafRemote ? [`  leaf of:    ${rec.leafRemote.join(", ")}`] : []),
+    ...(rec.leafUrl ? [`  leaf nodes: ${rec.leafUrl} (another site joins with: lattice up --leaf-remote ${rec.leafUrl})`] : []),
     `  host:       ${rec.hostName} (${rec.hostId})`,
     ...(rec.logPath ? [`  log:        ${rec.logPath}`] : []),
     detached ? `Stop it with: lattice down${opts.lattice === "default" ? "" : ` --lattice ${opts.lattice}`}` : "Stop it with Ctrl-C.",
