@@ -131,6 +131,30 @@ describe("lattice CLI", () => {
     assert.deepEqual(links.map((l) => l.source), ["a"]);
   });
 
+  it("up --nats-cluster 3 runs a local cluster that survives losing a server; down stops all of it", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "lattice-cluster-"));
+    cleanup.add(() => rmSync(stateDir, { recursive: true, force: true }));
+    const env = { LATTICE_STATE_DIR: stateDir };
+    const up = await runCli(["up", "--detach", "--nats-port", "0", "--ws-port", "0", "--leaf-port", "0", "--nats-cluster", "3", "--name", "c", "-o", "json"], env);
+    assert.equal(up.code, 0, up.stderr);
+    const rec = JSON.parse(up.stdout) as { pid: number; natsPids: number[]; natsUrl: string };
+    cleanup.add(() => {
+      for (const pid of [rec.pid, ...rec.natsPids]) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
+    });
+    assert.equal(rec.natsPids.length, 3);
+    const urls = rec.natsUrl.split(",");
+    assert.equal(urls.length, 3);
+    process.kill(rec.natsPids[0]!, "SIGKILL");
+    const names = await until(async () => {
+      const hosts = await cliJson<HostInfo[]>(["get", "hosts", "--nats-url", urls[2]!]);
+      return hosts.length === 1 ? hosts.map((h) => h.name) : undefined;
+    }, 15_000, "the host answering through a surviving server");
+    assert.deepEqual(names, ["c"]);
+    const down = await runCli(["down"], env);
+    assert.equal(down.code, 0, down.stderr);
+    for (const pid of [rec.pid, ...rec.natsPids]) assert.ok(!isPidAlive(pid), `pid ${pid} gone`);
+  });
+
   it("up --detach starts NATS and a host, records pids; down stops them cleanly", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), "lattice-up-"));
     cleanup.add(() => rmSync(stateDir, { recursive: true, force: true }));

@@ -12,6 +12,8 @@ export interface UpRecord {
   pid: number;
   /** The nats-server it started; absent when it joined an existing NATS. */
   natsPid?: number;
+  /** Every nats-server of an embedded cluster (`--nats-cluster`), the first included. */
+  natsPids?: number[];
   natsUrl: string;
   websocketUrl?: string;
   /** Where other sites connect as leaf nodes. */

@@ -25,7 +25,7 @@ export function downCommand(): Command {
       const wasRunning = isPidAlive(rec.pid);
       await stopPid(rec.pid, STOP_TIMEOUT_MS);
       // The up process stops its nats-server itself; this catches one left behind by a crash.
-      if (rec.natsPid !== undefined) await stopPid(rec.natsPid, STOP_TIMEOUT_MS);
+      for (const pid of rec.natsPids ?? (rec.natsPid !== undefined ? [rec.natsPid] : [])) await stopPid(pid, STOP_TIMEOUT_MS);
       removeUpRecord(opts.stateDir, opts.lattice, rec.pid);
       if (opts.output === "json") return printJson({ lattice: opts.lattice, stopped: wasRunning, pid: rec.pid, natsPid: rec.natsPid });
       process.stdout.write(

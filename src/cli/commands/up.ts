@@ -8,12 +8,13 @@ import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Host } from "../../host/index.js";
+import { freePort } from "../../nats/free-port.js";
 import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/server-launcher.js";
 import { CliError, describeError } from "../errors.js";
 import { startHost, untilSignal, withHostOptions, type HostFlags } from "../host-runner.js";
 import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
-import { parsePort } from "../parse.js";
+import { parsePort, parsePositiveInt } from "../parse.js";
 import { defaultStateDir, latticeDir, readUpRecord, removeUpRecord, writeUpRecord, type UpRecord } from "../up-state.js";
 
 type UpOpts = LatticeOpts &
@@ -24,6 +25,7 @@ type UpOpts = LatticeOpts &
     wsPort: number;
     leafPort: number;
     leafRemote?: string[];
+    natsCluster: number;
     stateDir: string;
   };
 
@@ -49,6 +51,11 @@ export function upCommand(): Command {
     .addOption(
       new Option("--leaf-remote <url...>", "join a remote lattice: the embedded nats-server becomes a leaf node of this server (nats-leaf://host:7422)").conflicts("natsUrl"),
     )
+    .addOption(
+      new Option("--nats-cluster <n>", "start a local cluster of n nats-servers (JetStream clustered) instead of one; the host knows them all")
+        .default(1)
+        .argParser(parsePositiveInt),
+    )
     .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
     .action(async (opts: UpOpts, command: Command) => {
       const joining = command.getOptionValueSource("natsUrl") !== "default";
@@ -62,39 +69,67 @@ export function upCommand(): Command {
   return withOutputOption(withHostOptions(withLatticeOptions(cmd)));
 }
 
+/**
+ * The embedded nats-server(s): one, or a cluster whose servers all know each other's routes from
+ * the start (what a JetStream cluster needs). The first takes the client, WebSocket and leaf ports.
+ */
+async function startEmbedded(opts: UpOpts, dir: string): Promise<NatsServer[]> {
+  const leaf = opts.leafRemote !== undefined;
+  const n = opts.natsCluster;
+  const routePorts = n > 1 ? await Promise.all(Array.from({ length: n }, () => freePort())) : [];
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
+  const servers: NatsServer[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const first = i === 0;
+      const name = n > 1 ? `${i}` : "";
+      servers.push(
+        await startNatsServer({
+          port: first ? opts.natsPort : 0,
+          ...(first ? { websocket: { port: opts.wsPort } } : {}),
+          // A leaf site keeps no state of its own: it uses the hub's, through the hub's domain.
+          ...(leaf ? {} : { jetstream: { storeDir: join(dir, `jetstream${name}`), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } }),
+          ...(first ? { leafnodes: { port: opts.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) } } : {}),
+          ...(n > 1 ? { cluster: { name: `lattice-${opts.lattice}`, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
+          serverName: `lattice-${opts.lattice}-${process.pid}${name ? `-${name}` : ""}`,
+          dir: join(dir, `nats${name}`),
+          keepDir: true,
+          readyTimeoutMs: 30_000,
+        }),
+      );
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw e;
+  }
+  return servers;
+}
+
 async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
   const dir = latticeDir(opts.stateDir, opts.lattice);
-  let nats: NatsServer | undefined;
+  let nats: NatsServer[] = [];
   let host: Host | undefined;
+  const stopNats = () => Promise.all(nats.map((s) => s.stop()));
   try {
-    if (!joining) {
-      const leaf = opts.leafRemote !== undefined;
-      nats = await startNatsServer({
-        port: opts.natsPort,
-        websocket: { port: opts.wsPort },
-        // A leaf site keeps no state of its own: it uses the hub's, through the hub's domain.
-        ...(leaf ? {} : { jetstream: { storeDir: join(dir, "jetstream"), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } }),
-        leafnodes: { port: opts.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) },
-        serverName: `lattice-${opts.lattice}-${process.pid}`,
-        dir: join(dir, "nats"),
-        keepDir: true,
-      });
-    }
+    if (!joining) nats = await startEmbedded(opts, dir);
     const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.jsDomain;
-    host = await startHost(nats?.clientUrl ?? opts.natsUrl, opts.lattice, { ...opts, jsDomain });
+    const servers = nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl;
+    host = await startHost(servers, opts.lattice, { ...opts, jsDomain });
   } catch (e) {
     await host?.stop("start failed");
-    await nats?.stop();
+    await stopNats();
     return report({ error: describeError(e) }, e);
   }
 
+  const first = nats[0];
   const rec: UpRecord = {
     lattice: opts.lattice,
     pid: process.pid,
-    natsPid: nats?.pid,
-    natsUrl: nats?.clientUrl ?? opts.natsUrl,
-    websocketUrl: nats?.websocketUrl,
-    leafUrl: nats?.leafUrl,
+    natsPid: first?.pid,
+    ...(nats.length > 1 ? { natsPids: nats.map((s) => s.pid) } : {}),
+    natsUrl: nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl,
+    websocketUrl: first?.websocketUrl,
+    leafUrl: first?.leafUrl,
     leafRemote: opts.leafRemote,
     hostId: host.id,
     hostName: host.name,
@@ -107,7 +142,7 @@ async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
 
   const signal = await untilSignal();
   await host.stop(`lattice up received ${signal}`);
-  await nats?.stop();
+  await stopNats();
   removeUpRecord(opts.stateDir, opts.lattice, process.pid);
 }
 
@@ -155,7 +190,7 @@ function printReady(rec: UpRecord, opts: UpOpts, detached: boolean): void {
   if (opts.output === "json") return printJson(rec);
   const lines = [
     `lattice ${rec.lattice} is up`,
-    `  NATS:       ${rec.natsUrl}${rec.natsPid ? ` (nats-server pid ${rec.natsPid})` : " (joined)"}`,
+    `  NATS:       ${rec.natsUrl}${rec.natsPids ? ` (a cluster of ${rec.natsPids.length}: pids ${rec.natsPids.join(", ")})` : rec.natsPid ? ` (nats-server pid ${rec.natsPid})` : " (joined)"}`,
     ...(rec.websocketUrl ? [`  WebSocket:  ${rec.websocketUrl}`] : []),
     ...(rec.leafRemote ? [`  leaf of:    ${rec.leafRemote.join(", ")}`] : []),
     ...(rec.leafUrl ? [`  leaf nodes: ${rec.leafUrl} (another site joins with: lattice up --leaf-remote ${rec.leafUrl})`] : []),
