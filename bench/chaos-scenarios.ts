@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Host } from "../src/host/index.js";
 import { invoke } from "../src/nats/invocations.js";
 import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { RESILIENT, parseServers } from "../src/nats/index.js";
 import { connectNode } from "../src/nats/node.js";
@@ -36,6 +37,17 @@ export interface LoadShape {
 
 const ECHO = { iface: "acme:demo/echo", fn: "echo" };
 const subjects = new Subjects("default");
+
+const DEADLINE_MS = 2_000;
+
+/** One echo call as the scenarios make it: a 2 s deadline, sent again after 400 ms without an answer. */
+function callEcho(nc: NatsConnection, target: string, deadline: number): Promise<unknown> {
+  return invoke(nc, subjects, { target, ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 });
+}
+
+function echoLoad(nc: NatsConnection, target: string, rate: number, shape: LoadShape): Promise<LoadResult> {
+  return steadyLoad((deadline) => callEcho(nc, target, deadline), rate, shape.durationMs, DEADLINE_MS);
+}
 
 async function echoFile(): Promise<string> {
   const file = join(tmpdir(), `lattice-chaos-${process.pid}-echo.wasm`);
@@ -79,12 +91,7 @@ export async function hostKill(cleanup: Cleanup, shape: LoadShape): Promise<Scen
     killedAt = Date.now();
     void victim.proc.stop("SIGKILL");
   }, shape.durationMs / 3);
-  const load = await steadyLoad(
-    (deadline) => invoke(caller, subjects, { target: "echo", ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 }),
-    shape.rate,
-    shape.durationMs,
-    2_000,
-  );
+  const load = await echoLoad(caller, "echo", shape.rate, shape);
   await gone;
   return { scenario: "SIGKILL 1 of 3 hosts running the actor", load, detectMs };
 }
@@ -111,12 +118,7 @@ export async function serverKill(cleanup: Cleanup, shape: LoadShape): Promise<Sc
     // Whole again: every host still in the view, heard from since the kill.
     converged = waitUntil(() => hosts.every((h) => (watch.view.get(h.id)?.lastSeen ?? 0) > killedAt), 30_000);
   }, shape.durationMs / 3);
-  const load = await steadyLoad(
-    (deadline) => invoke(caller, subjects, { target: "echo", ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 }),
-    shape.rate,
-    shape.durationMs,
-    2_000,
-  );
+  const load = await echoLoad(caller, "echo", shape.rate, shape);
   const convergeMs = (await converged) - killedAt;
   return { scenario: "SIGKILL 1 of 3 hub servers", load, convergeMs };
 }
@@ -170,16 +172,15 @@ export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: nu
     }, shape.cutMs);
   }, cutAt - Date.now());
 
-  const call = (nc: typeof hubCaller, target: string) => (deadline: number) => invoke(nc, subjects, { target, ...ECHO, args: ["x"], source: "chaos", deadline, attemptTimeoutMs: 400 });
   let n = 0;
   const [hubLoad, edgeLoad] = await Promise.all([
     steadyLoad(async (deadline) => {
-      await call(hubCaller, "hub-echo")(deadline);
+      await callEcho(hubCaller, "hub-echo", deadline);
       const key = `k${n++}`;
       await kv.put(key, key);
       acked.push(key);
-    }, shape.rate / 2, shape.durationMs, 2_000),
-    steadyLoad(call(edgeCaller, "edge-echo"), shape.rate / 2, shape.durationMs, 2_000),
+    }, shape.rate / 2, shape.durationMs, DEADLINE_MS),
+    echoLoad(edgeCaller, "edge-echo", shape.rate / 2, shape),
   ]);
   const convergeMs = (await healed) - healedAt;
   let kept = 0;

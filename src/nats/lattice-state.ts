@@ -75,12 +75,7 @@ export class LatticeState {
 
   /** Resolves false if there was no such link. */
   async deleteLink(source: string, iface: string, name: string): Promise<boolean> {
-    const kv = await this.open();
-    const key = linkKey(assertTargetId(source), assertLinkInterface(iface), assertLinkName(name));
-    const had = await kv.get(key);
-    if (!had || had.operation !== "PUT") return false;
-    await kv.delete(key);
-    return true;
+    return this.deleteKey(linkKey(assertTargetId(source), assertLinkInterface(iface), assertLinkName(name)));
   }
 
   async links(): Promise<Link[]> {
@@ -98,17 +93,21 @@ export class LatticeState {
     return e && e.operation === "PUT" ? decodeEntry(e, NamedConfig, "config") : undefined;
   }
 
+  /** Resolves false if there was no such config. */
   async deleteConfig(name: string): Promise<boolean> {
-    const kv = await this.open();
-    const key = configKey(assertConfigName(name));
-    const had = await kv.get(key);
-    if (!had || had.operation !== "PUT") return false;
-    await kv.delete(key);
-    return true;
+    return this.deleteKey(configKey(assertConfigName(name)));
   }
 
   async configs(): Promise<NamedConfig[]> {
     return this.values(CONFIG_KEY_PREFIX, NamedConfig, "config");
+  }
+
+  private async deleteKey(key: string): Promise<boolean> {
+    const kv = await this.open();
+    const had = await kv.get(key);
+    if (!had || had.operation !== "PUT") return false;
+    await kv.delete(key);
+    return true;
   }
 
   private async values<T extends typeof Link | typeof NamedConfig>(prefix: string, schema: T, what: string) {
