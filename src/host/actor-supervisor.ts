@@ -7,6 +7,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
+import type { CallLedger } from "../nats/call-ledger.js";
 import { InvocationServer } from "../nats/invocations.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
@@ -25,8 +26,12 @@ import {
 } from "../protocol/index.js";
 import type { Logger } from "./logger.js";
 
+/** Actor config key by which an actor declares its calls non-idempotent (`false`). */
+export const NON_IDEMPOTENT_KEY = "lattice.idempotent";
+
 interface RunningActor {
   entry: ActorEntry;
+  config: Record<string, string>;
   instances: ActorInstances;
   server?: InvocationServer;
 }
@@ -37,6 +42,7 @@ export interface SupervisorDeps {
   hostId: string;
   runtime?: ActorRuntime;
   artifacts: ArtifactStore;
+  ledger: CallLedger;
   forward?: ImportForwarder;
   log: Logger;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
@@ -114,7 +120,7 @@ export class ActorSupervisor {
     const { bytes } = await this.d.artifacts.get(parseArtifactRef(ref));
     const digest = await runtime.prepare(bytes, ref);
     const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward: this.d.forward });
-    const running: RunningActor = { entry: this.entry(req, ref, digest, req.instances), instances };
+    const running: RunningActor = { entry: this.entry(req, ref, digest, req.instances), config: req.config ?? {}, instances };
     this.resubscribe(running);
     this.d.log.info("actor started", { actor: req.actorId, ref, digest, instances: req.instances });
     return running;
@@ -140,6 +146,8 @@ export class ActorSupervisor {
     if (a.server) return a.server.resize(a.instances.size);
     a.server = new InvocationServer(this.d.nc, this.d.subjects, a.entry.id, (call) => a.instances.invoke(call), {
       instances: a.instances.size,
+      // An actor started with config lattice.idempotent=false runs each call id once, lattice-wide.
+      ledger: a.config[NON_IDEMPOTENT_KEY] === "false" ? this.d.ledger : undefined,
       responder: this.d.hostId,
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (message) => this.d.log.warn(message, { actor: a.entry.id }),

@@ -6,6 +6,7 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
+import { CallLedger } from "../nats/call-ledger.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
 import { RESILIENT, parseServers, type Connector } from "../nats/connection-options.js";
 import {
@@ -118,6 +119,7 @@ export class Host {
       hostId: this.id,
       runtime: this.opts.actors,
       artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
+      ledger: new CallLedger(nc, this.lattice, this.opts.jsDomain),
       forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache).forward,
       log: this.log,
       publish: (type, data) => this.publish(type, data),

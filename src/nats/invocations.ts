@@ -4,6 +4,7 @@
  * encoded replies out). Actors, providers and the CLI all go through these two.
  */
 import { NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { CallLedger } from "./call-ledger.js";
 import {
   DEFAULT_LINK_NAME,
   ErrorCode,
@@ -102,6 +103,8 @@ export interface ServerOptions {
   responder: string;
   defaultTimeoutMs: number;
   onError?: (message: string) => void;
+  /** For a target whose calls are not idempotent: run each call id once, lattice-wide. */
+  ledger?: CallLedger;
 }
 
 /** Calls remembered for answering a retry without running them again. */
@@ -156,7 +159,7 @@ export class InvocationServer {
     if (call) {
       let entry = call.callId ? this.recent.get(call.callId) : undefined;
       if (!entry) {
-        entry = { reply: this.run(msg.subject, call), until: call.deadline };
+        entry = { reply: this.once(msg.subject, call), until: call.deadline };
         if (call.callId) this.remember(call.callId, entry);
       }
       reply = entry.reply;
@@ -166,6 +169,22 @@ export class InvocationServer {
     } catch (e) {
       this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`);
     }
+  }
+
+  /** Run the call, unless the ledger says another instance has taken it: then its reply. */
+  private async once(subject: string, c: CallEnvelope): Promise<Uint8Array> {
+    const ledger = this.opts.ledger;
+    if (!ledger || !c.callId) return this.run(subject, c);
+    try {
+      const claim = await ledger.claim(c.callId, c.deadline);
+      if (!claim.mine) return await claim.reply;
+    } catch (e) {
+      // Without the ledger a non-idempotent call must not run: it might run twice.
+      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    const reply = await this.run(subject, c);
+    await ledger.record(c.callId, reply).catch((e: unknown) => this.opts.onError?.(`could not record call ${c.callId}: ${String(e)}`));
+    return reply;
   }
 
   private async run(subject: string, c: CallEnvelope): Promise<Uint8Array> {
