@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import { NodeActorRuntime } from "../actor/node-runtime.js";
 import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../host/index.js";
+import { authToEnv, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { collectLabel, parseDuration } from "./parse.js";
@@ -31,11 +32,13 @@ export function withHostOptions(cmd: Command): Command {
     .addOption(new Option("--js-domain <domain>", "JetStream domain of the lattice's store (for hosts on leaf nodes)").env("LATTICE_JS_DOMAIN"));
 }
 
-export async function startHost(servers: string, lattice: string, flags: HostFlags): Promise<Host> {
+/** `auth`: how the host (and the providers it starts) log in to NATS. */
+export async function startHost(servers: string, lattice: string, flags: HostFlags, auth: NatsAuth = {}): Promise<Host> {
   const logger = consoleLogger(flags.logLevel);
   const host = new Host({
     servers,
     connect: connectNode,
+    connection: connectionAuth(auth),
     lattice,
     name: flags.name ?? hostname(),
     labels: flags.label ?? {},
@@ -43,7 +46,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     seed: flags.seed,
     logger,
     actors: new NodeActorRuntime(logger),
-    providers: new NodeProviderLauncher({ logLevel: flags.logLevel }),
+    providers: new NodeProviderLauncher({ logLevel: flags.logLevel, env: authToEnv(auth) }),
     jsDomain: flags.jsDomain,
   });
   await host.start();

@@ -2,6 +2,7 @@
 import { Option, type Command } from "commander";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LatticeClient } from "../ctl/index.js";
+import { AUTH_ENV, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { DEFAULT_LATTICE } from "../host/index.js";
@@ -12,7 +13,7 @@ import { parseDuration } from "./parse.js";
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
-export interface LatticeOpts {
+export interface LatticeOpts extends NatsAuth {
   natsUrl: string;
   lattice: string;
 }
@@ -29,8 +30,19 @@ function latticeName(value: string): string {
   }
 }
 
-/** Adds --nats-url and --lattice (with their environment variables) to a command. */
+/** Adds --nats-url, --lattice and the NATS credentials options (each with its environment variable). */
 export function withLatticeOptions(cmd: Command): Command {
+  const auth: Array<[keyof NatsAuth, string, string]> = [
+    ["creds", "--creds <file>", "NATS credentials file (.creds)"],
+    ["nkey", "--nkey <file>", "file holding an nkey user seed (SU…)"],
+    ["user", "--user <user>", "NATS user"],
+    ["password", "--password <password>", "NATS password"],
+    ["token", "--token <token>", "NATS token"],
+    ["tlsCa", "--tls-ca <file>", "CA certificate to trust for the NATS server"],
+    ["tlsCert", "--tls-cert <file>", "client certificate for NATS (TLS)"],
+    ["tlsKey", "--tls-key <file>", "client key for NATS (TLS)"],
+  ];
+  for (const [key, flags, description] of auth) cmd.addOption(new Option(flags, description).env(AUTH_ENV[key]));
   return cmd
     .addOption(
       new Option("--nats-url <urls>", "NATS server(s) to use, comma-separated").env("LATTICE_NATS_URL").default(DEFAULT_NATS_URL),
@@ -51,6 +63,7 @@ export function withTimeoutOption(cmd: Command, ms = 2_000, shown = "2s"): Comma
 export async function openConnection(opts: LatticeOpts, longLived = false): Promise<NatsConnection> {
   return connectNode({
     ...(longLived ? RESILIENT : { maxReconnectAttempts: 0, timeout: 3_000 }),
+    ...connectionAuth(opts),
     servers: parseServers(opts.natsUrl),
     name: "lattice-cli",
   });

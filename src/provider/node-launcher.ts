@@ -59,6 +59,8 @@ export interface NodeLauncherOptions {
   logLevel?: LogLevel;
   /** Where relative module paths are resolved; default the process' working directory. */
   cwd?: string;
+  /** More environment for every provider (the host's NATS credentials settings). */
+  env?: Record<string, string>;
 }
 
 export class NodeProviderLauncher implements ProviderLauncher {
@@ -66,7 +68,7 @@ export class NodeProviderLauncher implements ProviderLauncher {
 
   launch(spec: LaunchSpec): LaunchedProcess {
     const module = resolveProviderRef(spec.ref, this.opts.cwd);
-    const env = { ...providerEnvironment(), ...spec.env };
+    const env = { ...providerEnvironment(), ...this.opts.env, ...spec.env };
     if (this.opts.logLevel) env.LATTICE_LOG_LEVEL = this.opts.logLevel;
     const child = fork(module, [], { env, execArgv: [], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json" });
     return new NodeProviderProcess(child, spec.providerId);

@@ -3,9 +3,11 @@
  * environment, health goes to the host over the IPC channel, SIGTERM stops it gracefully.
  *
  *   LATTICE_NATS_URL, LATTICE_NAME, LATTICE_PROVIDER_ID, LATTICE_HOST_ID, LATTICE_JS_DOMAIN,
- *   LATTICE_PROVIDER_CONFIG (JSON object of strings)
+ *   LATTICE_PROVIDER_CONFIG (JSON object of strings), and the NATS credentials settings
+ *   LATTICE_NATS_CREDS / _NKEY / _USER / _PASSWORD / _TOKEN / _TLS_CA / _TLS_CERT / _TLS_KEY
  */
 import { consoleLogger, type LogLevel } from "../host/logger.js";
+import { authFromEnv, connectionAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { Provider } from "./provider.js";
@@ -38,7 +40,7 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
   const id = env("LATTICE_PROVIDER_ID");
   const log = consoleLogger((process.env.LATTICE_LOG_LEVEL as LogLevel | undefined) ?? "info", `[${id}] `);
   try {
-    const nc = await connectNode({ ...RESILIENT, servers: parseServers(env("LATTICE_NATS_URL")), name: `lattice-provider:${id}` });
+    const nc = await connectNode({ ...RESILIENT, ...connectionAuth(authFromEnv()), servers: parseServers(env("LATTICE_NATS_URL")), name: `lattice-provider:${id}` });
     const provider = new Provider({
       nc,
       id,

@@ -8,7 +8,7 @@ export function hostCommand(): Command {
   const cmd = new Command("host")
     .description("run a host in the foreground that joins the lattice at --nats-url (Ctrl-C stops it)")
     .action(async (opts: LatticeOpts & OutputOpts & HostFlags) => {
-      const host = await startHost(opts.natsUrl, opts.lattice, opts);
+      const host = await startHost(opts.natsUrl, opts.lattice, opts, opts);
       if (opts.output === "json") printJsonLine({ ready: true, host: host.info() });
       else process.stdout.write(`host ${host.name} (${host.id}) joined lattice ${host.lattice} at ${opts.natsUrl}\nStop it with Ctrl-C.\n`);
       const signal = await untilSignal();

@@ -114,7 +114,7 @@ async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
     if (!joining) nats = await startEmbedded(opts, dir);
     const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.jsDomain;
     const servers = nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl;
-    host = await startHost(servers, opts.lattice, { ...opts, jsDomain });
+    host = await startHost(servers, opts.lattice, { ...opts, jsDomain }, opts);
   } catch (e) {
     await host?.stop("start failed");
     await stopNats();
