@@ -1,3 +1,12 @@
 /** The control client's public surface. */
-export { LatticeClient, type ClientOptions, type EventRecord, type Gathered, type PlacementResult, type StartActorOptions, type CallOptions } from "./lattice-client.js";
+export {
+  LatticeClient,
+  type ClientOptions,
+  type EventRecord,
+  type Gathered,
+  type PlacementResult,
+  type StartActorOptions,
+  type StartProviderOptions,
+  type CallOptions,
+} from "./lattice-client.js";
 export { spread, matches, type Candidate } from "./placement.js";

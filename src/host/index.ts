@@ -4,3 +4,14 @@ export { LatticeView, EXPIRY_BEATS, type ViewHost, type ViewChange, type ViewSta
 export { hostIdentity, type HostIdentity } from "./identity.js";
 export { consoleLogger, silentLogger, type Logger, type LogLevel } from "./logger.js";
 export type { ControlStats } from "./control-responder.js";
+export { ActorSupervisor, NON_IDEMPOTENT_KEY, type SupervisorDeps } from "./actor-supervisor.js";
+export {
+  ProviderSupervisor,
+  DEFAULT_BACKOFF,
+  type LaunchSpec,
+  type LaunchedProcess,
+  type ProviderLauncher,
+  type ProviderSupervisorDeps,
+  type RestartBackoff,
+} from "./provider-supervisor.js";
+export { LinkRouter } from "./link-router.js";

@@ -24,3 +24,6 @@ export {
   DEFAULT_ARTIFACT_TIMEOUT_MS,
 } from "./artifact-store.js";
 export type { ArtifactInfo, ArtifactStoreOptions } from "./artifact-store.js";
+export { LatticeState, StateCache, stateBucketName, type StateChange, type StateOptions } from "./lattice-state.js";
+export { invoke, InvocationServer, type CallHandler, type IncomingCall, type InvokeRequest, type InvokeResult, type ServerOptions } from "./invocations.js";
+export { CallLedger, type Claim } from "./call-ledger.js";

@@ -4,3 +4,4 @@ export { findExecutable, findNatsServer, requireNatsServer, natsServerVersion, N
 export { freePort } from "./free-port.js";
 export { startNatsServer, stopPid, isPidAlive, NatsServerStartError } from "./server-launcher.js";
 export type { LaunchOptions, NatsServer, ResolvedNatsServerOptions } from "./server-launcher.js";
+export { AUTH_ENV, authFromEnv, authToEnv, connectionAuth, type NatsAuth } from "./auth-node.js";

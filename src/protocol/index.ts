@@ -9,3 +9,4 @@ export * from "./codec.js";
 export * from "./artifacts.js";
 export * from "./invocation.js";
 export * from "./links.js";
+export * from "./http.js";

@@ -2,3 +2,4 @@
 export { runProvider, type ProviderIpc } from "./run.js";
 export { Provider, type ProviderSetup } from "./provider.js";
 export type { CallContext, CallOptions, ProviderDefinition, ProviderHandler, ProviderRuntime, ResolvedLink } from "./types.js";
+export { NodeProviderLauncher, BUILTIN_PROVIDERS, resolveProviderRef, providerEnvironment, type NodeLauncherOptions } from "./node-launcher.js";

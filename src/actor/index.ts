@@ -1,0 +1,3 @@
+/** The actor layer's transport-agnostic surface: the runtime interface hosts see, and Wasm checks. */
+export type { ActorInstances, ActorRuntime, HostCall, ImportForwarder, InstanceStats, Invocation, StartOptions } from "./runtime.js";
+export { assertComponent, digestOf, wasmKind, type WasmKind } from "./wasm-binary.js";
