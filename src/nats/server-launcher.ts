@@ -291,8 +291,9 @@ class ManagedNatsServer implements NatsServer {
       const finish = () => {
         this.hasExited = true;
         liveChildren.delete(child);
-        logStream?.end();
-        resolve();
+        // Resolve once the log file has everything: a reader right after stop() sees the last line.
+        if (logStream) logStream.end(() => resolve());
+        else resolve();
       };
       // "close" (not "exit") so that all output has been read when we report failure.
       child.once("close", (code, signal) => {
