@@ -17,6 +17,7 @@ import { Subjects, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "../test/kit/cli.js";
 import { watEcho } from "../test/kit/fixtures.js";
 import { type Cleanup, natsServer } from "../test/kit/lattice.js";
+import { until } from "../test/kit/poll.js";
 import { HUB_DOMAIN, topology } from "../test/kit/topology.js";
 import { steadyLoad, type LoadResult } from "./load.js";
 
@@ -116,7 +117,7 @@ export async function serverKill(cleanup: Cleanup, shape: LoadShape): Promise<Sc
     killedAt = Date.now();
     void topo.hub[0]!.kill("SIGKILL");
     // Whole again: every host still in the view, heard from since the kill.
-    converged = waitUntil(() => hosts.every((h) => (watch.view.get(h.id)?.lastSeen ?? 0) > killedAt), 30_000);
+    converged = until(() => hosts.every((h) => (watch.view.get(h.id)?.lastSeen ?? 0) > killedAt) && Date.now(), 30_000, "every host heard from again");
   }, shape.durationMs / 3);
   const load = await echoLoad(caller, "echo", shape.rate, shape);
   const convergeMs = (await converged) - killedAt;
@@ -168,7 +169,7 @@ export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: nu
     setTimeout(() => {
       proxy.heal();
       healedAt = Date.now();
-      healed = waitUntil(() => both(hubWatch) && both(edgeWatch), 30_000);
+      healed = until(() => both(hubWatch) && both(edgeWatch) && Date.now(), 30_000, "both views whole again");
     }, shape.cutMs);
   }, cutAt - Date.now());
 
@@ -194,14 +195,4 @@ export async function partition(cleanup: Cleanup, shape: LoadShape & { cutMs: nu
     errors: { ...hubLoad.errors, ...edgeLoad.errors },
   };
   return { scenario: `cut a leaf from the hub for ${shape.cutMs / 1000} s`, load, detectMs, convergeMs, crossFailedFastMs, kvWritesKept: kept === acked.length };
-}
-
-/** Resolves with the time the condition first held. */
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<number> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now();
 }

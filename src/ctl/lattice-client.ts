@@ -4,9 +4,9 @@
  * as a crash or a silently wrong row.
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/nats-core";
 import type { Static } from "@sinclair/typebox";
 import { invoke } from "../nats/invocations.js";
+import { isNoResponders, isTimeout } from "../nats/request-errors.js";
 import { matches, spread, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
@@ -302,15 +302,6 @@ function decodeReply<
   } catch (e) {
     throw new LatticeError(ErrorCode.BadReply, isLatticeError(e) ? e.message : String(e));
   }
-}
-
-// nats.js reports "no responders" as a RequestError whose cause is a NoRespondersError.
-function isNoResponders(e: unknown): boolean {
-  return e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
-}
-
-function isTimeout(e: unknown): boolean {
-  return e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError);
 }
 
 function candidatesOf(inventories: HostInventory[], actorId: string): Candidate[] {

@@ -3,8 +3,9 @@
  * and `InvocationServer` (a target's instances: one queue subscription each, decoded calls in,
  * encoded replies out). Actors, providers and the CLI all go through these two.
  */
-import { NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { CallLedger } from "./call-ledger.js";
+import { isNoResponders, isTimeout } from "./request-errors.js";
 import {
   DEFAULT_LINK_NAME,
   ErrorCode,
@@ -66,10 +67,10 @@ export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRe
     try {
       msg = await nc.request(subject, body, { timeout });
     } catch (e) {
-      if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
+      if (isNoResponders(e)) {
         throw new LatticeError(ErrorCode.NotFound, `no instance of ${r.target} is running in lattice ${subjects.lattice}`);
       }
-      if (!(e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError))) throw e;
+      if (!isTimeout(e)) throw e;
       if (r.deadline - Date.now() < MIN_RETRY_MS) {
         throw new LatticeError(ErrorCode.Timeout, `${r.target} did not answer ${r.iface ? `${r.iface}.` : ""}${r.fn} before its deadline (${attempt} attempt${attempt === 1 ? "" : "s"})`);
       }
