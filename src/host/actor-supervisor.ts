@@ -63,10 +63,6 @@ export class ActorSupervisor {
     return this.actors.size;
   }
 
-  instancesOf(actorId: string): ActorInstances | undefined {
-    return this.actors.get(actorId)?.instances;
-  }
-
   scale(req: ActorScaleRequest): Promise<ActorScaleResult> {
     return this.serialized(req.actorId, () => this.doScale(req));
   }
