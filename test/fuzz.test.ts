@@ -22,6 +22,7 @@ import {
   encodeCall,
   encodeReply,
   isErrorCode,
+  signedMessage,
 } from "../src/protocol/index.js";
 import { LatticeClient } from "../src/ctl/index.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
@@ -51,6 +52,12 @@ function bytesLike(valid: Uint8Array[]): fc.Arbitrary<Uint8Array> {
 }
 
 const id = "NBX7ZZJ4QH7JTUAXQ2ZZTBQYFYBBPZT6W7K3MQN6XH4M7W6E5XNQCLQ5";
+
+/** What a verifier would check of any body: nothing, or the subject and the bytes before a 66-byte signature. */
+function signedPartIsSane(b: Uint8Array): boolean {
+  const m = signedMessage("s", b);
+  return m === undefined || m.length === b.length - 66 + 2;
+}
 
 describe("fuzzing the wire decoders", () => {
   it("control requests: actor_scale, actor_stop, provider_start", () => {
@@ -88,11 +95,16 @@ describe("fuzzing the wire decoders", () => {
   it("invocation calls and replies (MessagePack)", () => {
     const valid = [
       encodeCall({ args: ["hi", 2n ** 63n, new Uint8Array([1, 2, 3]), { tag: "ok", val: null }], deadline: Date.now(), callId: "c", source: "s", link: "l" }),
+      // A signed call: signer, issued-at and a 64-byte signature after the six fields.
+      encodeCall({ args: [1], deadline: Date.now(), callId: "c", source: "s", signature: { signer: id, issuedAt: Date.now(), signature: new Uint8Array(64).fill(9) } }),
       encodeReply({ ok: true, value: { keys: ["a"], cursor: 5n }, by: id }),
       encodeReply({ ok: false, error: { code: "guest_error", message: "m", payload: { tag: "other", val: "x" } } }),
     ];
     fc.assert(
-      fc.property(bytesLike(valid), (b) => onlyLatticeErrors(() => decodeCall(b)) && onlyLatticeErrors(() => decodeReply(b))),
+      fc.property(
+        bytesLike(valid),
+        (b) => onlyLatticeErrors(() => decodeCall(b)) && onlyLatticeErrors(() => decodeReply(b)) && signedPartIsSane(b),
+      ),
       { numRuns: RUNS },
     );
   });

@@ -6,7 +6,7 @@ import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../hos
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
-import { collectLabel, parseDuration } from "./parse.js";
+import { collectLabel, parseDuration, parseIssuers } from "./parse.js";
 
 export interface HostFlags {
   name?: string;
@@ -15,6 +15,7 @@ export interface HostFlags {
   seed?: string;
   logLevel: LogLevel;
   jsDomain?: string;
+  allowedIssuers?: string[];
 }
 
 /** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
@@ -29,7 +30,12 @@ export function withHostOptions(cmd: Command): Command {
     )
     .addOption(new Option("--seed <seed>", "nkey server seed (SN…) to keep the host id across restarts").env("LATTICE_HOST_SEED"))
     .addOption(new Option("--log-level <level>", "host log level (on stderr)").choices(["debug", "info", "warn", "error", "silent"]).default("info"))
-    .addOption(new Option("--js-domain <domain>", "JetStream domain of the lattice's store (for hosts on leaf nodes)").env("LATTICE_JS_DOMAIN"));
+    .addOption(new Option("--js-domain <domain>", "JetStream domain of the lattice's store (for hosts on leaf nodes)").env("LATTICE_JS_DOMAIN"))
+    .addOption(
+      new Option("--allowed-issuers <keys>", "run only actors signed by these issuers (comma-separated A…/O… public keys)")
+        .env("LATTICE_ALLOWED_ISSUERS")
+        .argParser(parseIssuers),
+    );
 }
 
 /** `auth`: how the host (and the providers it starts) log in to NATS. */
@@ -48,6 +54,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     actors: new NodeActorRuntime(logger),
     providers: new NodeProviderLauncher({ logLevel: flags.logLevel, env: authToEnv(auth) }),
     jsDomain: flags.jsDomain,
+    allowedIssuers: flags.allowedIssuers,
   });
   await host.start();
   return host;

@@ -5,11 +5,13 @@ import { LATTICE_VERSION } from "../protocol/index.js";
 import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
 import { buildCommand } from "./commands/build.js";
 import { callCommand } from "./commands/call.js";
+import { claimsCommands } from "./commands/claims.js";
 import { downCommand } from "./commands/down.js";
 import { eventsCommand } from "./commands/events.js";
 import { getCommand } from "./commands/get.js";
 import { hostCommand } from "./commands/host.js";
 import { pushCommand } from "./commands/push.js";
+import { securityCommand } from "./commands/security.js";
 import { configCommand, linkCommand } from "./commands/state.js";
 import { upCommand } from "./commands/up.js";
 import { CliError, describeError } from "./errors.js";
@@ -31,7 +33,9 @@ const program = new Command("lattice")
   .addCommand(stopCommand())
   .addCommand(callCommand())
   .addCommand(linkCommand())
-  .addCommand(configCommand());
+  .addCommand(configCommand())
+  .addCommand(securityCommand());
+for (const cmd of claimsCommands()) program.addCommand(cmd);
 
 try {
   await program.parseAsync(process.argv);

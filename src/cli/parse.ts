@@ -1,6 +1,6 @@
 /** Parsers for CLI argument values. Each throws InvalidArgumentError with a message a user can act on. */
 import { InvalidArgumentError } from "commander";
-import { assertLabel, isLatticeError } from "../protocol/index.js";
+import { assertIssuerKey, assertLabel, isLatticeError } from "../protocol/index.js";
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
@@ -54,4 +54,16 @@ export function collectConfig(value: string, previous: Record<string, string> = 
   const key = value.slice(0, eq);
   if (key.length > 256) throw new InvalidArgumentError(`config key ${JSON.stringify(key.slice(0, 40))}… is longer than 256 characters`);
   return { ...previous, [key]: value.slice(eq + 1) };
+}
+
+/** A comma-separated list of issuer public keys (`A…` or `O…`), at least one. */
+export function parseIssuers(value: string): string[] {
+  const keys = value.split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+  if (keys.length === 0) throw new InvalidArgumentError("expected one or more issuer public keys (A… or O…), comma-separated");
+  try {
+    for (const k of keys) assertIssuerKey(k);
+  } catch (e) {
+    throw new InvalidArgumentError(isLatticeError(e) ? e.message : String(e));
+  }
+  return keys;
 }

@@ -5,6 +5,7 @@
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { Static } from "@sinclair/typebox";
+import type { CallSigner } from "../nats/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
 import { matches, spread, type Candidate } from "./placement.js";
@@ -33,6 +34,7 @@ import {
   isLatticeError,
   type HostInfo,
   type HostInventory,
+  type ProviderStartRequest,
   type ProviderStartResult,
   type WireError,
 } from "../protocol/index.js";
@@ -81,6 +83,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Who calls (an actor, a host, `cli`). */
   source?: string;
+  /** Sign the call with this key (needed when the lattice verifies invocations). */
+  signer?: CallSigner;
 }
 
 /** What a placement did: per-host results, and the hosts that refused. */
@@ -195,12 +199,23 @@ export class LatticeClient {
     const target =
       candidates.find((inv) => inv.providers.some((p) => p.id === o.providerId)) ??
       [...candidates].sort((a, b) => a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id))[0]!;
-    const req = { providerId: o.providerId, ref: o.ref, ...(o.config ? { config: o.config } : {}) };
-    const timeoutMs = o.timeoutMs ?? 30_000;
-    const msg = await this.request(this.subjects.controlHost(target.host.id, ControlOp.ProviderStart), `host ${target.host.id}`, encode(req), timeoutMs);
+    return this.startProviderOn(target.host.id, { providerId: o.providerId, ref: o.ref, ...(o.config ? { config: o.config } : {}) }, o.timeoutMs);
+  }
+
+  /** Start a provider on one given host (no placement, no checks). */
+  async startProviderOn(hostId: string, req: ProviderStartRequest, timeoutMs = 30_000): Promise<ProviderStartResult> {
+    const msg = await this.request(this.subjects.controlHost(hostId, ControlOp.ProviderStart), `host ${hostId}`, encode(req), timeoutMs);
     const reply = decodeReply(ProviderStartReply, msg, "provider_start reply");
     if (!reply.ok) throw new LatticeError(reply.error.code, reply.error.message);
     return reply.data;
+  }
+
+  /** Stop a provider on one host; resolves with whether it ran there. */
+  async stopProviderOn(hostId: string, providerId: string): Promise<boolean> {
+    const msg = await this.request(this.subjects.controlHost(hostId, ControlOp.ProviderStop), `host ${hostId}`, encode({ providerId: assertTargetId(providerId) }), 30_000);
+    const reply = decodeReply(ProviderStopReply, msg, "provider_stop reply");
+    if (!reply.ok) throw new LatticeError(reply.error.code, reply.error.message);
+    return reply.data.stopped;
   }
 
   /** Stop a provider on every host that runs it; resolves with the number of hosts that stopped it. */
@@ -214,7 +229,7 @@ export class LatticeClient {
   /** Call a function of an actor; resolves with its result, rejects with a LatticeError. */
   async call(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions = {}): Promise<unknown> {
     const timeout = o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const r = await invoke(this.nc, this.subjects, { target, iface, fn, args, source: o.source ?? "cli", deadline: Date.now() + timeout });
+    const r = await invoke(this.nc, this.subjects, { target, iface, fn, args, source: o.source ?? "cli", deadline: Date.now() + timeout, signer: o.signer });
     return r.value;
   }
 

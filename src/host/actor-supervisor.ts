@@ -6,17 +6,23 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
+import { assertComponent } from "../actor/wasm-binary.js";
+import { verifyComponentClaims } from "../actor/wasm-claims.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
 import type { CallLedger } from "../nats/call-ledger.js";
+import type { InvocationGuard } from "../nats/call-signing.js";
 import { InvocationServer } from "../nats/invocations.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   ErrorCode,
   EventType,
   LatticeError,
+  claimsSummary,
   formatArtifactRef,
   isLatticeError,
   parseArtifactRef,
+  timeProblem,
+  type ActorClaims,
   type ActorEntry,
   type ActorScaleRequest,
   type ActorScaleResult,
@@ -24,6 +30,7 @@ import {
   type EventData,
   type Subjects,
 } from "../protocol/index.js";
+import { restrictToCaps } from "./link-router.js";
 import type { Logger } from "./logger.js";
 
 /** Actor config key by which an actor declares its calls non-idempotent (`false`). */
@@ -34,6 +41,8 @@ interface RunningActor {
   config: Record<string, string>;
   instances: ActorInstances;
   server?: InvocationServer;
+  /** Its verified claims, if the component is signed. */
+  claims?: ActorClaims;
 }
 
 export interface SupervisorDeps {
@@ -44,6 +53,10 @@ export interface SupervisorDeps {
   artifacts: ArtifactStore;
   ledger: CallLedger;
   forward?: ImportForwarder;
+  /** Issuers whose signed actors this host runs; set, unsigned and foreign actors are refused. */
+  allowedIssuers?: readonly string[];
+  /** Checks invocation signatures when the lattice asks for it. */
+  guard?: InvocationGuard;
   log: Logger;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
 }
@@ -89,12 +102,16 @@ export class ActorSupervisor {
       return { hostId: this.d.hostId, actor, previous };
     }
     try {
-      if (current && current.entry.ref === ref) {
+      if (current && current.entry.ref === ref && sameConfig(current.config, req.config ?? current.config)) {
+        // Claims that expired while the actor ran stop it from growing (running instances stay).
+        const late = current.claims && req.instances > current.instances.size ? timeProblem(current.claims) : undefined;
+        if (late) throw refused(req.actorId, late);
         await current.instances.scale(req.instances);
         this.resubscribe(current);
       } else {
-        // New, or a new ref: the new instances serve before the old ones go, so no call is dropped.
-        const next = await this.launch(req, ref);
+        // New, or a new ref or config: the new instances serve before the old ones go, so no call is dropped.
+        // A request without config keeps the config the actor runs with.
+        const next = await this.launch({ ...req, config: req.config ?? current?.config }, ref);
         this.actors.set(req.actorId, next);
         if (current) await this.remove(current, false);
       }
@@ -114,9 +131,17 @@ export class ActorSupervisor {
     const runtime = this.d.runtime;
     if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
     const { bytes } = await this.d.artifacts.get(parseArtifactRef(ref));
+    // Before any compiling: code the host does not trust is never run.
+    assertComponent(bytes, ref);
+    const claims = await verifyComponentClaims(bytes, { allowedIssuers: this.d.allowedIssuers }).catch((e: unknown) => {
+      throw isLatticeError(e) ? refused(req.actorId, e) : e;
+    });
     const digest = await runtime.prepare(bytes, ref);
-    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward: this.d.forward });
-    const running: RunningActor = { entry: this.entry(req, ref, digest, req.instances), config: req.config ?? {}, instances };
+    const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
+    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward });
+    const entry = this.entry(req, ref, digest, req.instances);
+    if (claims) entry.claims = claimsSummary(claims);
+    const running: RunningActor = { entry, config: req.config ?? {}, instances, claims };
     this.resubscribe(running);
     this.d.log.info("actor started", { actor: req.actorId, ref, digest, instances: req.instances });
     return running;
@@ -144,14 +169,16 @@ export class ActorSupervisor {
       instances: a.instances.size,
       // An actor started with config lattice.idempotent=false runs each call id once, lattice-wide.
       ledger: a.config[NON_IDEMPOTENT_KEY] === "false" ? this.d.ledger : undefined,
+      guard: this.d.guard,
       responder: this.d.hostId,
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (message) => this.d.log.warn(message, { actor: a.entry.id }),
     });
   }
 
+  /** Stop taking calls, let the ones taken finish (within their deadline), then stop the instances. */
   private async remove(a: RunningActor, announce = true): Promise<number> {
-    a.server?.stop();
+    await a.server?.drain(DEFAULT_CALL_TIMEOUT_MS);
     const n = a.instances.size;
     if (this.actors.get(a.entry.id) === a) this.actors.delete(a.entry.id);
     await a.instances.stop();
@@ -165,4 +192,14 @@ export class ActorSupervisor {
     this.locks.set(actorId, next.catch(() => undefined));
     return next;
   }
+}
+
+/** A claims refusal, naming the actor (the reason stays first after it). */
+function refused(actorId: string, e: LatticeError): LatticeError {
+  return new LatticeError(e.code, `actor ${actorId} refused: ${e.message}`);
+}
+
+function sameConfig(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }

@@ -6,6 +6,7 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
+import { CallSigner, InvocationGuard, type GuardStats } from "../nats/call-signing.js";
 import { CallLedger } from "../nats/call-ledger.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
 import { RESILIENT, parseServers, type Connector } from "../nats/connection-options.js";
@@ -21,6 +22,7 @@ import {
   LATTICE_VERSION,
   PingRequest,
   Subjects,
+  assertIssuerKey,
   assertLabel,
   encode,
   makeEvent,
@@ -62,6 +64,20 @@ export interface HostOptions {
   jsDomain?: string;
   /** Starts provider processes; a host without one answers provider requests with `unavailable`. */
   providers?: ProviderLauncher;
+  /**
+   * Issuer public keys (`A…`/`O…`) whose signed actors this host runs. Set, it refuses unsigned,
+   * tampered, expired and foreign-issued actors; unset, it runs unsigned ones too (claims that
+   * are present are still verified, and their `caps` still limit the actor's links).
+   */
+  allowedIssuers?: readonly string[];
+  /** Services that run alongside the host on its connection (the app reconciler). */
+  extensions?: readonly HostExtension[];
+}
+
+/** A service started once the host runs and stopped before it leaves. */
+export interface HostExtension {
+  start(host: Host): void;
+  stop(): Promise<void>;
 }
 
 export class Host {
@@ -79,6 +95,7 @@ export class Host {
   private supervisor?: ActorSupervisor;
   private providerSupervisor?: ProviderSupervisor;
   private stateCache?: StateCache;
+  private invocationGuard?: InvocationGuard;
   private heartbeat?: ReturnType<typeof setInterval>;
   private latticeView?: LatticeView;
   private viewSeeded: Promise<void> = Promise.resolve();
@@ -92,6 +109,7 @@ export class Host {
     this.name = opts.name ?? `host-${this.id.slice(1, 7).toLowerCase()}`;
     this.labels = { ...opts.labels };
     for (const [k, v] of Object.entries(this.labels)) assertLabel(k, v);
+    for (const key of opts.allowedIssuers ?? []) assertIssuerKey(key);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     if (!Number.isInteger(this.heartbeatMs) || this.heartbeatMs < 10) throw new Error("heartbeat must be a whole number of milliseconds, at least 10");
     this.log = opts.logger ?? silentLogger;
@@ -120,7 +138,9 @@ export class Host {
       runtime: this.opts.actors,
       artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
       ledger: new CallLedger(nc, this.lattice, this.opts.jsDomain),
-      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache).forward,
+      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache, new CallSigner(this.seed())).forward,
+      allowedIssuers: this.opts.allowedIssuers,
+      guard: this.guard(stateCache),
       log: this.log,
       publish: (type, data) => this.publish(type, data),
     });
@@ -131,6 +151,7 @@ export class Host {
           lattice: this.lattice,
           servers,
           jsDomain: this.opts.jsDomain,
+          signingSeed: this.seed(),
           launcher: this.opts.providers,
           log: this.log,
           publish: (type, data) => this.publish(type, data),
@@ -154,6 +175,7 @@ export class Host {
     this.publish(EventType.HostStarted, this.info());
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.phase = "running";
+    for (const x of this.opts.extensions ?? []) x.start(this);
     void this.watchConnection(nc);
     this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers });
   }
@@ -166,6 +188,7 @@ export class Host {
     }
     this.phase = "stopped";
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await Promise.all((this.opts.extensions ?? []).map((x) => x.stop().catch((e: unknown) => this.log.warn("extension did not stop cleanly", { error: String(e) }))));
     this.control?.stop();
     await this.supervisor?.stopAll();
     await this.providerSupervisor?.stopAll();
@@ -197,10 +220,34 @@ export class Host {
     return this.viewSeeded;
   }
 
+  /** JetStream domain of the lattice's state, when the host was given one. */
+  get jsDomain(): string | undefined {
+    return this.opts.jsDomain;
+  }
+
   /** The host's NATS connection, for layers built on it. */
   get connection(): NatsConnection {
     if (!this.nc) throw new Error("host not started");
     return this.nc;
+  }
+
+  /** Invocations this host's actors accepted and refused on their signatures. */
+  get invocationStats(): Readonly<GuardStats> {
+    return this.invocationGuard?.stats ?? { verified: 0, rejected: 0, unsigned: 0, untrusted: 0, forged: 0, stale: 0, replayed: 0 };
+  }
+
+  /** Signers trusted by this host: itself and every live host of its view (host ids are public keys). */
+  private guard(state: StateCache): InvocationGuard {
+    this.invocationGuard = new InvocationGuard({
+      settings: () => state.invocationSecurity(),
+      trusted: (key) => key === this.id || (this.latticeView?.has(key) ?? false),
+      warn: (message, fields) => this.log.warn(message, fields),
+    });
+    return this.invocationGuard;
+  }
+
+  private seed(): string {
+    return new TextDecoder().decode(this.identity.keys.getSeed());
   }
 
   get controlStats(): Readonly<ControlStats> {

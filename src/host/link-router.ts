@@ -4,16 +4,19 @@
  * lattice state at call time, so a re-pointed link takes effect on the next call.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { HostCall } from "../actor/runtime.js";
+import type { HostCall, ImportForwarder } from "../actor/runtime.js";
+import type { CallSigner } from "../nats/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import type { StateCache } from "../nats/lattice-state.js";
-import { ErrorCode, LatticeError, type Subjects } from "../protocol/index.js";
+import { ErrorCode, LatticeError, capsAllow, unversioned, type ActorClaims, type Subjects } from "../protocol/index.js";
 
 export class LinkRouter {
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
     private readonly state: StateCache,
+    /** The host's key: calls are signed with it while the lattice verifies invocations. */
+    private readonly signer?: CallSigner,
   ) {}
 
   /** The ImportForwarder of a host's actors. */
@@ -33,7 +36,24 @@ export class LinkRouter {
       source: actorId,
       linkName: link.name,
       deadline: call.deadline,
+      signer: this.state.invocationSecurity()?.verify ? this.signer : undefined,
     });
     return r.value;
+  };
+}
+
+/**
+ * An actor's forwarder limited to the link interfaces its claims allow (`caps`): a call on any
+ * other is refused before it leaves the host. Imports served inside the worker (WASI, logging,
+ * config) never reach a forwarder, so they stay allowed.
+ */
+export function restrictToCaps(claims: ActorClaims, forward: ImportForwarder): ImportForwarder {
+  const caps = claims.lattice.caps;
+  return (actorId, call) => {
+    if (capsAllow(caps, call.iface)) return forward(actorId, call);
+    const allowed = caps.length > 0 ? `allow only ${caps.join(", ")}` : "allow no linked interface";
+    return Promise.reject(
+      new LatticeError(ErrorCode.Forbidden, `actor ${actorId} may not call ${unversioned(call.iface)}: its claims (${claims.lattice.name}, issuer ${claims.iss}) ${allowed}`),
+    );
   };
 }

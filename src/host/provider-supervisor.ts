@@ -68,6 +68,8 @@ export interface ProviderSupervisorDeps {
   servers: readonly string[];
   /** JetStream domain of the lattice (LATTICE_JS_DOMAIN). */
   jsDomain?: string;
+  /** The host's nkey seed, which its providers sign invocations with (LATTICE_SIGNING_SEED). Secret. */
+  signingSeed?: string;
   launcher: ProviderLauncher;
   log: Logger;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
@@ -292,6 +294,7 @@ export class ProviderSupervisor {
       LATTICE_PROVIDER_CONFIG: JSON.stringify(p.config),
     };
     if (this.d.jsDomain) env.LATTICE_JS_DOMAIN = this.d.jsDomain;
+    if (this.d.signingSeed) env.LATTICE_SIGNING_SEED = this.d.signingSeed;
     return env;
   }
 

@@ -27,3 +27,4 @@ export type { ArtifactInfo, ArtifactStoreOptions } from "./artifact-store.js";
 export { LatticeState, StateCache, stateBucketName, type StateChange, type StateOptions } from "./lattice-state.js";
 export { invoke, InvocationServer, type CallHandler, type IncomingCall, type InvokeRequest, type InvokeResult, type ServerOptions } from "./invocations.js";
 export { CallLedger, type Claim } from "./call-ledger.js";
+export { CallSigner, InvocationGuard, type GuardOptions, type GuardStats, type RejectReason } from "./call-signing.js";

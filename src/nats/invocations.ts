@@ -5,6 +5,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { CallLedger } from "./call-ledger.js";
+import type { CallSigner, InvocationGuard } from "./call-signing.js";
 import { isNoResponders, isTimeout } from "./request-errors.js";
 import {
   DEFAULT_LINK_NAME,
@@ -37,6 +38,8 @@ export interface InvokeRequest {
   traceparent?: string;
   /** Send the call again after this long without an answer (same call id), while the deadline allows. */
   attemptTimeoutMs?: number;
+  /** Sign the call (each attempt anew) with this key. */
+  signer?: CallSigner;
 }
 
 export interface InvokeResult {
@@ -52,16 +55,21 @@ export interface InvokeResult {
  */
 export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
   const subject = subjects.invocation(r.target, r.iface, r.fn);
-  const body = encodeCall({
+  const call: CallEnvelope = {
     args: r.args,
     deadline: r.deadline,
     callId: r.callId ?? crypto.randomUUID(),
     source: r.source,
     ...(r.linkName && r.linkName !== DEFAULT_LINK_NAME ? { link: r.linkName } : {}),
     ...(r.traceparent ? { traceparent: r.traceparent } : {}),
-  });
+  };
+  const unsigned = r.signer ? undefined : encodeCall(call);
+  let issuedAt = 0;
   let msg: Msg | undefined;
   for (let attempt = 1; !msg; attempt++) {
+    let body = unsigned;
+    // A retry is signed anew: a verifier refuses a second copy of a signature as a replay.
+    if (r.signer) ({ body, issuedAt } = await r.signer.signCall(subject, call, issuedAt));
     const left = r.deadline - Date.now();
     const timeout = Math.max(1, r.attemptTimeoutMs ? Math.min(left, r.attemptTimeoutMs) : left);
     try {
@@ -106,6 +114,8 @@ export interface ServerOptions {
   onError?: (message: string) => void;
   /** For a target whose calls are not idempotent: run each call id once, lattice-wide. */
   ledger?: CallLedger;
+  /** Refuses unsigned, forged, stale and replayed calls when the lattice verifies invocations. */
+  guard?: InvocationGuard;
 }
 
 /** Calls remembered for answering a retry without running them again. */
@@ -118,6 +128,9 @@ export class InvocationServer {
    * (the caller gave up waiting too early) gets the same reply, and the work is not done twice.
    */
   private readonly recent = new Map<string, { reply: Promise<Uint8Array>; until: number }>();
+  /** Calls taken and not yet answered, and who waits for them all to be. */
+  private inflight = 0;
+  private idle?: () => void;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -129,9 +142,12 @@ export class InvocationServer {
     this.resize(opts.instances);
   }
 
-  /** Hold `n` queue subscriptions. */
+  /**
+   * Hold `n` queue subscriptions. One given up is drained, not dropped: calls the server already
+   * routed to it are still taken (an unsubscribe would lose those in flight).
+   */
   resize(n: number): void {
-    while (this.subs.length > n) this.subs.pop()?.unsubscribe();
+    while (this.subs.length > n) void this.subs.pop()?.drain().catch(() => undefined);
     while (this.subs.length < n) {
       this.subs.push(
         this.nc.subscribe(this.subjects.invocationWildcard(this.target), {
@@ -148,8 +164,33 @@ export class InvocationServer {
     this.resize(0);
   }
 
+  /**
+   * Stop taking calls and resolve once every call already taken is answered (or after
+   * `timeoutMs`): what a replaced or stopped target does so that no call is dropped.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.all(this.subs.splice(0).map((s) => s.drain().catch(() => undefined)));
+    if (this.inflight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   private async serve(msg: Msg): Promise<void> {
     if (!msg.reply) return;
+    this.inflight++;
+    try {
+      await this.answer(msg);
+    } finally {
+      if (--this.inflight === 0) this.idle?.();
+    }
+  }
+
+  private async answer(msg: Msg): Promise<void> {
     let call: CallEnvelope | undefined;
     let reply: Promise<Uint8Array>;
     try {
@@ -157,7 +198,13 @@ export class InvocationServer {
     } catch (e) {
       reply = Promise.resolve(this.failure(e));
     }
-    if (call) {
+    // Refused before the reply memory is asked: a replayed copy gets no reply but the refusal.
+    // A retry is signed anew, so it passes and gets the remembered reply of the call it repeats.
+    const checking = call && this.opts.guard?.check(msg.subject, call, msg.data);
+    const refused = checking && (await checking);
+    if (refused) {
+      reply = Promise.resolve(this.failure(refused));
+    } else if (call) {
       let entry = call.callId ? this.recent.get(call.callId) : undefined;
       if (!entry) {
         entry = { reply: this.once(msg.subject, call), until: call.deadline };

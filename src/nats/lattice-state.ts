@@ -8,7 +8,10 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import {
   CONFIG_KEY_PREFIX,
+  DEFAULT_SIGNATURE_WINDOW_MS,
   ErrorCode,
+  INVOCATION_SECURITY_KEY,
+  InvocationSecurity,
   LINK_KEY_PREFIX,
   LatticeError,
   Link,
@@ -102,6 +105,19 @@ export class LatticeState {
     return this.values(CONFIG_KEY_PREFIX, NamedConfig, "config");
   }
 
+  /** The lattice's invocation security setting; verification off when never set. */
+  async getInvocationSecurity(): Promise<InvocationSecurity> {
+    const e = await (await this.open()).get(INVOCATION_SECURITY_KEY);
+    if (e && e.operation === "PUT") return decodeEntry(e, InvocationSecurity, "setting");
+    return { verify: false, windowMs: DEFAULT_SIGNATURE_WINDOW_MS, trustedKeys: [], updatedAt: new Date(0).toISOString() };
+  }
+
+  async putInvocationSecurity(s: Omit<InvocationSecurity, "updatedAt">): Promise<InvocationSecurity> {
+    const setting = validate(InvocationSecurity, { ...s, updatedAt: new Date().toISOString() }, "invocation security setting");
+    await (await this.open()).put(INVOCATION_SECURITY_KEY, encoder.encode(JSON.stringify(setting)));
+    return setting;
+  }
+
   private async deleteKey(key: string): Promise<boolean> {
     const kv = await this.open();
     const had = await kv.get(key);
@@ -121,7 +137,7 @@ export class LatticeState {
   }
 }
 
-function decodeEntry<T extends typeof Link | typeof NamedConfig>(e: KvEntry, schema: T, what: string) {
+function decodeEntry<T extends typeof Link | typeof NamedConfig | typeof InvocationSecurity>(e: KvEntry, schema: T, what: string) {
   let v: unknown;
   try {
     v = e.json();
@@ -131,7 +147,10 @@ function decodeEntry<T extends typeof Link | typeof NamedConfig>(e: KvEntry, sch
   return validate(schema, v, `${what} ${e.key}`);
 }
 
-export type StateChange = { kind: "link"; key: string; link?: Link } | { kind: "config"; name: string; config?: NamedConfig };
+export type StateChange =
+  | { kind: "link"; key: string; link?: Link }
+  | { kind: "config"; name: string; config?: NamedConfig }
+  | { kind: "security"; invocations?: InvocationSecurity };
 
 /**
  * A live local copy of the lattice's links and config. It starts empty, fills from the bucket
@@ -140,6 +159,7 @@ export type StateChange = { kind: "link"; key: string; link?: Link } | { kind: "
 export class StateCache {
   private readonly linkMap = new Map<string, Link>();
   private readonly configMap = new Map<string, NamedConfig>();
+  private security?: InvocationSecurity;
   private readonly listeners = new Set<(c: StateChange) => void>();
   private stopped = false;
   private stopWatch?: () => void;
@@ -177,6 +197,11 @@ export class StateCache {
   /** The values of named configs merged in order; names not (yet) known contribute nothing. */
   resolveConfig(names: readonly string[]): Record<string, string> {
     return Object.assign({}, ...names.map((n) => this.configMap.get(n)?.values ?? {})) as Record<string, string>;
+  }
+
+  /** The invocation security setting as last seen; undefined (no verification) until one is set. */
+  invocationSecurity(): InvocationSecurity | undefined {
+    return this.security;
   }
 
   onChange(fn: (c: StateChange) => void): () => void {
@@ -220,6 +245,9 @@ export class StateCache {
         if (deleted) this.configMap.delete(name);
         else this.configMap.set(name, decodeEntry(e, NamedConfig, "config"));
         this.emit({ kind: "config", name, config: this.configMap.get(name) });
+      } else if (e.key === INVOCATION_SECURITY_KEY) {
+        this.security = deleted ? undefined : decodeEntry(e, InvocationSecurity, "setting");
+        this.emit({ kind: "security", invocations: this.security });
       }
     } catch (err) {
       this.invalid++;

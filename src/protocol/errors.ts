@@ -20,6 +20,10 @@ export const ErrorCode = {
   GuestError: "guest_error",
   /** The responder failed while handling a valid request. */
   Internal: "internal",
+  /** Refused by policy: an actor's claims are missing or invalid, or do not allow the call. */
+  Forbidden: "forbidden",
+  /** A signed invocation was required and this call's signature is missing, forged, stale or replayed. */
+  Unauthenticated: "unauthenticated",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -8,5 +8,8 @@ export * from "./events.js";
 export * from "./codec.js";
 export * from "./artifacts.js";
 export * from "./invocation.js";
+export * from "./invocation-signature.js";
 export * from "./links.js";
 export * from "./http.js";
+export * from "./module-keys.js";
+export * from "./claims.js";

@@ -10,6 +10,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { ErrorCode, LatticeError, type ErrorCode as ErrorCodeT } from "./errors.js";
+import { SIGNATURE_BYTES, isSignerKey, type CallSignature } from "./invocation-signature.js";
 
 /** A call as it crosses the wire. */
 export interface CallEnvelope {
@@ -24,6 +25,8 @@ export interface CallEnvelope {
   link?: string;
   /** W3C trace context. */
   traceparent?: string;
+  /** Who signed the call, when, and the signature (see invocation-signature.ts). */
+  signature?: CallSignature;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -66,9 +69,14 @@ function encodeValue(v: unknown): Uint8Array {
   return encoder.encode(v);
 }
 
-/** The wire form of a call: `[args, deadline, callId, source, link, traceparent]`. */
+/**
+ * The wire form of a call: `[args, deadline, callId, source, link, traceparent]`, and for a
+ * signed call `signer, issuedAt, signature` after them (older receivers ignore the extra fields).
+ */
 export function encodeCall(c: CallEnvelope): Uint8Array {
-  return sized(encodeValue([c.args, c.deadline, c.callId, c.source, c.link ?? null, c.traceparent ?? null]), "the arguments");
+  const fields: unknown[] = [c.args, c.deadline, c.callId, c.source, c.link ?? null, c.traceparent ?? null];
+  if (c.signature) fields.push(c.signature.signer, c.signature.issuedAt, c.signature.signature);
+  return sized(encodeValue(fields), "the arguments");
 }
 
 export function decodeCall(bytes: Uint8Array): CallEnvelope {
@@ -80,7 +88,7 @@ export function decodeCall(bytes: Uint8Array): CallEnvelope {
     throw new LatticeError(ErrorCode.BadRequest, "invocation is not valid MessagePack");
   }
   if (!Array.isArray(v) || v.length < 4) throw new LatticeError(ErrorCode.BadRequest, "invocation must be [args, deadline, callId, source, link, traceparent]");
-  const [args, deadline, callId, source, link, traceparent] = v as unknown[];
+  const [args, deadline, callId, source, link, traceparent, signer, issuedAt, signature] = v as unknown[];
   if (!Array.isArray(args)) throw new LatticeError(ErrorCode.BadRequest, "invocation arguments must be an array");
   const when = typeof deadline === "bigint" ? Number(deadline) : deadline;
   if (typeof when !== "number" || !Number.isFinite(when) || typeof callId !== "string" || typeof source !== "string") {
@@ -93,7 +101,16 @@ export function decodeCall(bytes: Uint8Array): CallEnvelope {
     source,
     ...(typeof link === "string" ? { link } : {}),
     ...(typeof traceparent === "string" ? { traceparent } : {}),
+    ...signatureFields(v.length, signer, issuedAt, signature),
   };
+}
+
+/** The signature of a call, when its three fields are well-formed and last; else none (unsigned). */
+function signatureFields(length: number, signer: unknown, issuedAt: unknown, signature: unknown): { signature?: CallSignature } {
+  const at = typeof issuedAt === "bigint" ? Number(issuedAt) : issuedAt;
+  if (length !== 9 || typeof signer !== "string" || !isSignerKey(signer) || typeof at !== "number" || !Number.isSafeInteger(at)) return {};
+  if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return {};
+  return { signature: { signer, issuedAt: at, signature } };
 }
 
 export function encodeReply(reply: InvocationReply): Uint8Array {

@@ -6,6 +6,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ERROR_CODES } from "./errors.js";
 import { ARTIFACT_NAME_PATTERN } from "./artifacts.js";
+import { ClaimsSummary } from "./claims.js";
 import { HOST_ID_PATTERN, LABEL_KEY_PATTERN, LATTICE_NAME_PATTERN, MAX_HOST_NAME, MAX_LABEL_VALUE, TARGET_ID_PATTERN } from "./names.js";
 
 export const HostId = Type.String({ pattern: HOST_ID_PATTERN });
@@ -68,6 +69,8 @@ export const ActorEntry = Type.Object({
   startedAt: Type.String({ format: "date-time", maxLength: 64 }),
   /** Label requirements it was placed with; `lattice scale` keeps to them. */
   constraints: Labels,
+  /** The verified claims of a signed component. */
+  claims: Type.Optional(ClaimsSummary),
 });
 export type ActorEntry = Static<typeof ActorEntry>;
 

@@ -4,11 +4,13 @@
  * several copies share the load) and calls actors as itself.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
+import { LatticeView } from "../host/lattice-view.js";
 import type { Logger } from "../host/logger.js";
-import { InvocationServer, invoke, type IncomingCall } from "../nats/invocations.js";
+import { CallSigner, InvocationGuard, type GuardStats } from "../nats/call-signing.js";
+import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
 import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, unversioned, type Link } from "../protocol/index.js";
-import type { CallContext, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
+import type { CallContext, CallOptions, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
 
 export interface ProviderSetup {
   nc: NatsConnection;
@@ -17,6 +19,8 @@ export interface ProviderSetup {
   hostId?: string;
   jsDomain?: string;
   config: Record<string, string>;
+  /** Its host's nkey seed: the provider signs invocations with it when the lattice verifies them. */
+  signingSeed?: string;
   log: Logger;
   onHealth: (healthy: boolean, message: string) => void;
 }
@@ -29,17 +33,34 @@ export class Provider {
   private offChange?: () => void;
   private lastSource = "";
   private lastTarget = "";
+  private readonly signer?: CallSigner;
+  /** The lattice's live hosts: the signers this provider trusts (with the setting's trusted keys). */
+  private readonly view: LatticeView;
+  private readonly guard: InvocationGuard;
 
   constructor(private readonly s: ProviderSetup) {
     assertTargetId(s.id);
     this.subjects = new Subjects(s.lattice);
     this.state = new StateCache(new LatticeState(s.nc, s.lattice, { domain: s.jsDomain }), (m) => s.log.warn("lattice state", { error: m }));
+    this.signer = s.signingSeed ? new CallSigner(s.signingSeed) : undefined;
+    this.view = new LatticeView(s.nc, this.subjects);
+    this.guard = new InvocationGuard({
+      settings: () => this.state.invocationSecurity(),
+      trusted: (key) => key === s.hostId || this.view.has(key),
+      warn: (message, fields) => s.log.warn(message, fields),
+    });
+  }
+
+  /** Invocations this provider accepted and refused on their signatures. */
+  get invocationStats(): Readonly<GuardStats> {
+    return this.guard.stats;
   }
 
   /** Build the definition, follow links, then serve. */
   async start(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
     this.def = await define(this.runtime());
     this.state.start();
+    void this.view.start().catch((e: unknown) => this.s.log.warn("lattice view did not seed", { error: String(e) }));
     this.offChange = this.state.onChange(() => void this.notifyLinks());
     // Serve at once; links that arrive later reach handlers through the cache at call time.
     this.server = new InvocationServer(this.s.nc, this.subjects, this.s.id, (c) => this.dispatch(c), {
@@ -47,6 +68,7 @@ export class Provider {
       responder: this.s.id,
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (m) => this.s.log.warn(m),
+      guard: this.guard,
     });
     await this.s.nc.flush();
     await this.notifyLinks();
@@ -54,9 +76,15 @@ export class Provider {
 
   async stop(): Promise<void> {
     this.server?.stop();
+    this.view.stop();
     this.offChange?.();
     this.state.stop();
     await this.def.stop?.();
+  }
+
+  private request(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions): InvokeRequest {
+    const deadline = o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS;
+    return { target, iface, fn, args, source: this.s.id, linkName: o.linkName, deadline, attemptTimeoutMs: o.attemptTimeoutMs, signer: this.signing() };
   }
 
   private runtime(): ProviderRuntime {
@@ -68,12 +96,15 @@ export class Provider {
       config: { ...s.config },
       nc: s.nc,
       log: s.log,
-      invoke: (target, iface, fn, args, o = {}) =>
-        invoke(s.nc, this.subjects, { target, iface, fn, args, source: s.id, linkName: o.linkName, deadline: o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS }),
-      call: async (target, iface, fn, args, o = {}) =>
-        (await invoke(s.nc, this.subjects, { target, iface, fn, args, source: s.id, linkName: o.linkName, deadline: o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS })).value,
+      invoke: (target, iface, fn, args, o = {}) => invoke(s.nc, this.subjects, this.request(target, iface, fn, args, o)),
+      call: async (target, iface, fn, args, o = {}) => (await invoke(s.nc, this.subjects, this.request(target, iface, fn, args, o))).value,
       setHealth: (healthy, message = healthy ? "ok" : "unhealthy") => s.onHealth(healthy, message),
     };
+  }
+
+  /** Calls are signed while the lattice verifies them (signing costs CPU on every call). */
+  private signing(): CallSigner | undefined {
+    return this.guard.verifying ? this.signer : undefined;
   }
 
   private resolve(l: Link): ResolvedLink {

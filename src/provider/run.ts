@@ -3,7 +3,8 @@
  * environment, health goes to the host over the IPC channel, SIGTERM stops it gracefully.
  *
  *   LATTICE_NATS_URL, LATTICE_NAME, LATTICE_PROVIDER_ID, LATTICE_HOST_ID, LATTICE_JS_DOMAIN,
- *   LATTICE_PROVIDER_CONFIG (JSON object of strings), and the NATS credentials settings
+ *   LATTICE_PROVIDER_CONFIG (JSON object of strings), LATTICE_SIGNING_SEED (the host's nkey seed, to
+ *   sign invocations with; read once and removed from the environment), and the NATS credentials settings
  *   LATTICE_NATS_CREDS / _NKEY / _USER / _PASSWORD / _TOKEN / _TLS_CA / _TLS_CERT / _TLS_KEY
  */
 import { consoleLogger, type LogLevel } from "../host/logger.js";
@@ -38,6 +39,9 @@ function tell(m: ProviderIpc): void {
 
 export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
   const id = env("LATTICE_PROVIDER_ID");
+  // A secret: out of the environment at once, so nothing this process starts inherits it.
+  const signingSeed = process.env.LATTICE_SIGNING_SEED || undefined;
+  delete process.env.LATTICE_SIGNING_SEED;
   const log = consoleLogger((process.env.LATTICE_LOG_LEVEL as LogLevel | undefined) ?? "info", `[${id}] `);
   try {
     const nc = await connectNode({ ...RESILIENT, ...connectionAuth(authFromEnv()), servers: parseServers(env("LATTICE_NATS_URL")), name: `lattice-provider:${id}` });
@@ -48,6 +52,7 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
       hostId: process.env.LATTICE_HOST_ID,
       jsDomain: process.env.LATTICE_JS_DOMAIN || undefined,
       config: startConfig(),
+      signingSeed,
       log,
       onHealth: (healthy, message) => tell({ type: "health", healthy, message }),
     });

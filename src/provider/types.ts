@@ -43,6 +43,8 @@ export interface CallOptions {
   linkName?: string;
   /** Epoch milliseconds; default: now + 10 s. */
   deadline?: number;
+  /** Send the call again (same call id) after this long without an answer, within the deadline. */
+  attemptTimeoutMs?: number;
 }
 
 /** What a provider gets from the lattice. */

@@ -1,6 +1,7 @@
 /** `lattice call TARGET INTERFACE.FUNCTION [ARGS_JSON]`: one invocation, result as JSON on stdout. */
 import { readFileSync } from "node:fs";
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { CallSigner } from "../../nats/call-signing.js";
 import { DEFAULT_CALL_TIMEOUT_MS } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withClient, withLatticeOptions, withTimeoutOption, type LatticeOpts } from "../lattice-options.js";
@@ -35,16 +36,28 @@ function parseArgs(json: string): unknown[] {
   return v;
 }
 
+/** The seed's key, or a CLI error that does not repeat the seed. */
+function signerOf(seed: string | undefined): CallSigner | undefined {
+  if (!seed) return undefined;
+  try {
+    return new CallSigner(seed);
+  } catch (e) {
+    throw new CliError(`--signing-seed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 export function callCommand(): Command {
   const cmd = new Command("call")
     .description("call a function of an actor and print its result as JSON (u64 as numbers, bytes as base64)")
     .argument("<target>", "actor id")
     .argument("<function>", "INTERFACE.FUNCTION (e.g. acme:demo/echo.echo), or a function the world exports")
     .argument("[args-json]", "the arguments as a JSON array, or @FILE to read them from a file (@- for stdin)", "[]")
-    .action(async (target: string, spec: string, argsJson: string, opts: LatticeOpts & { timeout: number }) => {
+    .addOption(new Option("--signing-seed <seed>", "nkey seed (S…) to sign the call with, for a lattice that verifies invocations").env("LATTICE_SIGNING_SEED"))
+    .action(async (target: string, spec: string, argsJson: string, opts: LatticeOpts & { timeout: number; signingSeed?: string }) => {
       const { iface, fn } = splitFunction(spec);
       const args = parseArgs(readArgs(argsJson));
-      const result = await withClient(opts, (c) => c.call(target, iface, fn, args, { timeoutMs: opts.timeout }));
+      const signer = signerOf(opts.signingSeed);
+      const result = await withClient(opts, (c) => c.call(target, iface, fn, args, { timeoutMs: opts.timeout, signer }));
       printJson(result);
     });
   return withTimeoutOption(withLatticeOptions(cmd), DEFAULT_CALL_TIMEOUT_MS, "10s");

@@ -1,0 +1,74 @@
+/** `lattice security set|get`: the lattice's security settings (now: signed invocations), in lattice state. */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { LatticeState } from "../../nats/lattice-state.js";
+import { isSignerKey, type InvocationSecurity } from "../../protocol/index.js";
+import { openConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { printJson } from "../output.js";
+import { parseDuration } from "../parse.js";
+import { withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+
+type SecurityOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
+
+async function withState<T>(opts: SecurityOpts, fn: (s: LatticeState) => Promise<T>): Promise<T> {
+  const nc = await openConnection(opts);
+  try {
+    return await fn(new LatticeState(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout }));
+  } finally {
+    await nc.close();
+  }
+}
+
+function options(cmd: Command): Command {
+  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+}
+
+function onOff(value: string): boolean {
+  if (value === "on" || value === "off") return value === "on";
+  throw new InvalidArgumentError(`expected on or off, got ${JSON.stringify(value)}`);
+}
+
+/** Comma-separated nkey public keys; an empty value clears the list. */
+function signerKeys(value: string): string[] {
+  const keys = value.split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+  const bad = keys.find((k) => !isSignerKey(k));
+  if (bad) throw new InvalidArgumentError(`${JSON.stringify(bad)} is not an nkey public key (N…, U…, A…, O… or C…, 56 characters)`);
+  return keys;
+}
+
+function window(value: string): number {
+  const ms = parseDuration(value);
+  if (ms < 1_000 || ms > 600_000) throw new InvalidArgumentError("the window must be from 1s to 10m");
+  return ms;
+}
+
+function print(s: InvocationSecurity, opts: OutputOpts): void {
+  if (opts.output === "json") return printJson(s);
+  const trusted = ["every live host of the lattice", ...s.trustedKeys].join("\n                    ");
+  process.stdout.write(
+    `verify invocations: ${s.verify ? "on" : "off"}\n` +
+      `window:             ${s.windowMs / 1000}s\n` +
+      `trusted signers:    ${trusted}\n` +
+      `updated:            ${s.updatedAt === new Date(0).toISOString() ? "never set" : s.updatedAt}\n`,
+  );
+}
+
+export function securityCommand(): Command {
+  const set = new Command("set")
+    .description("change the lattice's security settings (what is not given stays as it is)")
+    .addOption(new Option("--verify-invocations <on|off>", "instances refuse calls that are unsigned, forged, stale, replayed or signed by an untrusted key").argParser(onOff))
+    .addOption(new Option("--window <duration>", "how far a call's signing time may be from the receiver's clock, and how long replays are remembered (default 30s)").argParser(window))
+    .addOption(new Option("--trust <keys>", "signers trusted besides the live hosts: nkey public keys, comma-separated (replaces the list; '' clears it)").argParser(signerKeys))
+    .action(async (opts: SecurityOpts & { verifyInvocations?: boolean; window?: number; trust?: string[] }) => {
+      const setting = await withState(opts, async (s) => {
+        const current = await s.getInvocationSecurity();
+        return s.putInvocationSecurity({
+          verify: opts.verifyInvocations ?? current.verify,
+          windowMs: opts.window ?? current.windowMs,
+          trustedKeys: opts.trust ?? current.trustedKeys,
+        });
+      });
+      print(setting, opts);
+    });
+  const get = new Command("get").description("show the lattice's security settings").action(async (opts: SecurityOpts) => print(await withState(opts, (s) => s.getInvocationSecurity()), opts));
+  return new Command("security").description("the lattice's security settings: signed invocations").addCommand(options(set)).addCommand(options(get));
+}
