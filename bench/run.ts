@@ -9,22 +9,26 @@ import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/na
 import { LATTICE_VERSION } from "../src/protocol/index.js";
 import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";
+import { convergeAfterHostLoss } from "./converge.js";
 import { hostDiscovery } from "./host-discovery.js";
 import { ed25519Costs, invocationPath } from "./invocation.js";
 
 const outIdx = process.argv.indexOf("--out");
 const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
-// `--only invocation`: just the invocation path (and Ed25519 costs), printed, not written.
+// `--only invocation` (the invocation path and Ed25519 costs) or `--only converge` (app
+// convergence after a host loss): that part alone, printed, not written.
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && only !== "invocation") throw new Error("--only takes: invocation");
+if (onlyIdx > 0 && only !== "invocation" && only !== "converge") throw new Error("--only takes: invocation, converge");
 
 const nats = await startNatsServer({ jetstream: {} });
 try {
   if (only === "invocation") {
     const invocation = await invocationPath(nats.clientUrl);
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), invocation, ed25519: await ed25519Costs() }, null, 2) + "\n");
+  } else if (only === "converge") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
     await all(nats.clientUrl, out);
   }
@@ -37,6 +41,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const invocation = await invocationPath(natsUrl);
   const watActor = await actorRuntime(await watEcho(), { coldRuns: 10, warmRuns: 20, calls: 5_000, memInstances: 10 });
   const jsActor = await actorRuntime(await exampleComponent("echo"), { coldRuns: 3, warmRuns: 20, calls: 5_000, memInstances: 5 });
+  const converge = await convergeAfterHostLoss(natsUrl);
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -61,6 +66,14 @@ async function all(natsUrl: string, out: string): Promise<void> {
       ed25519: {
         description: "microseconds per Ed25519 signature and verification, one at a time in a tight loop, 200-byte message: node:crypto (what invocations use in Node), WebCrypto (in a browser), @nats-io/nkeys (tweetnacl)",
         ...(await ed25519Costs()),
+      },
+      appConvergeMs: {
+        description:
+          "an app's actor spread 3 over 3 hosts, one host (its own process) SIGKILLed -> the app's status shows 3 instances on living hosts; " +
+          "1 s heartbeat and reconciler interval; 10 rounds",
+        target: "median <= 5000",
+        ...converge.convergeMs,
+        samples: converge.samples,
       },
       actorRuntime: {
         description:

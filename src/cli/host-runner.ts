@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import { NodeActorRuntime } from "../actor/node-runtime.js";
+import { reconcilerExtension } from "../apps/reconciler-extension.js";
 import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../host/index.js";
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
@@ -16,6 +17,8 @@ export interface HostFlags {
   logLevel: LogLevel;
   jsDomain?: string;
   allowedIssuers?: string[];
+  /** false with --no-reconcile: this host never reconciles apps. */
+  reconcile: boolean;
 }
 
 /** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
@@ -35,7 +38,8 @@ export function withHostOptions(cmd: Command): Command {
       new Option("--allowed-issuers <keys>", "run only actors signed by these issuers (comma-separated A…/O… public keys)")
         .env("LATTICE_ALLOWED_ISSUERS")
         .argParser(parseIssuers),
-    );
+    )
+    .addOption(new Option("--no-reconcile", "never act as the lattice's app reconciler (by default any host may, one at a time)"));
 }
 
 /** `auth`: how the host (and the providers it starts) log in to NATS. */
@@ -55,6 +59,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     providers: new NodeProviderLauncher({ logLevel: flags.logLevel, env: authToEnv(auth) }),
     jsDomain: flags.jsDomain,
     allowedIssuers: flags.allowedIssuers,
+    extensions: flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })],
   });
   await host.start();
   return host;

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { LATTICE_VERSION } from "../protocol/index.js";
 import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
+import { appCommand } from "./commands/app.js";
 import { buildCommand } from "./commands/build.js";
 import { callCommand } from "./commands/call.js";
 import { claimsCommands } from "./commands/claims.js";
@@ -34,6 +35,7 @@ const program = new Command("lattice")
   .addCommand(callCommand())
   .addCommand(linkCommand())
   .addCommand(configCommand())
+  .addCommand(appCommand())
   .addCommand(securityCommand());
 for (const cmd of claimsCommands()) program.addCommand(cmd);
 

@@ -41,6 +41,13 @@ export function validate<T extends TSchema>(schema: T, value: unknown, what: str
   throw new LatticeError(ErrorCode.BadRequest, `invalid ${what}: ${problems.join("; ")}`);
 }
 
+/** Every way a value misses a schema, as JSON-pointer path and reason (empty when it matches). */
+export function schemaProblems(schema: TSchema, value: unknown): Array<{ path: string; message: string }> {
+  const c = checker(schema);
+  if (c.Check(value)) return [];
+  return [...c.Errors(value)].map((e) => ({ path: e.path || "/", message: e.message }));
+}
+
 /**
  * Decode a wire payload. An empty payload reads as `{}` (so `nats req subject ""` works).
  * Throws LatticeError `payload_too_large` or `bad_request`.

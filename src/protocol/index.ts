@@ -13,3 +13,4 @@ export * from "./links.js";
 export * from "./http.js";
 export * from "./module-keys.js";
 export * from "./claims.js";
+export * from "./apps.js";

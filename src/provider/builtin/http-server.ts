@@ -15,6 +15,10 @@
  *   timeout    deadline of each request's actor call: 1500 (ms), 500ms, 10s, 2m; default 10s
  *   max_body   largest request body in bytes (also 512k, 8m); default 8m. A bigger one gets 413.
  *              An invocation holds at most about 1 MiB, so that is the limit in practice.
+ *   retry      send a request of an idempotent method (GET, HEAD, OPTIONS, PUT, DELETE) to the
+ *              actor again after this long without an answer, within the timeout: what carries
+ *              a request past an instance that died holding it. Default 2s; `off` never retries.
+ *              POST and PATCH are never retried.
  *
  * Changes apply live: a new link opens a listener, a changed address moves it (in-flight requests
  * on the old one finish), a deleted link closes it; target, timeout and max_body apply to the next
@@ -30,6 +34,9 @@ import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.j
 
 const DEFAULT_ADDRESS = "127.0.0.1:8080";
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY_MS = 2_000;
+/** Methods whose requests may be sent twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const RETRY_MS = 3_000;
 /** In-flight requests on a closed listener get this long before their connections are cut. */
 const CLOSE_GRACE_MS = 10_000;
@@ -39,6 +46,8 @@ interface Settings {
   linkName: string;
   timeoutMs: number;
   maxBody: number;
+  /** Resend an idempotent request after this long without an answer; 0: never. */
+  retryMs: number;
 }
 
 interface Listener {
@@ -133,9 +142,10 @@ class HttpServerProvider {
           linkName: l.name,
           timeoutMs: parseDuration(l.values.timeout, DEFAULT_TIMEOUT_MS, "timeout"),
           maxBody: parseSize(l.values.max_body, MAX_HTTP_BODY, "max_body"),
+          retryMs: l.values.retry?.trim() === "off" ? 0 : parseDuration(l.values.retry, DEFAULT_RETRY_MS, "retry"),
         };
       } catch (e) {
-        settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY };
+        settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY, retryMs: DEFAULT_RETRY_MS };
         this.rt.log.warn(`link ${l.name} → ${l.target}: ${e instanceof Error ? e.message : String(e)}; using the default`);
       }
       const existing = this.listeners.get(key);
@@ -255,7 +265,8 @@ class HttpServerProvider {
           return tooLarge(res, MAX_INVOCATION_PAYLOAD);
         }
       }
-      const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs });
+      const retry = s.retryMs > 0 && IDEMPOTENT.has(request.method.toUpperCase()) ? { attemptTimeoutMs: s.retryMs } : {};
+      const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs, ...retry });
       write(res, request.method, httpResponseOf(value), responder);
     } catch (e) {
       if (req.destroyed && !req.complete) return; // the client went away

@@ -1,0 +1,99 @@
+/**
+ * Where each component of a manifest should run, given the hosts that answered: instance counts
+ * by host, and the reasons when the placement cannot be met. Pure. Placements keep what already
+ * runs where they can, so a new pass after a host loss only adds what the loss took.
+ */
+import { matches, spread, type Candidate } from "../ctl/placement.js";
+import type { HostInventory, Labels, ManifestComponent } from "../protocol/index.js";
+import { parseSelector } from "./manifest.js";
+
+export interface ComponentPlan {
+  /** Instances by host id (hosts with 0 left out). */
+  desired: Map<string, number>;
+  /** Why the placement falls short (no matching host, too few hosts…). */
+  reasons: string[];
+}
+
+export function planComponent(c: ManifestComponent, hosts: readonly HostInventory[]): ComponentPlan {
+  return c.actor !== undefined ? planActor(c, hosts) : planProvider(c, hosts);
+}
+
+function planActor(c: ManifestComponent, hosts: readonly HostInventory[]): ComponentPlan {
+  const p = c.placement ?? {};
+  const base = hosts.filter((h) => matches(h.host.labels, p.labels ?? {}));
+  const desired = new Map<string, number>();
+  const reasons: string[] = [];
+  if (p.daemon) {
+    for (const h of base) desired.set(h.host.id, p.daemon.instances ?? 1);
+    return { desired, reasons };
+  }
+  const total = p.spread?.instances ?? 1;
+  const shares = p.spread?.weights ? weightedShares(p.spread.weights, total) : [{ labels: {}, instances: total }];
+  // Instances already running are credited to the shares in order, so overlapping shares do not
+  // count the same instance twice.
+  const unclaimed = new Map(hosts.map((h) => [h.host.id, h.actors.find((a) => a.id === c.id)?.instances ?? 0]));
+  for (const share of shares) {
+    if (share.instances === 0) continue;
+    const candidates: Candidate[] = base
+      .filter((h) => matches(h.host.labels, share.labels))
+      .map((h) => ({
+        hostId: h.host.id,
+        labels: h.host.labels,
+        load: h.actors.reduce((n, a) => n + a.instances, 0) + (desired.get(h.host.id) ?? 0),
+        current: Math.min(unclaimed.get(h.host.id) ?? 0, share.instances),
+      }));
+    if (candidates.length === 0) {
+      reasons.push(`${share.instances} instance(s) unplaced: no host matches ${describe({ ...(p.labels ?? {}), ...share.labels })}`);
+      continue;
+    }
+    for (const [hostId, n] of spread(candidates, share.instances)) {
+      if (n === 0) continue;
+      desired.set(hostId, (desired.get(hostId) ?? 0) + n);
+      unclaimed.set(hostId, Math.max(0, (unclaimed.get(hostId) ?? 0) - n));
+    }
+  }
+  return { desired, reasons };
+}
+
+function planProvider(c: ManifestComponent, hosts: readonly HostInventory[]): ComponentPlan {
+  const p = c.placement ?? {};
+  const base = hosts.filter((h) => matches(h.host.labels, p.labels ?? {}));
+  const desired = new Map<string, number>();
+  if (p.daemon) {
+    for (const h of base) desired.set(h.host.id, 1);
+    return { desired, reasons: [] };
+  }
+  const wanted = p.spread?.instances ?? 1;
+  const runs = (h: HostInventory) => h.providers.some((x) => x.id === c.id && x.state !== "stopped");
+  const instances = (h: HostInventory) => h.actors.reduce((n, a) => n + a.instances, 0);
+  // Where it runs already first, then the hosts with the fewest providers, then actor instances.
+  const ranked = [...base].sort(
+    (a, b) => Number(runs(b)) - Number(runs(a)) || a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id),
+  );
+  for (const h of ranked.slice(0, wanted)) desired.set(h.host.id, 1);
+  const reasons =
+    base.length < wanted ? [`wants ${wanted} host(s), ${base.length} match ${describe(p.labels ?? {})}`] : [];
+  return { desired, reasons };
+}
+
+/** Split `total` by weight (largest remainder), in the weights' order. */
+export function weightedShares(weights: Record<string, number>, total: number): Array<{ labels: Labels; instances: number }> {
+  const entries = Object.entries(weights);
+  const sum = entries.reduce((n, [, w]) => n + w, 0);
+  if (sum === 0) return [];
+  const exact = entries.map(([selector, w]) => ({ labels: parseSelector(selector), exact: (total * w) / sum }));
+  const shares = exact.map((e) => ({ labels: e.labels, instances: Math.floor(e.exact) }));
+  let left = total - shares.reduce((n, s) => n + s.instances, 0);
+  const byRemainder = exact.map((e, i) => ({ i, r: e.exact - Math.floor(e.exact) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of byRemainder) {
+    if (left === 0) break;
+    shares[i]!.instances++;
+    left--;
+  }
+  return shares;
+}
+
+function describe(labels: Labels): string {
+  const s = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+  return s === "" ? "(any host: the lattice has none)" : s;
+}

@@ -1,0 +1,33 @@
+/** Running the app reconciler inside a host, on the host's connection and view. */
+import type { Host, HostExtension } from "../host/host.js";
+import type { Logger } from "../host/logger.js";
+import { AppReconciler } from "./reconciler.js";
+
+export interface ReconcilerExtension extends HostExtension {
+  /** The reconciler, once the host has started it. */
+  readonly reconciler: AppReconciler | undefined;
+}
+
+/** A host extension taking part in app reconciliation (one host in the lattice acts at a time). */
+export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } = {}): ReconcilerExtension {
+  let reconciler: AppReconciler | undefined;
+  return {
+    get reconciler() {
+      return reconciler;
+    },
+    start(host: Host) {
+      reconciler = new AppReconciler({
+        nc: host.connection,
+        lattice: host.lattice,
+        hostId: host.id,
+        liveHosts: () => host.view.hosts().map((h) => h.info.id),
+        jsDomain: host.jsDomain,
+        intervalMs: opts.intervalMs ?? host.heartbeatMs,
+        log: opts.log,
+      }).start();
+    },
+    async stop() {
+      await reconciler?.stop();
+    },
+  };
+}
