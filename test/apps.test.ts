@@ -203,6 +203,17 @@ describe("declarative apps", () => {
     await assert.rejects(store.deploy(parseManifest(clash)), /component edge-echo is part of app edge/);
   });
 
+  it("reports a component that cannot start as failed, with the reason", async () => {
+    await store.deploy(parseManifest("name: broken\nversion: v1\ncomponents:\n  - id: ghost\n    actor: missing:1\n"));
+    const s = await until(async () => {
+      const s = await status("broken");
+      return s?.phase === "failed" ? s : undefined;
+    }, 30_000, "broken failed");
+    assert.match(s.components[0]!.reasons.join(), /run 1 of actor ghost on host \w+: artifact missing:1 is not in lattice default's artifact store/);
+    await store.undeploy("broken");
+    await until(async () => (await store.record("broken")) === undefined, 30_000, "broken gone");
+  });
+
   it("undeploys everything the app created and nothing else", async () => {
     await state.putConfig("mine", { keep: "yes" });
     await state.putLink({ source: "mine", target: "kv", interface: "wasi:keyvalue", name: "default", config: ["mine"] });

@@ -34,7 +34,7 @@ import {
 import { AppStore, canonical } from "./app-store.js";
 import { NOTHING, desiredState, isEmpty, minus, specOf, union } from "./desired.js";
 import { KvLease } from "./lease.js";
-import { planComponent } from "./plan.js";
+import { planComponent, type ComponentPlan } from "./plan.js";
 
 export interface ReconcilerOptions {
   nc: NatsConnection;
@@ -228,19 +228,17 @@ export class AppReconciler {
 
     for (const [name, values] of desired.configs) {
       const have = configs.find((c) => c.name === name);
-      if (!have || canonical(have.values) !== canonical(values)) await this.attempt(`${record.name}/config/${name}`, reasons, () => this.state.putConfig(name, values));
+      if (!have || canonical(have.values) !== canonical(values)) await this.attempt(record.name, `write config ${name}`, reasons, () => this.state.putConfig(name, values));
     }
     const previousSpecs = new Map((previous?.components ?? []).map((c) => [c.id, c.spec]));
-    for (const c of components.filter((x) => x.provider !== undefined)) {
-      status.components.push(await this.provider(record.name, c, hosts, previousSpecs.get(c.id)));
-    }
-    for (const c of components.filter((x) => x.actor !== undefined)) {
-      status.components.push(await this.actor(record.name, c, hosts, previousSpecs.get(c.id)));
-    }
+    const outcomes: Outcome[] = [];
+    for (const c of components.filter((x) => x.provider !== undefined)) outcomes.push(await this.provider(record.name, c, hosts, previousSpecs.get(c.id)));
+    for (const c of components.filter((x) => x.actor !== undefined)) outcomes.push(await this.actor(record.name, c, hosts, previousSpecs.get(c.id)));
+    status.components = outcomes.map((o) => o.status);
     for (const l of desired.links) {
       const have = links.find((x) => x.source === l.source && x.interface === l.interface && x.name === l.name);
       if (!have || have.target !== l.target || canonical(have.config) !== canonical(l.config)) {
-        await this.attempt(`${record.name}/link/${l.source}/${l.interface}/${l.name}`, reasons, () => this.state.putLink(l));
+        await this.attempt(record.name, `link ${l.source} to ${l.target} on ${l.interface} (${l.name})`, reasons, () => this.state.putLink(l));
       }
     }
 
@@ -248,18 +246,18 @@ export class AppReconciler {
     const remove = minus(owned, wanted);
     const kept = { ...owned };
     for (const id of remove.actors) {
-      if (await this.attempt(`${record.name}/stop-actor/${id}`, reasons, () => this.client.stopActor(id))) kept.actors = kept.actors.filter((x) => x !== id);
+      if (await this.attempt(record.name, `stop actor ${id}`, reasons, () => this.client.stopActor(id))) kept.actors = kept.actors.filter((x) => x !== id);
     }
     for (const id of remove.providers) {
-      if (await this.attempt(`${record.name}/stop-provider/${id}`, reasons, () => this.client.stopProvider(id))) kept.providers = kept.providers.filter((x) => x !== id);
+      if (await this.attempt(record.name, `stop provider ${id}`, reasons, () => this.client.stopProvider(id))) kept.providers = kept.providers.filter((x) => x !== id);
     }
     for (const l of remove.links) {
-      if (await this.attempt(`${record.name}/unlink/${l.source}/${l.interface}/${l.name}`, reasons, () => this.state.deleteLink(l.source, l.interface, l.name))) {
+      if (await this.attempt(record.name, `unlink ${l.source} on ${l.interface} (${l.name})`, reasons, () => this.state.deleteLink(l.source, l.interface, l.name))) {
         kept.links = kept.links.filter((x) => x !== l);
       }
     }
     for (const name of remove.configs) {
-      if (await this.attempt(`${record.name}/unconfig/${name}`, reasons, () => this.state.deleteConfig(name))) kept.configs = kept.configs.filter((x) => x !== name);
+      if (await this.attempt(record.name, `remove config ${name}`, reasons, () => this.state.deleteConfig(name))) kept.configs = kept.configs.filter((x) => x !== name);
     }
     status.owned = kept;
 
@@ -269,11 +267,11 @@ export class AppReconciler {
       this.log.info("app undeployed", { app: record.name });
       return;
     }
-    status.phase = phaseOf(record, status);
+    status.phase = phaseOf(status, outcomes);
     await this.write(status);
   }
 
-  private async actor(app: string, c: ManifestComponent, hosts: HostInventory[], previousSpec: string | undefined): Promise<ComponentStatus> {
+  private async actor(app: string, c: ManifestComponent, hosts: HostInventory[], previousSpec: string | undefined): Promise<Outcome> {
     const ref = formatArtifactRef(parseArtifactRef(c.actor!));
     const spec = await specOf(ref, c.config);
     const plan = planComponent(c, hosts);
@@ -284,7 +282,7 @@ export class AppReconciler {
     const request = (instances: number) => ({ actorId: c.id, ref, instances, config: c.config ?? {}, constraints: c.placement?.labels ?? {} });
     let allApplied = true;
     const apply = async (hostId: string, n: number) => {
-      const ok = await this.attempt(`${app}/actor/${c.id}/${hostId}`, reasons, () => this.client.scaleOnHost(hostId, request(n)));
+      const ok = await this.attempt(app, `run ${n} of actor ${c.id} on host ${nameOf(hosts, hostId)}`, reasons, () => this.client.scaleOnHost(hostId, request(n)));
       if (ok) running.set(hostId, n);
       else allApplied = false;
     };
@@ -293,10 +291,10 @@ export class AppReconciler {
     await Promise.all(up.map(([h, n]) => apply(h, n)));
     const down = [...running].filter(([h, n]) => n > (plan.desired.get(h) ?? 0));
     await Promise.all(down.map(([h]) => apply(h, plan.desired.get(h) ?? 0)));
-    return componentStatus(c, ref, allApplied ? spec : previousSpec, plan.desired, running, reasons);
+    return outcome(c, ref, allApplied ? spec : previousSpec, plan, running, reasons);
   }
 
-  private async provider(app: string, c: ManifestComponent, hosts: HostInventory[], previousSpec: string | undefined): Promise<ComponentStatus> {
+  private async provider(app: string, c: ManifestComponent, hosts: HostInventory[], previousSpec: string | undefined): Promise<Outcome> {
     const ref = c.provider!;
     const spec = await specOf(ref, c.config);
     const plan = planComponent(c, hosts);
@@ -306,9 +304,8 @@ export class AppReconciler {
     const stale = previousSpec !== spec;
     let allApplied = true;
     const start = async (hostId: string) => {
-      const key = `${app}/provider/${c.id}/${hostId}`;
       const had = entries.get(hostId);
-      const ok = await this.attempt(key, reasons, async () => {
+      const ok = await this.attempt(app, `start provider ${c.id} on host ${nameOf(hosts, hostId)}`, reasons, async () => {
         // A provider process cannot change ref or config in place: restart it.
         if (had && (had.ref !== ref || stale)) await this.client.stopProviderOn(hostId, c.id);
         await this.client.startProviderOn(hostId, { providerId: c.id, ref, ...(c.config ? { config: c.config } : {}) });
@@ -321,17 +318,18 @@ export class AppReconciler {
     const down = [...entries.keys()].filter((h) => !plan.desired.has(h));
     await Promise.all(
       down.map(async (h) => {
-        if (await this.attempt(`${app}/provider/${c.id}/${h}`, reasons, () => this.client.stopProviderOn(h, c.id))) running.delete(h);
+        if (await this.attempt(app, `stop provider ${c.id} on host ${nameOf(hosts, h)}`, reasons, () => this.client.stopProviderOn(h, c.id))) running.delete(h);
       }),
     );
-    return componentStatus(c, ref, allApplied ? spec : previousSpec, plan.desired, running, reasons);
+    return outcome(c, ref, allApplied ? spec : previousSpec, plan, running, reasons);
   }
 
   /**
    * Run one operation unless it is backing off after failures; resolves with whether it
-   * succeeded. Failures become reasons in the app's status.
+   * succeeded. Failures become reasons (`what: error`) in the app's status.
    */
-  private async attempt(key: string, reasons: string[], op: () => Promise<unknown>): Promise<boolean> {
+  private async attempt(app: string, what: string, reasons: string[], op: () => Promise<unknown>): Promise<boolean> {
+    const key = `${app} ${what}`;
     const b = this.backoff.get(key);
     if (b && Date.now() < b.until) {
       reasons.push(`${b.error} (next try in ${Math.ceil((b.until - Date.now()) / 1000)} s)`);
@@ -345,10 +343,10 @@ export class AppReconciler {
     } catch (e) {
       this.stats.failures++;
       const failures = (b?.failures ?? 0) + 1;
-      const error = `${key.slice(key.indexOf("/") + 1)}: ${e instanceof Error ? e.message : String(e)}`;
+      const error = `${what}: ${e instanceof Error ? e.message : String(e)}`;
       this.backoff.set(key, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures), error });
       reasons.push(error);
-      this.log.warn("app operation failed", { op: key, error });
+      this.log.warn("app operation failed", { app, error });
       return false;
     }
   }
@@ -361,6 +359,10 @@ export class AppReconciler {
   }
 }
 
+function nameOf(hosts: HostInventory[], hostId: string): string {
+  return hosts.find((h) => h.host.id === hostId)?.host.name ?? hostId;
+}
+
 function runningActor(id: string, hosts: HostInventory[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const h of hosts) {
@@ -370,26 +372,35 @@ function runningActor(id: string, hosts: HostInventory[]): Map<string, number> {
   return out;
 }
 
-function componentStatus(c: ManifestComponent, ref: string, spec: string | undefined, desired: Map<string, number>, running: Map<string, number>, reasons: string[]): ComponentStatus {
+/** A component's status, and whether an operation failed or part of it has nowhere to go. */
+interface Outcome {
+  status: ComponentStatus;
+  failed: boolean;
+  unplaced: boolean;
+}
+
+function outcome(c: ManifestComponent, ref: string, spec: string | undefined, plan: ComponentPlan, running: Map<string, number>, reasons: string[]): Outcome {
   const positive = (m: Map<string, number>) => Object.fromEntries([...m].filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)));
   return {
-    id: c.id,
-    kind: c.actor !== undefined ? "actor" : "provider",
-    ref,
-    ...(spec ? { spec } : {}),
-    desired: positive(desired),
-    running: positive(running),
-    reasons: reasons.slice(0, 64),
+    status: {
+      id: c.id,
+      kind: c.actor !== undefined ? "actor" : "provider",
+      ref,
+      ...(spec ? { spec } : {}),
+      desired: positive(plan.desired),
+      running: positive(running),
+      reasons: reasons.slice(0, 64),
+    },
+    // Reasons past the plan's own come from operations that failed or are backing off.
+    failed: reasons.length > plan.reasons.length,
+    unplaced: plan.reasons.length > 0,
   };
 }
 
-function phaseOf(record: AppRecord, s: AppStatus): AppPhase {
-  if (!record.deployed) return "undeploying";
-  const converged = s.components.every((c) => canonical(c.desired) === canonical(c.running));
-  const unplaced = s.components.some((c) => c.reasons.some((r) => r.includes("no host matches") || r.startsWith("wants ")));
-  const failing = s.reasons.length > 0 || s.components.some((c) => c.reasons.length > 0 && !converged);
-  if (converged && !unplaced && s.reasons.length === 0) return "deployed";
-  if (unplaced) return "unsatisfied";
-  if (failing) return "failed";
-  return "reconciling";
+/** A failing operation outranks an unplaceable share, which outranks work in progress. */
+function phaseOf(s: AppStatus, outcomes: Outcome[]): AppPhase {
+  if (s.version === null) return "undeploying";
+  if (s.reasons.length > 0 || outcomes.some((o) => o.failed)) return "failed";
+  if (outcomes.some((o) => o.unplaced)) return "unsatisfied";
+  return s.components.every((c) => canonical(c.desired) === canonical(c.running)) ? "deployed" : "reconciling";
 }

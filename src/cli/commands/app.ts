@@ -29,7 +29,7 @@ function options(cmd: Command): Command {
 }
 
 function withWait(cmd: Command, what: string): Command {
-  return cmd.addOption(new Option("--wait [duration]", `wait until ${what} (default 60s)`).argParser(parseDuration).preset(60_000));
+  return cmd.addOption(new Option("--wait [duration]", `wait until ${what} (default 60s)`).argParser(parseDuration).preset("60s"));
 }
 
 async function readManifest(file: string, opts: OutputOpts): Promise<Manifest> {
