@@ -74,6 +74,33 @@ describe("declarative apps", () => {
   const callEcho = async (text: string) =>
     (await invoke(nc, new Subjects("default"), { target: "echo", iface: ECHO, fn: "echo", args: [text], source: "test", deadline: Date.now() + 5_000, attemptTimeoutMs: 400 })).value;
 
+  /** Echo calls one after another until stopped, each checked; counts the failures. */
+  function echoLoad() {
+    let stop = false;
+    const r = { done: 0, failed: 0 };
+    const running = (async () => {
+      while (!stop) {
+        const text = `n${r.done}`;
+        try {
+          if ((await callEcho(text)) !== text) r.failed++;
+        } catch {
+          r.failed++;
+        }
+        r.done++;
+      }
+    })();
+    return {
+      get done() {
+        return r.done;
+      },
+      stop: async () => {
+        stop = true;
+        await running;
+        return r;
+      },
+    };
+  }
+
   before(async () => {
     nats = await natsServer(cleanup, { jetstream: {} });
     env = { LATTICE_NATS_URL: nats.clientUrl };
@@ -114,20 +141,8 @@ describe("declarative apps", () => {
   });
 
   it("puts the app back on the living hosts when the reconciler's host is SIGKILLed, serving throughout", async () => {
-    let failed = 0;
-    let done = 0;
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        try {
-          assert.equal(await callEcho(`n${done}`), `n${done}`);
-        } catch {
-          failed++;
-        }
-        done++;
-      }
-    })();
-    await until(() => done > 20, 10_000, "calls flowing");
+    const load = echoLoad();
+    await until(() => load.done > 20, 10_000, "calls flowing");
     const killedAt = Date.now();
     await first.stop("SIGKILL");
     const back = await until(async () => {
@@ -136,8 +151,7 @@ describe("declarative apps", () => {
       return !inv.some((h) => h.host.id === firstId) && instances(inv, "echo") === 3 && s?.reconciler !== firstId && s?.phase === "deployed" ? inv : undefined;
     }, 30_000, "echo back at 3 instances under a new reconciler");
     const tookMs = Date.now() - killedAt;
-    stop = true;
-    await load;
+    const { failed, done } = await load.stop();
     assert.equal(failed, 0, `${failed} of ${done} calls failed`);
     assert.deepEqual(providerHosts(back, "kv"), ["a", "b"]);
     console.log(`# converged ${tookMs} ms after the SIGKILL (${done} calls, 0 failed)`);
@@ -168,19 +182,7 @@ describe("declarative apps", () => {
   });
 
   it("rolls a new version forward without a failed call, and back", async () => {
-    let failed = 0;
-    let done = 0;
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        try {
-          await callEcho("v");
-        } catch {
-          failed++;
-        }
-        done++;
-      }
-    })();
+    const load = echoLoad();
     await store.deploy(parseManifest(DEMO_V2));
     await deployed("demo", "v2");
     const refs = (await inventories()).flatMap((h) => h.actors.filter((a) => a.id === "echo").map((a) => a.ref));
@@ -190,8 +192,7 @@ describe("declarative apps", () => {
     const r = await store.rollback("demo", "v1");
     assert.equal(r.previous, "v2");
     await deployed("demo", "v1");
-    stop = true;
-    await load;
+    const { failed, done } = await load.stop();
     assert.equal(failed, 0, `${failed} of ${done} calls failed`);
     const back = (await inventories()).flatMap((h) => h.actors.filter((a) => a.id === "echo").map((a) => a.ref));
     assert.deepEqual([...new Set(back)], ["echo:1"]);
