@@ -244,6 +244,11 @@ describe("declarative apps", () => {
     assert.deepEqual(list.map((a) => [a.name, a.deployed, a.phase]), [["edge", "1", "deployed"]]);
     const st = await cliJson<{ status: AppStatus }>(["app", "status", "edge"], env);
     assert.deepEqual(Object.values(st.status.components[0]!.running), [2]);
+    const versions = await cliJson<{ deployed: string; versions: string[] }>(["app", "versions", "edge"], env);
+    assert.deepEqual(versions, { name: "edge", deployed: "1", versions: ["1"] });
+    const rollback = await runCli(["app", "rollback", "edge", "0"], env);
+    assert.equal(rollback.code, 1);
+    assert.match(rollback.stderr, /version 0 of app edge is not stored \(stored versions: 1\)/);
     const gone = await runCli(["app", "status", "nope"], env);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /there is no app nope/);
