@@ -5,10 +5,9 @@
  * compare-and-set on the record's revision.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import type { TSchema, Static } from "@sinclair/typebox";
-import { assertJetStreamDomain } from "../nats/artifact-store.js";
+import { KvBucket } from "../nats/kv-bucket.js";
 import {
   APP_KEY_PREFIX,
   AppRecord,
@@ -46,23 +45,19 @@ export interface DeployResult {
 const CAS_ATTEMPTS = 10;
 
 export class AppStore {
-  readonly bucket: string;
-  private kv?: Promise<KV>;
-  private readonly kvm: Kvm;
+  private readonly kv: KvBucket;
 
   constructor(nc: NatsConnection, lattice: string, opts: AppStoreOptions = {}) {
-    this.bucket = appsBucketName(lattice);
-    const domain = opts.domain ? assertJetStreamDomain(opts.domain) : undefined;
-    this.kvm = new Kvm(jetstream(nc, { timeout: opts.timeoutMs ?? 5_000, ...(domain ? { domain } : {}) }));
+    this.kv = new KvBucket(nc, appsBucketName(lattice), { ...opts, config: { history: 3 }, what: "app store" });
+  }
+
+  get bucket(): string {
+    return this.kv.name;
   }
 
   /** The bucket, created if missing. A JetStream that is off or unreachable is `unavailable`. */
   open(): Promise<KV> {
-    this.kv ??= this.kvm.create(this.bucket, { history: 3 }).catch((e: unknown) => {
-      this.kv = undefined;
-      throw new LatticeError(ErrorCode.Unavailable, `app store (JetStream KV ${this.bucket}) is unreachable: ${e instanceof Error ? e.message : String(e)}`);
-    });
-    return this.kv;
+    return this.kv.open();
   }
 
   /**

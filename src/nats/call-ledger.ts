@@ -5,9 +5,9 @@
  * waits for that reply instead of running the call again.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { ErrorCode, LatticeError, assertLatticeName } from "../protocol/index.js";
+import { KvBucket } from "./kv-bucket.js";
 
 /** How long a call id is remembered lattice-wide: longer than any sensible deadline. */
 const LEDGER_TTL_MS = 120_000;
@@ -17,22 +17,14 @@ const PENDING = new Uint8Array(0);
 export type Claim = { mine: true } | { mine: false; reply: Promise<Uint8Array> };
 
 export class CallLedger {
-  private kv?: Promise<KV>;
+  private readonly kv: KvBucket;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly lattice: string,
-    private readonly domain?: string,
-  ) {}
+  constructor(nc: NatsConnection, lattice: string, domain?: string) {
+    this.kv = new KvBucket(nc, `lattice_${assertLatticeName(lattice)}_calls`, { domain, config: { history: 1, ttl: LEDGER_TTL_MS }, what: "the call ledger" });
+  }
 
   private open(): Promise<KV> {
-    this.kv ??= new Kvm(jetstream(this.nc, this.domain ? { domain: this.domain } : {}))
-      .create(`lattice_${assertLatticeName(this.lattice)}_calls`, { history: 1, ttl: LEDGER_TTL_MS })
-      .catch((e: unknown) => {
-        this.kv = undefined;
-        throw e;
-      });
-    return this.kv;
+    return this.kv.open();
   }
 
   /** Take the call, or learn that another instance has: then its reply, when recorded. */

@@ -4,8 +4,7 @@
  * serving from it while the bucket is unreachable, catching up when it returns.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import {
   CONFIG_KEY_PREFIX,
   DEFAULT_SIGNATURE_WINDOW_MS,
@@ -26,7 +25,7 @@ import {
   linkKey,
   validate,
 } from "../protocol/index.js";
-import { assertJetStreamDomain } from "./artifact-store.js";
+import { KvBucket } from "./kv-bucket.js";
 
 export interface StateOptions {
   /** JetStream domain of the hub holding the state (needed on leaf nodes). */
@@ -42,27 +41,23 @@ const encoder = new TextEncoder();
 
 /** Read and write lattice state. Each call goes to the bucket (creating it on first use). */
 export class LatticeState {
-  readonly bucket: string;
-  private kv?: Promise<KV>;
-  private readonly kvm: Kvm;
+  private readonly kv: KvBucket;
 
   constructor(
     nc: NatsConnection,
     readonly lattice: string,
     opts: StateOptions = {},
   ) {
-    this.bucket = stateBucketName(lattice);
-    const domain = opts.domain ? assertJetStreamDomain(opts.domain) : undefined;
-    this.kvm = new Kvm(jetstream(nc, { timeout: opts.timeoutMs ?? 5_000, ...(domain ? { domain } : {}) }));
+    this.kv = new KvBucket(nc, stateBucketName(lattice), { ...opts, config: { history: 5 }, what: "lattice state" });
+  }
+
+  get bucket(): string {
+    return this.kv.name;
   }
 
   /** The bucket, created if missing. A JetStream that is off or unreachable is `unavailable`. */
-  async open(): Promise<KV> {
-    this.kv ??= this.kvm.create(this.bucket, { history: 5 }).catch((e: unknown) => {
-      this.kv = undefined;
-      throw new LatticeError(ErrorCode.Unavailable, `lattice state (JetStream KV ${this.bucket}) is unreachable: ${e instanceof Error ? e.message : String(e)}`);
-    });
-    return this.kv;
+  open(): Promise<KV> {
+    return this.kv.open();
   }
 
   async putLink(l: Omit<Link, "updatedAt">): Promise<Link> {

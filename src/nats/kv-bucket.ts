@@ -1,0 +1,42 @@
+/**
+ * A lattice's JetStream KV bucket, created on first use. A failed create is not remembered, so
+ * the next use tries again (JetStream may come back); the failure reads as `unavailable`.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
+import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { assertJetStreamDomain } from "./artifact-store.js";
+
+export interface BucketOptions {
+  /** JetStream domain of the hub holding it (needed on leaf nodes). */
+  domain?: string;
+  /** JetStream API timeout (ms). */
+  timeoutMs?: number;
+  /** How the bucket is made when missing (history, ttl…). */
+  config: Partial<KvOptions>;
+  /** What it holds, for error messages (`lattice state`). */
+  what: string;
+}
+
+export class KvBucket {
+  private kv?: Promise<KV>;
+  private readonly kvm: Kvm;
+
+  constructor(
+    nc: NatsConnection,
+    readonly name: string,
+    private readonly opts: BucketOptions,
+  ) {
+    const domain = opts.domain ? assertJetStreamDomain(opts.domain) : undefined;
+    this.kvm = new Kvm(jetstream(nc, { timeout: opts.timeoutMs ?? 5_000, ...(domain ? { domain } : {}) }));
+  }
+
+  open(): Promise<KV> {
+    this.kv ??= this.kvm.create(this.name, this.opts.config).catch((e: unknown) => {
+      this.kv = undefined;
+      throw new LatticeError(ErrorCode.Unavailable, `${this.opts.what} (JetStream KV ${this.name}) is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    return this.kv;
+  }
+}
