@@ -6,14 +6,16 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AppStore, parseManifest } from "../src/apps/index.js";
 import { Host } from "../src/host/index.js";
+import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { invoke } from "../src/nats/invocations.js";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { RESILIENT, parseServers } from "../src/nats/index.js";
 import { connectNode } from "../src/nats/node.js";
-import { Subjects, type HostInfo } from "../src/protocol/index.js";
+import { Subjects, parseArtifactRef, type AppStatus, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "../test/kit/cli.js";
 import { watEcho } from "../test/kit/fixtures.js";
 import { type Cleanup, natsServer } from "../test/kit/lattice.js";
@@ -95,6 +97,47 @@ export async function hostKill(cleanup: Cleanup, shape: LoadShape): Promise<Scen
   const load = await echoLoad(caller, "echo", shape.rate, shape);
   await gone;
   return { scenario: "SIGKILL 1 of 3 hosts running the actor", load, detectMs };
+}
+
+/**
+ * An app (the echo actor spread 3) on three host processes, all reconciler candidates; SIGKILL
+ * the one holding the reconciler lease a third of the way through the load. Detect: another
+ * host writes the app's status; converge: the status shows 3 instances again, all on living hosts.
+ */
+export async function reconcilerKill(cleanup: Cleanup, shape: LoadShape): Promise<ScenarioResult> {
+  const nats = await natsServer(cleanup, { jetstream: {} });
+  const hosts: Array<{ proc: CliProcess; id: string }> = [];
+  for (const name of ["h1", "h2", "h3"]) hosts.push(await hostProcess(cleanup, nats.clientUrl, name, shape.heartbeatMs));
+  const caller = await connectNode({ ...RESILIENT, servers: nats.clientUrl });
+  cleanup.add(() => caller.close());
+  await new ArtifactStore(caller, "default").put(parseArtifactRef("echo:1"), await watEcho());
+  const store = new AppStore(caller, "default");
+  await store.deploy(parseManifest("name: chaos\nversion: v1\ncomponents:\n  - id: echo\n    actor: echo:1\n    placement: { spread: { instances: 3 } }\n"));
+  const leader = await until(async () => {
+    const s = await store.status("chaos");
+    return s?.phase === "deployed" && Object.keys(s.components[0]?.running ?? {}).length === 3 ? s.reconciler : undefined;
+  }, 60_000, "the app deployed on all three hosts");
+  const victim = hosts.find((h) => h.id === leader)!;
+
+  let killedAt = 0;
+  let detected: Promise<number> = Promise.resolve(0);
+  let converged: Promise<number> = Promise.resolve(0);
+  setTimeout(() => {
+    killedAt = Date.now();
+    void victim.proc.stop("SIGKILL");
+    const poll = (done: (s: AppStatus) => boolean, what: string) =>
+      until(async () => {
+        const s = await store.status("chaos");
+        return s && done(s) ? Date.now() : undefined;
+      }, 60_000, what, 20);
+    detected = poll((s) => s.reconciler !== victim.id, "another reconciler");
+    converged = poll((s) => {
+      const running = s.components[0]?.running ?? {};
+      return s.phase === "deployed" && !(victim.id in running) && Object.values(running).reduce((n, x) => n + x, 0) === 3;
+    }, "the app back at 3 instances");
+  }, shape.durationMs / 3);
+  const load = await echoLoad(caller, "echo", shape.rate, shape);
+  return { scenario: "SIGKILL the reconciler's host (app spread 3)", load, detectMs: (await detected) - killedAt, convergeMs: (await converged) - killedAt };
 }
 
 /** SIGKILL one server of a 3-server hub cluster a third of the way through the load. */

@@ -4,13 +4,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Cleanup } from "../test/kit/lattice.js";
-import { hostKill, partition, serverKill, type ScenarioResult } from "./chaos-scenarios.js";
+import { hostKill, partition, reconcilerKill, serverKill, type ScenarioResult } from "./chaos-scenarios.js";
 
 const shape = { rate: 200, durationMs: 20_000, heartbeatMs: 1_000 };
 const runs: Array<() => Promise<ScenarioResult>> = [
   () => withCleanup((c) => hostKill(c, shape)),
   () => withCleanup((c) => serverKill(c, shape)),
   () => withCleanup((c) => partition(c, { ...shape, cutMs: 10_000 })),
+  () => withCleanup((c) => reconcilerKill(c, shape)),
 ];
 
 async function withCleanup<T>(fn: (c: Cleanup) => Promise<T>): Promise<T> {
