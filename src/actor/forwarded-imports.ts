@@ -10,6 +10,7 @@ import { isResourceRef, type ResourceRef } from "../protocol/invocation.js";
 export type HostCaller = (iface: string, fn: string, args: unknown[]) => unknown;
 
 const HANDLE = Symbol("lattice.resource");
+const NOT_METHODS = new Set(["then", "toJSON"]);
 
 interface Remote {
   [HANDLE]: ResourceRef;
@@ -34,7 +35,7 @@ export class ForwardedImports {
           if (typeof prop !== "string") return undefined;
           // jco asks for resources by their class name (`Bucket`) and for functions in camelCase.
           if (/^[A-Z]/.test(prop)) return this.resourceClass(iface, kebab(prop));
-          return (...args: unknown[]) => this.fromWire(this.call(iface, kebab(prop), this.toWire(args) as unknown[]));
+          return (...args: unknown[]) => this.fromWire(iface, this.call(iface, kebab(prop), this.toWire(args) as unknown[]));
         },
       },
     );
@@ -44,14 +45,21 @@ export class ForwardedImports {
     const existing = this.classes.get(name);
     if (existing) return existing;
     const forward = (method: string, self: unknown, args: unknown[]) =>
-      this.fromWire(this.call(iface, `${name}/${kebab(method)}`, this.toWire([self, ...args]) as unknown[]));
-    // Methods are looked up on the prototype by name: a proxy there answers any of them.
+      this.fromWire(iface, this.call(iface, `${name}/${kebab(method)}`, this.toWire([self, ...args]) as unknown[]));
+    // Methods are looked up on the prototype by name: a proxy there answers any of them, except
+    // what any JS object is asked for: `then` (jco asks every import's result whether it is a
+    // promise), `toJSON`, and Object's own methods (`valueOf`, `toString`… which the engine calls
+    // when it compares or prints a value), which must not become calls across the lattice.
     const methods = new Proxy(
       {},
       {
-        // `then` is not a method: jco asks every import's result whether it is a promise.
-        get: (_t, method) =>
-          typeof method === "string" && method !== "then" ? function (this: unknown, ...args: unknown[]) { return forward(method, this, args); } : undefined,
+        get: (_t, method) => {
+          if (typeof method !== "string" || NOT_METHODS.has(method)) return undefined;
+          if (method in Object.prototype) return (Object.prototype as unknown as Record<string, unknown>)[method];
+          return function (this: unknown, ...args: unknown[]) {
+            return forward(method, this, args);
+          };
+        },
       },
     );
     function Resource(this: Remote, ref: ResourceRef) {
@@ -72,15 +80,13 @@ export class ForwardedImports {
     return out;
   }
 
-  private fromWire(v: unknown): unknown {
+  /** A result of a call on `iface`: resources in it belong to that interface unless known already. */
+  private fromWire(iface: string, v: unknown): unknown {
     if (typeof v !== "object" || v === null || v instanceof Uint8Array) return v;
-    if (isResourceRef(v)) {
-      const cls = this.classes.get(v.$resource) ?? this.resourceClass("", v.$resource);
-      return new cls(v);
-    }
-    if (Array.isArray(v)) return v.map((x) => this.fromWire(x));
+    if (isResourceRef(v)) return new (this.resourceClass(iface, v.$resource))(v);
+    if (Array.isArray(v)) return v.map((x) => this.fromWire(iface, x));
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = this.fromWire(x);
+    for (const [k, x] of Object.entries(v)) out[k] = this.fromWire(iface, x);
     return out;
   }
 }
