@@ -2,14 +2,15 @@
  * The invocation path against raw NATS request-reply, in one run, same client library, same
  * server, same 100-byte payload: a caller invoking a provider's function through the lattice
  * (headers, deadline, MessagePack, dispatch, link lookup) versus a bare request to a bare
- * responder. Both responders run in another process, as providers do. Throughput with 100 calls
- * in flight; latency one call at a time.
+ * responder, and the lattice path with every call signed and verified. The responders run in
+ * another process, as providers do. Throughput with 100 calls in flight, the paths in alternating
+ * rounds; latency one call at a time.
  */
 import { spawn } from "node:child_process";
 import { createHmac, createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createUser, fromPublic } from "@nats-io/nkeys";
+import { createServer, createUser, fromPublic } from "@nats-io/nkeys";
 import { invoke } from "../src/nats/invocations.js";
 import { CallSigner, LatticeState, RESILIENT } from "../src/nats/index.js";
 import { connectNode } from "../src/nats/node.js";
@@ -27,23 +28,36 @@ export interface InvocationResult {
   throughputRatio: number;
   medianLatencyRatio: number;
   p99LatencyRatio: number;
-  /** The lattice path with every call signed by the caller and verified by the provider. */
+  /** The lattice path with every call signed by the caller (session MAC) and verified by the provider. */
   signed: PathFigures;
   /** signed / lattice: what signing and verifying cost. */
   signedThroughputRatio: number;
   signedMedianLatencyRatio: number;
+  /** The same with an Ed25519 signature per call (what `lattice call --signing-seed` sends). */
+  signedEd25519: PathFigures;
+  signedEd25519ThroughputRatio: number;
 }
 
 const PAYLOAD = new Uint8Array(100).fill(7);
 
-async function measure(call: () => Promise<unknown>, sequential: number, total: number, inFlight: number): Promise<PathFigures> {
-  for (let i = 0; i < 200; i++) await call(); // warm-up
+/** Latency one call at a time, after a warm-up. */
+async function latency(call: () => Promise<unknown>, sequential: number): Promise<PathFigures["latencyUs"]> {
+  // Warm-up: the JIT needs a few thousand calls to settle a path (measured: the first 3,000 of a
+  // path new to the process are up to 3 times slower than the next).
+  for (let i = 0; i < 2_000; i++) await call();
   const lat: number[] = [];
   for (let i = 0; i < sequential; i++) {
     const t0 = performance.now();
     await call();
     lat.push((performance.now() - t0) * 1000);
   }
+  const sorted = [...lat].sort((a, b) => a - b);
+  const p99 = Math.round((sorted[Math.ceil(0.99 * sorted.length) - 1] ?? NaN) * 1000) / 1000;
+  return { ...summarize(lat), p99 };
+}
+
+/** Milliseconds for `total` calls with `inFlight` at a time. */
+async function burst(call: () => Promise<unknown>, total: number, inFlight: number): Promise<number> {
   let sent = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -51,10 +65,19 @@ async function measure(call: () => Promise<unknown>, sequential: number, total: 
       while (sent++ < total) await call();
     }),
   );
-  const callsPerSecond = Math.round(total / ((performance.now() - t0) / 1000));
-  const sorted = [...lat].sort((a, b) => a - b);
-  const p99 = Math.round((sorted[Math.ceil(0.99 * sorted.length) - 1] ?? NaN) * 1000) / 1000;
-  return { callsPerSecond, latencyUs: { ...summarize(lat), p99 } };
+  return performance.now() - t0;
+}
+
+/**
+ * Calls per second of each path, measured in alternating rounds: the machine's load changes
+ * from second to second (2 cores, shared), and alternating lets it weigh on every path alike, so
+ * the ratios between them hold even when the absolute figures move.
+ */
+async function interleaved(calls: Array<() => Promise<unknown>>, total: number, inFlight: number, rounds = 6): Promise<number[]> {
+  const ms = calls.map(() => 0);
+  const perRound = Math.ceil(total / rounds);
+  for (let r = 0; r < rounds; r++) for (const [i, call] of calls.entries()) ms[i]! += await burst(call, perRound, inFlight);
+  return ms.map((m) => Math.round((perRound * rounds) / (m / 1000)));
 }
 
 export async function invocationPath(servers: string, opts = { sequential: 3_000, total: 30_000, inFlight: 100 }): Promise<InvocationResult> {
@@ -66,50 +89,61 @@ export async function invocationPath(servers: string, opts = { sequential: 3_000
     return nc;
   };
   const caller = await conn();
-  const responders = spawn(process.execPath, [fileURLToPath(new URL("./echo-responders.js", import.meta.url)), servers], { stdio: ["ignore", "pipe", "inherit"] });
+  // The provider signs and fetches session keys with this key, as it would with its host's.
+  const providerSeed = createServer().getSeed();
+  const providerKey = new CallSigner(new TextDecoder().decode(providerSeed)).publicKey;
+  const responders = spawn(process.execPath, [fileURLToPath(new URL("./echo-responders.js", import.meta.url)), servers], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, LATTICE_SIGNING_SEED: new TextDecoder().decode(providerSeed) },
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       responders.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
       responders.once("exit", (code) => reject(new Error(`echo responders exited (${code})`)));
     });
-    const raw = await measure(() => caller.request("bench.raw.echo", PAYLOAD, { timeout: 5_000 }), opts.sequential, opts.total, opts.inFlight);
+    // Two lattices, each with the same provider in the responder process: "bench" does not
+    // verify invocations, "bench-signed" does (its setting on from the start), so the signed
+    // and unsigned paths can be measured in alternation. Signed calls carry session MACs (the
+    // caller serves its session keys, to the provider only), or one Ed25519 signature each.
     const subjects = new Subjects("bench");
-    const lattice = await measure(
-      () => invoke(caller, subjects, { target: "bench", iface: "bench:echo/echo", fn: "echo", args: [PAYLOAD], source: "counter", deadline: Date.now() + 5_000 }),
-      opts.sequential,
-      opts.total,
-      opts.inFlight,
-    );
-
-    // The same calls, signed, against a provider that verifies them (the lattice setting on).
+    const signedSubjects = new Subjects("bench-signed");
     const signer = new CallSigner(new TextDecoder().decode(createUser().getSeed()));
-    await new LatticeState(caller, "bench").putInvocationSecurity({ verify: true, windowMs: 30_000, trustedKeys: [signer.publicKey] });
-    await verifying(() => invoke(caller, subjects, { target: "bench", iface: "bench:echo/echo", fn: "echo", args: [PAYLOAD], source: "counter", deadline: Date.now() + 5_000 }));
-    const signed = await measure(
-      () => invoke(caller, subjects, { target: "bench", iface: "bench:echo/echo", fn: "echo", args: [PAYLOAD], source: "counter", deadline: Date.now() + 5_000, signer }),
-      opts.sequential,
-      opts.total,
-      opts.inFlight,
-    );
-    await new LatticeState(caller, "bench").putInvocationSecurity({ verify: false, windowMs: 30_000, trustedKeys: [] });
+    const perCall = new CallSigner(new TextDecoder().decode(createUser().getSeed()));
+    await new LatticeState(caller, "bench-signed").putInvocationSecurity({ verify: true, windowMs: 30_000, trustedKeys: [signer.publicKey, perCall.publicKey] });
+    const echo = (sub: Subjects, s?: CallSigner) => () =>
+      invoke(caller, sub, { target: "bench", iface: "bench:echo/echo", fn: "echo", args: [PAYLOAD], source: "counter", deadline: Date.now() + 5_000, signer: s });
+    await verifying(echo(signedSubjects));
+    signer.serveSessions(caller, signedSubjects, (key) => key === providerKey);
+
+    const rawCall = () => caller.request("bench.raw.echo", PAYLOAD, { timeout: 5_000 });
+    const paths = [rawCall, echo(subjects), echo(signedSubjects, signer)];
+    const latencies: Array<PathFigures["latencyUs"]> = [];
+    for (const call of paths) latencies.push(await latency(call, opts.sequential));
+    const rates = await interleaved(paths, opts.total, opts.inFlight);
+    const [raw, lattice, signed] = paths.map((_, i): PathFigures => ({ callsPerSecond: rates[i]!, latencyUs: latencies[i]! }));
+    const edLatency = await latency(echo(signedSubjects, perCall), opts.sequential);
+    const [edRate, latticeAgain] = await interleaved([echo(signedSubjects, perCall), echo(subjects)], opts.total / 2, opts.inFlight, 3);
+    const signedEd25519: PathFigures = { callsPerSecond: edRate!, latencyUs: edLatency };
+    signer.stop();
 
     const r2 = (x: number) => Math.round(x * 100) / 100;
     return {
-      raw,
-      lattice,
-      throughputRatio: r2(lattice.callsPerSecond / raw.callsPerSecond),
-      medianLatencyRatio: r2(lattice.latencyUs.median / raw.latencyUs.median),
-      p99LatencyRatio: r2(lattice.latencyUs.p99 / raw.latencyUs.p99),
-      signed,
-      signedThroughputRatio: r2(signed.callsPerSecond / lattice.callsPerSecond),
-      signedMedianLatencyRatio: r2(signed.latencyUs.median / lattice.latencyUs.median),
+      raw: raw!,
+      lattice: lattice!,
+      throughputRatio: r2(lattice!.callsPerSecond / raw!.callsPerSecond),
+      medianLatencyRatio: r2(lattice!.latencyUs.median / raw!.latencyUs.median),
+      p99LatencyRatio: r2(lattice!.latencyUs.p99 / raw!.latencyUs.p99),
+      signed: signed!,
+      signedThroughputRatio: r2(signed!.callsPerSecond / lattice!.callsPerSecond),
+      signedMedianLatencyRatio: r2(signed!.latencyUs.median / lattice!.latencyUs.median),
+      signedEd25519,
+      signedEd25519ThroughputRatio: r2(edRate! / latticeAgain!),
     };
   } finally {
     responders.kill("SIGTERM");
     await Promise.all(conns.map((c) => c.close()));
   }
 }
-
 
 /** Wait until the provider has the setting: an unsigned call is refused. */
 async function verifying(unsigned: () => Promise<unknown>): Promise<void> {

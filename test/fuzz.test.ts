@@ -14,6 +14,8 @@ import {
   LatticeError,
   PingReply,
   ProviderStartRequest,
+  SessionKeyReply,
+  SessionKeyRequest,
   Subjects,
   decode,
   decodeCall,
@@ -21,7 +23,9 @@ import {
   encode,
   encodeCall,
   encodeReply,
+  fromBase64Url,
   isErrorCode,
+  signedLength,
   signedMessage,
 } from "../src/protocol/index.js";
 import { LatticeClient } from "../src/ctl/index.js";
@@ -53,10 +57,11 @@ function bytesLike(valid: Uint8Array[]): fc.Arbitrary<Uint8Array> {
 
 const id = "NBX7ZZJ4QH7JTUAXQ2ZZTBQYFYBBPZT6W7K3MQN6XH4M7W6E5XNQCLQ5";
 
-/** What a verifier would check of any body: nothing, or the subject and the bytes before a 66-byte signature. */
+/** What a verifier would check of any body: nothing, or the subject and the bytes before a 66-byte signature (34-byte MAC). */
 function signedPartIsSane(b: Uint8Array): boolean {
   const m = signedMessage("s", b);
-  return m === undefined || m.length === b.length - 66 + 2;
+  const n = signedLength(b, 32);
+  return (m === undefined || m.length === b.length - 66 + 2) && (n === undefined || n === b.length - 34);
 }
 
 describe("fuzzing the wire decoders", () => {
@@ -97,6 +102,8 @@ describe("fuzzing the wire decoders", () => {
       encodeCall({ args: ["hi", 2n ** 63n, new Uint8Array([1, 2, 3]), { tag: "ok", val: null }], deadline: Date.now(), callId: "c", source: "s", link: "l" }),
       // A signed call: signer, issued-at and a 64-byte signature after the six fields.
       encodeCall({ args: [1], deadline: Date.now(), callId: "c", source: "s", signature: { signer: id, issuedAt: Date.now(), signature: new Uint8Array(64).fill(9) } }),
+      // A session-mode call: signer, issued-at, session id and a 32-byte MAC.
+      encodeCall({ args: [1], deadline: Date.now(), callId: "c", source: "s", signature: { signer: id, issuedAt: Date.now(), session: "lwVZwujW8DrC_RM3Wc8Wrg", signature: new Uint8Array(32).fill(9) } }),
       encodeReply({ ok: true, value: { keys: ["a"], cursor: 5n }, by: id }),
       encodeReply({ ok: false, error: { code: "guest_error", message: "m", payload: { tag: "other", val: "x" } } }),
     ];
@@ -105,6 +112,31 @@ describe("fuzzing the wire decoders", () => {
         bytesLike(valid),
         (b) => onlyLatticeErrors(() => decodeCall(b)) && onlyLatticeErrors(() => decodeReply(b)) && signedPartIsSane(b),
       ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("session key requests and answers (JSON), and base64url", () => {
+    const curve = "XCWYIBRZH3T7QLZOHFSAEZGXXKCQC3WZVL5YHCF75OVUZALQU6GV6EXJ";
+    const sig = "A".repeat(86);
+    const valid = [
+      encode({ verifier: id, curve, nonce: "n".repeat(32), signature: sig }),
+      encode({ ok: true, data: { session: "lwVZwujW8DrC_RM3Wc8Wrg", expiresAt: Date.now(), sealer: curve, sealed: "eGt2MQ" + "A".repeat(96), signature: sig } }),
+      encode({ ok: false, error: { code: "forbidden", message: "no" } }),
+    ];
+    fc.assert(
+      fc.property(bytesLike(valid), (b) => [SessionKeyRequest, SessionKeyReply].every((schema) => onlyLatticeErrors(() => decode(schema, b, "message")))),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => [SessionKeyRequest, SessionKeyReply].every((schema) => onlyLatticeErrors(() => decode(schema, encode(v), "value")))),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (t) => {
+        const b = fromBase64Url(t);
+        return b === undefined || b instanceof Uint8Array;
+      }),
       { numRuns: RUNS },
     );
   });
@@ -122,6 +154,10 @@ describe("fuzzing the wire decoders", () => {
       fc.property(fc.string({ maxLength: 80 }), fc.string({ maxLength: 80 }), fc.string({ maxLength: 40 }), (t, i, f) =>
         onlyLatticeErrors(() => subjects.invocation(t, i, f)),
       ),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.constant(id)), fc.string({ maxLength: 60 }), (signer, session) => onlyLatticeErrors(() => subjects.sessionKey(signer, session))),
       { numRuns: RUNS },
     );
   });

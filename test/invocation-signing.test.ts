@@ -6,28 +6,38 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { createPrivateKey, sign as nodeSign } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createServer, createUser } from "@nats-io/nkeys";
+import { createCurve, createServer, createUser } from "@nats-io/nkeys";
 import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
-import { CallSigner, InvocationGuard, InvocationServer, invoke, LatticeState } from "../src/nats/index.js";
+import { CallSigner, InvocationGuard, InvocationServer, invoke, LatticeState, SessionKeyCache, SigningKey, type SigningSessions } from "../src/nats/index.js";
+import { callMac } from "../src/nats/hmac.js";
 import type { NatsServer } from "../src/nats/node.js";
 import {
   ErrorCode,
   LatticeError,
   ReplayMemory,
+  isErrorCode,
   Subjects,
   decodeCall,
   decodeReply,
   encodeCall,
+  encode,
   placeSignature,
+  sessionAnswerMessage,
+  signedLength,
   signedMessage,
+  toBase64Url,
+  MAC_BYTES,
   SIGNATURE_BYTES,
+  SessionKeyRequest,
+  decode,
   type CallEnvelope,
   type InvocationSecurity,
 } from "../src/protocol/index.js";
@@ -78,7 +88,7 @@ function tamper(body: Uint8Array, needle: string): Uint8Array {
   return out;
 }
 
-async function refusal(p: Promise<unknown> | undefined): Promise<LatticeError> {
+async function refusal(p: unknown): Promise<LatticeError> {
   const e = await p;
   assert.ok(e instanceof LatticeError, "refused");
   return e;
@@ -143,7 +153,7 @@ describe("invocation signatures (no NATS)", () => {
     assert.match((await refusal(guard.check(subject, decodeCall(old), old))).message, /issued 31 s ago, outside the 30 s window/);
     clock = Date.now();
 
-    assert.deepEqual(guard.stats, { verified: 2, rejected: 7, unsigned: 1, untrusted: 1, forged: 3, stale: 1, replayed: 1 });
+    assert.deepEqual(guard.stats, { verified: 2, rejected: 7, unsigned: 1, untrusted: 1, forged: 3, stale: 1, replayed: 1, noSessionKey: 0 });
 
     current = setting({ verify: false });
     assert.equal(guard.check(subject, decodeCall(unsigned), unsigned), undefined, "no verification: answered at once, no promise");
@@ -342,10 +352,23 @@ describe("signed invocations in a lattice", () => {
     assert.equal(await client.call("relay", "acme:demo/relay", "call", [], { signer: hostSigner }), 7);
     await until(() => captured.length === 1 || undefined, 2_000, "the relay's call to seven");
     assert.equal(decodeCall(captured[0]!.data).signature?.signer, h.id, "signed by the host");
+    assert.ok(decodeCall(captured[0]!.data).signature?.session, "with its session's MAC");
     const before = h.invocationStats.replayed;
     const reply = decodeReply((await nc.request(captured[0]!.subject, captured[0]!.data, { timeout: 5_000 })).data);
     assert.ok(!reply.ok && reply.error.code === ErrorCode.Unauthenticated, JSON.stringify(reply));
     assert.equal(h.invocationStats.replayed, before + 1);
+
+    // The provider process signs with its host's key and its own sessions; the host fetches
+    // their key from it and verifies.
+    const verified = h.invocationStats.verified;
+    for (let i = 0; i < 3; i++) assert.equal(await client.call("fx", "acme:demo/echo", "relay", ["seven", THING, "ping", []], { signer: userSigner }), 7);
+    await until(() => captured.length === 5 || undefined, 2_000, "the provider's calls"); // the relay's, the replay, then the provider's three
+    const fromFx = captured.slice(2).map((c) => decodeCall(c.data).signature);
+    assert.equal(fromFx.length, 3);
+    assert.ok(fromFx.every((x) => x?.signer === h.id));
+    assert.ok(fromFx.some((x) => x?.session), "the provider's calls carry its session MAC");
+    assert.ok(fromFx.every((x) => x?.session !== decodeCall(captured[0]!.data).signature?.session), "a session of its own, not the host's");
+    assert.equal(h.invocationStats.verified, verified + 3);
   });
 
   it("with verification off again, unsigned calls work", async () => {
@@ -354,5 +377,246 @@ describe("signed invocations in a lattice", () => {
     await until(async () => (await code(client.call("fx", "acme:demo/echo", "echo", ["y"]))) === "ok" || undefined, 10_000, "the provider taking unsigned calls");
     const kept = await new LatticeState(nc, "default").getInvocationSecurity();
     assert.deepEqual(kept.trustedKeys, [user.getPublicKey()], "the trusted keys stay");
+  });
+});
+
+describe("session keys: per-call MACs, keys fetched once from the signer", () => {
+  const cleanup = new Cleanup();
+  let nc: NatsConnection;
+  const window = { skew: 0 };
+  const signer = new CallSigner(seedOf(createServer()));
+  const verifier = new SigningKey(seedOf(createServer()));
+  const stranger = new SigningKey(seedOf(createServer()));
+  let sessions: SigningSessions;
+  let cache: SessionKeyCache;
+  let guard: InvocationGuard;
+  let runs = 0;
+  const subject = subjects.invocation("sess", "acme:demo/n", "next");
+  const settings = () => setting();
+  const call = (over: Partial<Parameters<typeof invoke>[2]> = {}) =>
+    invoke(nc, subjects, { target: "sess", iface: "acme:demo/n", fn: "next", args: ["hello"], source: "test", deadline: Date.now() + 5_000, signer, ...over });
+  /** A server of `target` verifying with `g`, counting runs. */
+  function serve(target: string, g: InvocationGuard, work: () => Promise<unknown> = () => Promise.resolve(++runs)): void {
+    const server = new InvocationServer(nc, subjects, target, work, { instances: 1, responder: "test", defaultTimeoutMs: 5_000, guard: g });
+    cleanup.add(() => server.stop());
+  }
+  const send = async (s: string, body: Uint8Array) => decodeReply((await nc.request(s, body, { timeout: 5_000 })).data);
+  const refusedWith = (r: ReturnType<typeof decodeReply>, code: string, pattern: RegExp) =>
+    assert.ok(!r.ok && r.error.code === code && pattern.test(r.error.message), JSON.stringify(r));
+
+  before(async () => {
+    const nats = await natsServer(cleanup);
+    nc = await connection(cleanup, nats.clientUrl);
+    // The signer gives keys to the verifier only; the verifier trusts the signer.
+    sessions = signer.serveSessions(nc, subjects, (k) => k === verifier.publicKey);
+    cleanup.add(() => signer.stop());
+    cache = new SessionKeyCache(nc, subjects, verifier);
+    guard = new InvocationGuard({ settings, trusted: (k) => k === signer.publicKey, sessions: cache, now: () => Date.now() + window.skew });
+    serve("sess", guard);
+    await nc.flush();
+  });
+  after(cleanup.run);
+
+  it("a signer signs its first call with Ed25519, then with its session's MAC; the envelope says which", async () => {
+    const first = await signer.signCall(subject, aCall());
+    assert.equal(decodeCall(first.body).signature?.session, undefined);
+    assert.ok(signedMessage(subject, first.body));
+    await until(() => sessions.current(), 5_000, "the first session");
+    const { body } = await signer.signCall(subject, aCall({ link: "l" }));
+    const back = decodeCall(body);
+    assert.equal(back.signature?.session, sessions.current()?.id);
+    assert.equal(back.signature?.signature.length, MAC_BYTES);
+    assert.equal(signedLength(body, MAC_BYTES), body.length - MAC_BYTES - 2);
+    assert.equal(signedMessage(subject, body), undefined, "not an Ed25519 tail");
+    // The fast path's bytes are the general encoder's bytes.
+    const general = encodeCall(back);
+    assert.deepEqual(Buffer.from(general), Buffer.from(body));
+    // What an older receiver reads: the six fields, then fields it ignores.
+    const [, , callId, source, link] = (await import("@msgpack/msgpack")).decode(body) as unknown[];
+    assert.deepEqual([callId, source, link], [back.callId, "test", "l"]);
+  });
+
+  it("calls verify with one key fetch shared by concurrent calls; the key is cached", async () => {
+    await until(() => sessions.current(), 5_000, "a session");
+    const served = sessions.stats.served;
+    const values = await Promise.all(Array.from({ length: 20 }, () => call()));
+    assert.equal(values.length, 20);
+    assert.equal(sessions.stats.served, served + 1, "one key request for twenty calls");
+    assert.equal(cache.size, 1);
+    assert.equal(guard.stats.verified, 20);
+    await call();
+    assert.equal(sessions.stats.served, served + 1);
+  });
+
+  it("refuses and counts a forged MAC, a tampered body, an unknown session, a replay and a stale issued-at", async () => {
+    const captured: Uint8Array[] = [];
+    const tap = nc.subscribe(subjects.invocationWildcard("sess"), { callback: (_e, m) => void captured.push(Uint8Array.from(m.data)) });
+    cleanup.add(() => tap.unsubscribe());
+    await nc.flush();
+    const before = { ...guard.stats };
+    const runsBefore = runs;
+    await call();
+    await until(() => captured.length === 1 || undefined, 2_000, "the captured call");
+    const genuine = captured[0]!;
+
+    refusedWith(await send(subject, genuine), ErrorCode.Unauthenticated, /replays one already received/);
+
+    const fresh = (await signer.signCall(subject, aCall())).body;
+    const badMac = Uint8Array.from(fresh);
+    badMac[badMac.length - 1]! ^= 1;
+    refusedWith(await send(subject, badMac), ErrorCode.Unauthenticated, /MAC does not verify/);
+    refusedWith(await send(subject, tamper(fresh, "hello")), ErrorCode.Unauthenticated, /MAC does not verify/);
+    refusedWith(await send(subjects.invocation("sess", "acme:demo/n", "other"), fresh), ErrorCode.Unauthenticated, /MAC does not verify/);
+
+    // Another session id (well-formed), nobody serves it: no key, refused.
+    const c = decodeCall(fresh);
+    const otherSession = encodeCall({ ...c, signature: { ...c.signature!, session: "AAAAAAAAAAAAAAAAAAAAAA" } });
+    refusedWith(await send(subject, otherSession), ErrorCode.Unauthenticated, /no key for the call's session: nobody serves/);
+
+    window.skew = 31_000;
+    refusedWith(await send(subject, fresh), ErrorCode.Unauthenticated, /outside the 30 s window/);
+    window.skew = 0;
+    assert.equal((await send(subject, fresh)).ok, true, "the genuine call still passes: forgeries burn nothing");
+
+    assert.equal(runs, runsBefore + 2);
+    const d = (k: keyof typeof before) => guard.stats[k] - before[k];
+    assert.deepEqual([d("verified"), d("replayed"), d("forged"), d("noSessionKey"), d("stale"), d("rejected")], [2, 1, 3, 1, 1, 6]);
+  });
+
+  it("a retry is MAC'd anew with a later issued-at and gets the remembered reply; the call runs once", async () => {
+    let slowRuns = 0;
+    serve("slow-sess", guard, async () => {
+      await sleep(350);
+      return ++slowRuns;
+    });
+    await nc.flush();
+    const verified = guard.stats.verified;
+    const r = await invoke(nc, subjects, { target: "slow-sess", iface: "acme:demo/n", fn: "next", args: [], source: "test", deadline: Date.now() + 5_000, attemptTimeoutMs: 100, signer });
+    assert.equal(r.value, 1);
+    assert.equal(slowRuns, 1);
+    assert.ok(guard.stats.verified - verified >= 3, `every attempt verified (${guard.stats.verified - verified})`);
+  });
+
+  it("a verifier the signer does not trust gets no key, and refuses the call", async () => {
+    const untrustedCache = new SessionKeyCache(nc, subjects, stranger);
+    const g = new InvocationGuard({ settings, trusted: (k) => k === signer.publicKey, sessions: untrustedCache });
+    serve("sess-stranger", g);
+    await nc.flush();
+    const refused = sessions.stats.refused;
+    const e = await call({ target: "sess-stranger" }).then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof LatticeError && e.code === ErrorCode.Unauthenticated && /forbidden/.test(e.message), String(e));
+    assert.equal(g.stats.noSessionKey, 1);
+    assert.equal(sessions.stats.refused, refused + 1);
+    assert.equal(untrustedCache.size, 0);
+  });
+
+  it("a key answer whose signature does not verify is refused", async () => {
+    // A fake signer: answers with a well-sealed key, signed by another key than the one it claims.
+    const claimed = new SigningKey(seedOf(createServer()));
+    const session = "fakeSESSIONfakeSESSION";
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const sealer = createCurve();
+    const sub = nc.subscribe(subjects.sessionKey(claimed.publicKey, session), {
+      callback: (_e, m) => {
+        void (async () => {
+          const req = decode(SessionKeyRequest, m.data, "request");
+          const a = { session, expiresAt: Date.now() + 60_000, sealer: sealer.getPublicKey(), sealed: toBase64Url(sealer.seal(key, req.curve)) };
+          const signature = toBase64Url(await stranger.sign(sessionAnswerMessage(subjects.lattice, claimed.publicKey, req, a)));
+          m.respond(encode({ ok: true, data: { ...a, signature } }));
+        })();
+      },
+    });
+    cleanup.add(() => sub.unsubscribe());
+    const g = new InvocationGuard({ settings, trusted: (k) => k === claimed.publicKey, sessions: new SessionKeyCache(nc, subjects, verifier) });
+    serve("sess-fake", g);
+    await nc.flush();
+    const s = subjects.invocation("sess-fake", "acme:demo/n", "next");
+    const body = encodeCall({ ...aCall(), signature: { signer: claimed.publicKey, issuedAt: Date.now(), session, signature: new Uint8Array(MAC_BYTES) } });
+    placeSignature(body, await callMac(key)(s, body.subarray(0, signedLength(body, MAC_BYTES))));
+    refusedWith(await send(s, body), ErrorCode.Unauthenticated, /is not signed by/);
+    assert.equal(g.stats.noSessionKey, 1);
+  });
+
+  it("rotation: a call signed with the previous session verifies until that session expires", async () => {
+    const rotating = new CallSigner(seedOf(createServer()));
+    const rs = rotating.serveSessions(nc, subjects, (k) => k === verifier.publicKey, { rotateMs: 400, lifetimeMs: 1_000 });
+    cleanup.add(() => rotating.stop());
+    const g = () => new InvocationGuard({ settings, trusted: (k) => k === rotating.publicKey, sessions: new SessionKeyCache(nc, subjects, verifier) });
+    const fresh = g();
+    serve("sess-rot", fresh);
+    await nc.flush();
+    const s = subjects.invocation("sess-rot", "acme:demo/n", "next");
+    const first = await until(() => rs.current(), 5_000, "the first session");
+    const old = (await rotating.signCall(s, aCall())).body;
+    const later = (await rotating.signCall(s, aCall())).body;
+    await until(() => rs.current()?.id !== first.id || undefined, 5_000, "a rotation");
+    assert.equal(decodeCall(old).signature?.session, first.id);
+    assert.equal((await send(s, old)).ok, true, "the old session's key is still served after the rotation");
+    assert.notEqual(decodeCall((await rotating.signCall(s, aCall())).body).signature?.session, first.id, "new calls use the new session");
+    // Past its expiry the old session is gone: a verifier without its key cannot get it.
+    await sleep(Math.max(0, first.expiresAt - Date.now()) + 500);
+    const late = g();
+    serve("sess-rot-late", late);
+    await nc.flush();
+    const lateSubject = subjects.invocation("sess-rot-late", "acme:demo/n", "next");
+    refusedWith(await send(lateSubject, later), ErrorCode.Unauthenticated, /nobody serves|expired/);
+    assert.equal(late.stats.noSessionKey, 1);
+  });
+
+  it("garbage key requests get structured refusals; garbage key answers refuse the call; both sides keep working", async () => {
+    const session = await until(() => sessions.current(), 5_000, "a session");
+    const samples = fc.sample(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.jsonValue().map((v) => encode(v))), 300);
+    for (const body of samples) {
+      const r = JSON.parse(new TextDecoder().decode((await nc.request(subjects.sessionKey(signer.publicKey, session.id), body, { timeout: 5_000 })).data)) as { ok: boolean; error?: { code: string } };
+      assert.ok(!r.ok && isErrorCode(r.error?.code), JSON.stringify(r));
+    }
+    // A "signer" whose key service answers garbage.
+    const liar = new SigningKey(seedOf(createServer()));
+    const lies = fc.sample(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.jsonValue().map((v) => encode({ ok: true, data: v }))), 100);
+    let n = 0;
+    const sub = nc.subscribe(`${subjects.sessionKey(liar.publicKey, "liarliarliarliarliar00")}`, { callback: (_e, m) => void m.respond(lies[n++ % lies.length]) });
+    cleanup.add(() => sub.unsubscribe());
+    const g = new InvocationGuard({ settings, trusted: () => true, sessions: new SessionKeyCache(nc, subjects, verifier) });
+    serve("sess-liar", g);
+    await nc.flush();
+    const s = subjects.invocation("sess-liar", "acme:demo/n", "next");
+    for (let i = 0; i < lies.length; i++) {
+      const body = encodeCall({ ...aCall(), signature: { signer: liar.publicKey, issuedAt: Date.now(), session: "liarliarliarliarliar00", signature: new Uint8Array(MAC_BYTES).fill(i) } });
+      const r = await send(s, body);
+      assert.ok(!r.ok && r.error.code === ErrorCode.Unauthenticated, JSON.stringify(r));
+    }
+    assert.equal(g.stats.noSessionKey, lies.length);
+    assert.equal(typeof (await call()), "object", "the genuine signer still serves");
+  });
+
+  it("a call waits for its session key no longer than its deadline", async () => {
+    const silent = new SigningKey(seedOf(createServer()));
+    const session = "silentsilentsilentsile";
+    const sub = nc.subscribe(subjects.sessionKey(silent.publicKey, session), { callback: () => undefined });
+    cleanup.add(() => sub.unsubscribe());
+    const g = new InvocationGuard({ settings, trusted: () => true, sessions: new SessionKeyCache(nc, subjects, verifier) });
+    await nc.flush();
+    const body = encodeCall({ ...aCall({ deadline: Date.now() + 300 }), signature: { signer: silent.publicKey, issuedAt: Date.now(), session, signature: new Uint8Array(MAC_BYTES) } });
+    const t0 = Date.now();
+    const e = await refusal(g.check(subject, decodeCall(body), body));
+    assert.match(e.message, /before the call's deadline|no answer for the key/);
+    assert.ok(Date.now() - t0 < 2_000, `refused after ${Date.now() - t0} ms`);
+    assert.equal(g.stats.noSessionKey, 1);
+  });
+
+  it("the cache of session keys is bounded", async () => {
+    const small = new SessionKeyCache(nc, subjects, verifier, { max: 2 });
+    const signers = [1, 2, 3].map(() => new CallSigner(seedOf(createServer())));
+    const g = new InvocationGuard({ settings, trusted: () => true, sessions: small });
+    serve("sess-small", g);
+    await nc.flush();
+    for (const x of signers) {
+      const xs = x.serveSessions(nc, subjects, (k) => k === verifier.publicKey);
+      cleanup.add(() => x.stop());
+      await until(() => xs.current(), 5_000, "a session");
+      await invoke(nc, subjects, { target: "sess-small", iface: "acme:demo/n", fn: "next", args: [], source: "test", deadline: Date.now() + 5_000, signer: x });
+    }
+    assert.equal(small.size, 2);
+    assert.equal(g.stats.verified, 3);
   });
 });

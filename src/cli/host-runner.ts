@@ -1,12 +1,24 @@
 /** Running a host in the foreground of a CLI process, until a signal says stop. */
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import { NodeActorRuntime } from "../actor/node-runtime.js";
 import { reconcilerExtension } from "../apps/reconciler-extension.js";
-import { Host, consoleLogger, DEFAULT_HEARTBEAT_MS, type LogLevel } from "../host/index.js";
+import {
+  Host,
+  consoleLogger,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_POLICY_CACHE_TTL_MS,
+  DEFAULT_POLICY_TIMEOUT_MS,
+  parsePolicyRules,
+  type LogLevel,
+  type PolicyFailMode,
+  type PolicyOptions,
+} from "../host/index.js";
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
+import { CliError } from "./errors.js";
 import { collectLabel, parseDuration, parseIssuers } from "./parse.js";
 
 export interface HostFlags {
@@ -19,6 +31,11 @@ export interface HostFlags {
   allowedIssuers?: string[];
   /** false with --no-reconcile: this host never reconciles apps. */
   reconcile: boolean;
+  policySubject?: string;
+  policyFile?: string;
+  policyFail: PolicyFailMode;
+  policyTimeout: number;
+  policyCacheTtl: number;
 }
 
 /** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
@@ -39,7 +56,39 @@ export function withHostOptions(cmd: Command): Command {
         .env("LATTICE_ALLOWED_ISSUERS")
         .argParser(parseIssuers),
     )
-    .addOption(new Option("--no-reconcile", "never act as the lattice's app reconciler (by default any host may, one at a time)"));
+    .addOption(new Option("--no-reconcile", "never act as the lattice's app reconciler (by default any host may, one at a time)"))
+    .addOption(
+      new Option("--policy-subject <subject>", "ask the policy service answering on this NATS subject before starts, link uses and calls")
+        .env("LATTICE_POLICY_SUBJECT")
+        .conflicts("policyFile"),
+    )
+    .addOption(new Option("--policy-file <file>", "decide starts, link uses and calls by the rules of this JSON or YAML file").env("LATTICE_POLICY_FILE"))
+    .addOption(
+      new Option("--policy-fail <mode>", "when the policy service does not answer in time: deny (closed) or allow (open)")
+        .choices(["open", "closed"])
+        .env("LATTICE_POLICY_FAIL")
+        .default("closed"),
+    )
+    .addOption(new Option("--policy-timeout <duration>", "how long to wait for the policy service").default(DEFAULT_POLICY_TIMEOUT_MS, "1s").argParser(parseDuration))
+    .addOption(
+      new Option("--policy-cache-ttl <duration>", "how long a policy decision is reused for the same question (0: ask every time)")
+        .default(DEFAULT_POLICY_CACHE_TTL_MS, "10s")
+        .argParser((v) => (v.trim() === "0" ? 0 : parseDuration(v))),
+    );
+}
+
+/** The host's policy from the flags: a service, a rule file (read and checked now), or none. */
+export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
+  const common = { fail: flags.policyFail, timeoutMs: flags.policyTimeout, cacheTtlMs: flags.policyCacheTtl };
+  if (flags.policySubject) return { ...common, subject: flags.policySubject };
+  if (!flags.policyFile) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(flags.policyFile, "utf8");
+  } catch (e) {
+    throw new CliError(`cannot read the policy file ${flags.policyFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return { ...common, rules: parsePolicyRules(text, flags.policyFile) };
 }
 
 /** `auth`: how the host (and the providers it starts) log in to NATS. */
@@ -60,6 +109,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     jsDomain: flags.jsDomain,
     allowedIssuers: flags.allowedIssuers,
     extensions: flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })],
+    policy: policyOptions(flags),
   });
   await host.start();
   return host;

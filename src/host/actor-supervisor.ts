@@ -11,7 +11,7 @@ import { verifyComponentClaims } from "../actor/wasm-claims.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
 import type { CallLedger } from "../nats/call-ledger.js";
 import type { InvocationGuard } from "../nats/call-signing.js";
-import { InvocationServer } from "../nats/invocations.js";
+import { InvocationServer, type InvocationPolicy } from "../nats/invocations.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   ErrorCode,
@@ -32,6 +32,7 @@ import {
 } from "../protocol/index.js";
 import { restrictToCaps } from "./link-router.js";
 import type { Logger } from "./logger.js";
+import type { PolicyGate } from "./policy.js";
 
 /** Actor config key by which an actor declares its calls non-idempotent (`false`). */
 export const NON_IDEMPOTENT_KEY = "lattice.idempotent";
@@ -57,6 +58,8 @@ export interface SupervisorDeps {
   allowedIssuers?: readonly string[];
   /** Checks invocation signatures when the lattice asks for it. */
   guard?: InvocationGuard;
+  /** Asked before an actor starts or changes ref, and before each incoming call runs. */
+  policy?: PolicyGate;
   log: Logger;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
 }
@@ -130,12 +133,17 @@ export class ActorSupervisor {
   private async launch(req: ActorScaleRequest, ref: string): Promise<RunningActor> {
     const runtime = this.d.runtime;
     if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
-    const { bytes } = await this.d.artifacts.get(parseArtifactRef(ref));
+    const { bytes, info } = await this.d.artifacts.get(parseArtifactRef(ref));
     // Before any compiling: code the host does not trust is never run.
     assertComponent(bytes, ref);
     const claims = await verifyComponentClaims(bytes, { allowedIssuers: this.d.allowedIssuers }).catch((e: unknown) => {
       throw isLatticeError(e) ? refused(req.actorId, e) : e;
     });
+    // After the claims (the policy may decide by issuer), before compiling anything.
+    await this.d.policy?.enforce(
+      { action: "start", kind: "actor", target: req.actorId, ref, digest: info.digest, ...(claims ? { claims: claimsSummary(claims) } : {}) },
+      () => `actor ${req.actorId}`,
+    );
     const digest = await runtime.prepare(bytes, ref);
     const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
     const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward });
@@ -170,10 +178,28 @@ export class ActorSupervisor {
       // An actor started with config lattice.idempotent=false runs each call id once, lattice-wide.
       ledger: a.config[NON_IDEMPOTENT_KEY] === "false" ? this.d.ledger : undefined,
       guard: this.d.guard,
+      policy: this.d.policy && this.invokePolicy(this.d.policy, a.entry.id),
       responder: this.d.hostId,
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (message) => this.d.log.warn(message, { actor: a.entry.id }),
     });
+  }
+
+  /** The InvocationServer's policy hook for an actor: who calls what, and who signed it. */
+  private invokePolicy(policy: PolicyGate, target: string): InvocationPolicy {
+    return (subject, call) => {
+      const c = this.d.subjects.parseInvocation(subject);
+      const q = {
+        action: "invoke",
+        source: call.source || "unknown",
+        target,
+        interface: c?.iface ?? "",
+        function: c?.fn ?? "",
+        // Only a verified signature says who signed: unverified, the field is the caller's word.
+        ...(this.d.guard?.verifying && call.signature ? { signer: call.signature.signer } : {}),
+      } as const;
+      return policy.check(q, () => `call of ${target} ${q.interface ? `${q.interface}.` : ""}${q.function} by ${q.source}`);
+    };
   }
 
   /** Stop taking calls, let the ones taken finish (within their deadline), then stop the instances. */

@@ -6,10 +6,11 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
-import { CallSigner, InvocationGuard, type GuardStats } from "../nats/call-signing.js";
+import { callSecurity, type CallSecurity } from "../nats/call-security.js";
+import { emptyGuardStats, type GuardStats } from "../nats/call-signing.js";
 import { CallLedger } from "../nats/call-ledger.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
-import { RESILIENT, parseServers, type Connector } from "../nats/connection-options.js";
+import { RESILIENT, parseServers, redactUrl, type Connector } from "../nats/connection-options.js";
 import {
   ActorScaleRequest,
   ActorStopRequest,
@@ -37,6 +38,7 @@ import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
 import { LatticeView } from "./lattice-view.js";
 import { LinkRouter } from "./link-router.js";
+import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
 import { silentLogger, type Logger } from "./logger.js";
 
@@ -72,6 +74,8 @@ export interface HostOptions {
   allowedIssuers?: readonly string[];
   /** Services that run alongside the host on its connection (the app reconciler). */
   extensions?: readonly HostExtension[];
+  /** Ask a policy (a NATS service or local rules) before starts, link uses and incoming calls. */
+  policy?: PolicyOptions;
 }
 
 /** A service started once the host runs and stopped before it leaves. */
@@ -95,7 +99,8 @@ export class Host {
   private supervisor?: ActorSupervisor;
   private providerSupervisor?: ProviderSupervisor;
   private stateCache?: StateCache;
-  private invocationGuard?: InvocationGuard;
+  private security?: CallSecurity;
+  private policyGate?: PolicyGate;
   private heartbeat?: ReturnType<typeof setInterval>;
   private latticeView?: LatticeView;
   private viewSeeded: Promise<void> = Promise.resolve();
@@ -129,8 +134,18 @@ export class Host {
     this.nc = nc;
     this.startedAtMs = Date.now();
 
+    const policy = this.opts.policy
+      ? new PolicyGate(this.opts.policy, {
+          nc,
+          host: { id: this.id, name: this.name, labels: { ...this.labels } },
+          log: this.log,
+          denied: (data) => this.publish(EventType.PolicyDenied, { hostId: this.id, ...data }),
+        })
+      : undefined;
+    this.policyGate = policy;
     const stateCache = new StateCache(new LatticeState(nc, this.lattice, { domain: this.opts.jsDomain }), onceLogged(this.log)).start();
     this.stateCache = stateCache;
+    const security = this.callSecurity(nc, stateCache);
     const supervisor = new ActorSupervisor({
       nc,
       subjects: this.subjects,
@@ -138,9 +153,10 @@ export class Host {
       runtime: this.opts.actors,
       artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
       ledger: new CallLedger(nc, this.lattice, this.opts.jsDomain),
-      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache, new CallSigner(this.seed())).forward,
+      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache, security.signer, policy).forward,
       allowedIssuers: this.opts.allowedIssuers,
-      guard: this.guard(stateCache),
+      guard: security.guard,
+      policy,
       log: this.log,
       publish: (type, data) => this.publish(type, data),
     });
@@ -153,6 +169,7 @@ export class Host {
           jsDomain: this.opts.jsDomain,
           signingSeed: this.seed(),
           launcher: this.opts.providers,
+          policy,
           log: this.log,
           publish: (type, data) => this.publish(type, data),
         })
@@ -177,7 +194,7 @@ export class Host {
     this.phase = "running";
     for (const x of this.opts.extensions ?? []) x.start(this);
     void this.watchConnection(nc);
-    this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers });
+    this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers: servers.map(redactUrl) });
   }
 
   /** Leave the lattice: everyone's view drops this host at once. */
@@ -191,6 +208,7 @@ export class Host {
     await Promise.all((this.opts.extensions ?? []).map((x) => x.stop().catch((e: unknown) => this.log.warn("extension did not stop cleanly", { error: String(e) }))));
     this.control?.stop();
     await this.supervisor?.stopAll();
+    this.security?.stop();
     await this.providerSupervisor?.stopAll();
     this.stateCache?.stop();
     await this.opts.actors?.close();
@@ -233,17 +251,29 @@ export class Host {
 
   /** Invocations this host's actors accepted and refused on their signatures. */
   get invocationStats(): Readonly<GuardStats> {
-    return this.invocationGuard?.stats ?? { verified: 0, rejected: 0, unsigned: 0, untrusted: 0, forged: 0, stale: 0, replayed: 0 };
+    return this.security?.guard.stats ?? emptyGuardStats();
   }
 
-  /** Signers trusted by this host: itself and every live host of its view (host ids are public keys). */
-  private guard(state: StateCache): InvocationGuard {
-    this.invocationGuard = new InvocationGuard({
+  /** Decisions of this host's policy (all zero without one). */
+  get policyStats(): Readonly<PolicyStats> {
+    return this.policyGate?.stats ?? { decided: 0, cached: 0, allowed: 0, denied: 0, unanswered: 0 };
+  }
+
+  /**
+   * Signing (session MACs, keys served) and verifying with the host's key. Signers trusted by
+   * this host, and verifiers it gives session keys to: itself and every live host of its view
+   * (host ids are public keys), and the setting's trusted keys.
+   */
+  private callSecurity(nc: NatsConnection, state: StateCache): CallSecurity {
+    this.security = callSecurity({
+      nc,
+      subjects: this.subjects,
+      seed: this.seed(),
       settings: () => state.invocationSecurity(),
       trusted: (key) => key === this.id || (this.latticeView?.has(key) ?? false),
       warn: (message, fields) => this.log.warn(message, fields),
     });
-    return this.invocationGuard;
+    return this.security;
   }
 
   private seed(): string {

@@ -15,3 +15,15 @@ export {
   type RestartBackoff,
 } from "./provider-supervisor.js";
 export { LinkRouter } from "./link-router.js";
+export {
+  PolicyGate,
+  parsePolicyRules,
+  evaluateRules,
+  DEFAULT_POLICY_CACHE_TTL_MS,
+  DEFAULT_POLICY_TIMEOUT_MS,
+  type PolicyOptions,
+  type PolicyRules,
+  type PolicyStats,
+  type PolicyDecision,
+  type PolicyFailMode,
+} from "./policy.js";

@@ -9,6 +9,7 @@ import type { CallSigner } from "../nats/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { ErrorCode, LatticeError, capsAllow, unversioned, type ActorClaims, type Subjects } from "../protocol/index.js";
+import type { PolicyGate } from "./policy.js";
 
 export class LinkRouter {
   constructor(
@@ -17,6 +18,8 @@ export class LinkRouter {
     private readonly state: StateCache,
     /** The host's key: calls are signed with it while the lattice verifies invocations. */
     private readonly signer?: CallSigner,
+    /** Asked before each use of a link (decisions are cached, so not every call asks). */
+    private readonly policy?: PolicyGate,
   ) {}
 
   /** The ImportForwarder of a host's actors. */
@@ -27,6 +30,12 @@ export class LinkRouter {
         ErrorCode.NotFound,
         `actor ${actorId} has no link for ${call.iface}; add one: lattice link put ${actorId} <target> ${call.iface}`,
       );
+    }
+    if (this.policy) {
+      const q = { action: "link", source: actorId, target: link.target, interface: unversioned(call.iface), link: link.name } as const;
+      const checking = this.policy.check(q, () => `link ${actorId} -> ${link.target} (${q.interface}, ${link.name})`);
+      const refused = checking instanceof Promise ? await checking : checking;
+      if (refused) throw refused;
     }
     const r = await invoke(this.nc, this.subjects, {
       target: link.target,

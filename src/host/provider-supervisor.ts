@@ -19,6 +19,7 @@ import {
   type ProviderStopResult,
 } from "../protocol/index.js";
 import type { Logger } from "./logger.js";
+import type { PolicyGate } from "./policy.js";
 
 /** What a launcher is asked to start: the provider's id, its REF, and the LATTICE_* settings. */
 export interface LaunchSpec {
@@ -71,6 +72,8 @@ export interface ProviderSupervisorDeps {
   /** The host's nkey seed, which its providers sign invocations with (LATTICE_SIGNING_SEED). Secret. */
   signingSeed?: string;
   launcher: ProviderLauncher;
+  /** Asked before a provider starts (not before a restart: that one was allowed already). */
+  policy?: PolicyGate;
   log: Logger;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
   readyTimeoutMs?: number;
@@ -141,6 +144,7 @@ export class ProviderSupervisor {
       }
       return { hostId: this.d.hostId, provider: snapshot(current.entry) };
     }
+    await this.d.policy?.enforce({ action: "start", kind: "provider", target: req.providerId, ref: req.ref }, () => `provider ${req.providerId}`);
     const now = new Date().toISOString();
     const p: Supervised = {
       entry: { id: req.providerId, ref: req.ref, state: "starting", restarts: 0, startedAt: now, health: { healthy: false, message: "starting", at: now } },

@@ -37,15 +37,53 @@ export class NatsUnreachableError extends Error {
     readonly servers: string[],
     readonly reason: string,
   ) {
-    super(`cannot reach NATS at ${servers.join(", ")}: ${reason}`);
+    super(`cannot reach NATS at ${servers.map(redactUrl).join(", ")}: ${reason}`);
   }
 }
 
-/** Wrap a connector so a failed first connect becomes a NatsUnreachableError naming the servers. */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i;
+
+/** A server URL as it may be shown: `nats://user:***@host`, `nats://***@host` for a token. */
+export function redactUrl(url: string): string {
+  return url.replace(USERINFO, (_m, scheme: string, info: string) => {
+    const colon = info.indexOf(":");
+    return `${scheme}${colon >= 0 ? `${info.slice(0, colon)}:***` : "***"}@`;
+  });
+}
+
+/**
+ * nats.js ignores credentials in server URLs (`nats://user:password@host`, `nats://token@host`),
+ * which the Go client and the nats CLI take: lift them into the options (settings given as
+ * options win) and drop them from the URLs, so nothing downstream shows them.
+ */
+export function liftUrlCredentials(opts: ConnectionOptions): ConnectionOptions {
+  const lifted: { user?: string; pass?: string; token?: string } = {};
+  const servers = parseServers(opts.servers ?? []).map((url) => {
+    const m = USERINFO.exec(url);
+    if (!m) return url;
+    const info = m[2]!;
+    const colon = info.indexOf(":");
+    if (colon >= 0) {
+      lifted.user ??= decodeURIComponent(info.slice(0, colon));
+      lifted.pass ??= decodeURIComponent(info.slice(colon + 1));
+    } else if (info) {
+      lifted.token ??= decodeURIComponent(info);
+    }
+    return url.slice(0, m[1]!.length) + url.slice(m[0].length);
+  });
+  if (!lifted.user && !lifted.token) return opts;
+  const own = opts.user !== undefined || opts.token !== undefined || opts.authenticator !== undefined;
+  return { ...(own ? {} : lifted), ...opts, servers };
+}
+
+/**
+ * Wrap a connector so credentials in server URLs are used (and hidden), and a failed first
+ * connect becomes a NatsUnreachableError naming the servers.
+ */
 export function withUnreachableError(connector: Connector): Connector {
   return async (opts) => {
     try {
-      return await connector(opts);
+      return await connector(liftUrlCredentials(opts));
     } catch (e) {
       const servers = parseServers(opts.servers ?? []);
       const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);

@@ -2,7 +2,7 @@
  * The NATS layer's transport-agnostic surface: connection policy and errors. Safe in a browser.
  * The Node edge (TCP connector, nats-server launcher) is `./node.ts`.
  */
-export { RESILIENT, parseServers, withUnreachableError, NatsUnreachableError, type Connector } from "./connection-options.js";
+export { RESILIENT, parseServers, redactUrl, liftUrlCredentials, withUnreachableError, NatsUnreachableError, type Connector } from "./connection-options.js";
 export { renderNatsConfig, quoteConf, DEFAULT_NATS_HOST } from "./server-config.js";
 export type {
   NatsServerOptions,
@@ -27,4 +27,8 @@ export type { ArtifactInfo, ArtifactStoreOptions } from "./artifact-store.js";
 export { LatticeState, StateCache, stateBucketName, type StateChange, type StateOptions } from "./lattice-state.js";
 export { invoke, InvocationServer, type CallHandler, type IncomingCall, type InvokeRequest, type InvokeResult, type ServerOptions } from "./invocations.js";
 export { CallLedger, type Claim } from "./call-ledger.js";
-export { CallSigner, InvocationGuard, type GuardOptions, type GuardStats, type RejectReason } from "./call-signing.js";
+export { CallSigner, InvocationGuard, emptyGuardStats, type GuardOptions, type GuardStats, type RejectReason, type SignedCall } from "./call-signing.js";
+export { callSecurity, type CallSecurity, type CallSecurityOptions } from "./call-security.js";
+export { SigningKey, VerifyingKeys } from "./ed25519.js";
+export { SessionKeyCache, type SessionKey, type SessionKeyCacheOptions } from "./session-key-cache.js";
+export { SigningSessions, DEFAULT_ROTATE_MS, type Session, type SessionOptions } from "./signing-sessions.js";

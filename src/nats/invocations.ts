@@ -69,7 +69,10 @@ export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRe
   for (let attempt = 1; !msg; attempt++) {
     let body = unsigned;
     // A retry is signed anew: a verifier refuses a second copy of a signature as a replay.
-    if (r.signer) ({ body, issuedAt } = await r.signer.signCall(subject, call, issuedAt));
+    // Not awaited when signed at once: an await here defers the publish past nats.js's flush,
+    // and concurrent calls then go out one write each (measured: a third of the throughput).
+    const signed = r.signer?.signCall(subject, call, issuedAt);
+    if (signed) ({ body, issuedAt } = signed instanceof Promise ? await signed : signed);
     const left = r.deadline - Date.now();
     const timeout = Math.max(1, r.attemptTimeoutMs ? Math.min(left, r.attemptTimeoutMs) : left);
     try {
@@ -105,6 +108,9 @@ export interface IncomingCall {
 
 export type CallHandler = (call: IncomingCall) => Promise<unknown>;
 
+/** Decides whether a call (that passed the signature guard) may run: the refusal, or undefined. */
+export type InvocationPolicy = (subject: string, call: CallEnvelope) => LatticeError | undefined | Promise<LatticeError | undefined>;
+
 export interface ServerOptions {
   /** Queue subscriptions to hold: calls are shared between servers in proportion. */
   instances: number;
@@ -116,6 +122,8 @@ export interface ServerOptions {
   ledger?: CallLedger;
   /** Refuses unsigned, forged, stale and replayed calls when the lattice verifies invocations. */
   guard?: InvocationGuard;
+  /** Asked after the guard; synchronous when it has the decision at hand (no await per call then). */
+  policy?: InvocationPolicy;
 }
 
 /** Calls remembered for answering a retry without running them again. */
@@ -201,7 +209,9 @@ export class InvocationServer {
     // Refused before the reply memory is asked: a replayed copy gets no reply but the refusal.
     // A retry is signed anew, so it passes and gets the remembered reply of the call it repeats.
     const checking = call && this.opts.guard?.check(msg.subject, call, msg.data);
-    const refused = checking && (await checking);
+    let refused = checking && (await checking);
+    const policing = !refused && call && this.opts.policy?.(msg.subject, call);
+    if (policing) refused = policing instanceof Promise ? await policing : policing;
     if (refused) {
       reply = Promise.resolve(this.failure(refused));
     } else if (call) {

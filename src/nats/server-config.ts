@@ -42,7 +42,8 @@ export interface JetStreamOptions {
 }
 
 export interface AccountOptions {
-  users?: Array<{ user: string; password: string }>;
+  /** Users by name and password, or by nkey (a user public key `U…`: the client proves it holds the seed). */
+  users?: Array<{ user: string; password: string } | { nkey: string }>;
   jetstream?: boolean;
 }
 
@@ -186,7 +187,7 @@ export function renderNatsConfig(opts: NatsServerOptions): string {
     for (const [name, acct] of Object.entries(opts.accounts)) {
       const fields: string[] = [];
       if (acct.users && acct.users.length > 0) {
-        const users = acct.users.map((u) => `{ user: ${quoteConf(u.user)}, password: ${quoteConf(u.password)} }`);
+        const users = acct.users.map((u) => ("nkey" in u ? `{ nkey: ${quoteConf(u.nkey)} }` : `{ user: ${quoteConf(u.user)}, password: ${quoteConf(u.password)} }`));
         fields.push(`users: [${users.join(", ")}]`);
       }
       if (acct.jetstream) fields.push("jetstream: enabled");

@@ -1,6 +1,7 @@
 /** Lattice event types and their CloudEvents envelopes. */
 import type { Static, TSchema } from "@sinclair/typebox";
 import { ActorScaled, ActorStartFailed, CloudEvent, HostHeartbeat, HostInfo, HostStopped, ProviderHealthChanged, ProviderStarted, ProviderStopped } from "./schemas.js";
+import { PolicyDenied } from "./policy.js";
 
 /** The CloudEvents `type` of each lattice event is `lattice.<event_type>`. */
 export const EVENT_TYPE_PREFIX = "lattice.";
@@ -14,6 +15,7 @@ export const EventType = {
   ProviderStarted: "provider_started",
   ProviderStopped: "provider_stopped",
   ProviderHealth: "provider_health",
+  PolicyDenied: "policy_denied",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -27,6 +29,7 @@ export const EVENT_DATA = {
   [EventType.ProviderStarted]: ProviderStarted,
   [EventType.ProviderStopped]: ProviderStopped,
   [EventType.ProviderHealth]: ProviderHealthChanged,
+  [EventType.PolicyDenied]: PolicyDenied,
 } as const satisfies Record<EventType, TSchema>;
 
 export type EventData<T extends EventType> = Static<(typeof EVENT_DATA)[T]>;
@@ -40,6 +43,7 @@ export const EVENT_SCHEMAS = {
   [EventType.ProviderStarted]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderStarted, ProviderStarted),
   [EventType.ProviderStopped]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderStopped, ProviderStopped),
   [EventType.ProviderHealth]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderHealth, ProviderHealthChanged),
+  [EventType.PolicyDenied]: CloudEvent(EVENT_TYPE_PREFIX + EventType.PolicyDenied, PolicyDenied),
 } as const;
 
 export interface LatticeEvent<T extends EventType = EventType> {

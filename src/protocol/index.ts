@@ -14,3 +14,5 @@ export * from "./http.js";
 export * from "./module-keys.js";
 export * from "./claims.js";
 export * from "./apps.js";
+export * from "./policy.js";
+export * from "./session-keys.js";

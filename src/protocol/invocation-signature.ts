@@ -1,21 +1,34 @@
 /**
  * Signed invocations: what a caller signs, where the signature sits in the call envelope, the
  * lattice setting that turns verification on, and the replay memory of a verifier. Pure: the
- * Ed25519 work is done in nats/call-signing.ts.
+ * cryptography is done in nats/ (call-signing.ts, ed25519.ts, hmac.ts).
  *
- * A signed call is the envelope `[args, deadline, callId, source, link, traceparent, signer,
- * issuedAt, signature]`, `signature` last: a MessagePack bin 8 of 64 bytes, so the body's final
- * 66 bytes. The signed message is the invocation subject (UTF-8), one zero byte, then every body
- * byte before those 66: target, interface and function (the subject) and all of the envelope
- * (arguments, deadline, call id, source, link, trace context, signer, issued-at) exactly as sent.
- * Signing the received bytes needs no canonical re-encoding, and a deadline or source cannot be
- * changed in flight. (Ed25519 hashes its message itself, with SHA-512: no digest of our own.)
+ * Two modes, told apart by the envelope's length:
+ * - Ed25519, per call: `[args, deadline, callId, source, link, traceparent, signer, issuedAt,
+ *   signature]`, `signature` a bin 8 of 64 bytes, so the body's final 66 bytes.
+ * - session: `[…, signer, issuedAt, session, mac]`, `mac` an HMAC-SHA256 (bin 8 of 32 bytes, the
+ *   final 34) with the signer's session key, which a verifier fetches once per session from the
+ *   signer (protocol/session-keys.ts): a MAC costs microseconds, an Ed25519 verification more than
+ *   a whole call.
+ * Either way the signed message is the invocation subject (UTF-8), one zero byte, then every body
+ * byte before the signature's tail: target, interface and function (the subject) and all of the
+ * envelope (arguments, deadline, call id, source, link, trace context, signer, issued-at, session)
+ * exactly as sent. Signing the received bytes needs no canonical re-encoding, and a deadline or
+ * source cannot be changed in flight. (Ed25519 hashes its message itself: no digest of our own.)
  */
 import { Type, type Static } from "@sinclair/typebox";
 
+/** An Ed25519 signature. */
 export const SIGNATURE_BYTES = 64;
-/** bin 8 marker, length byte, the signature. */
-const SIGNATURE_TAIL = SIGNATURE_BYTES + 2;
+/** A session-mode call's HMAC-SHA256, untruncated. */
+export const MAC_BYTES = 32;
+/** A session id: random, one subject token (it names the subject its key is fetched on). */
+export const SESSION_ID_PATTERN = "^[A-Za-z0-9_-]{16,43}$";
+const sessionId = new RegExp(SESSION_ID_PATTERN);
+
+export function isSessionId(id: string): boolean {
+  return sessionId.test(id);
+}
 
 /** Who may sign: an nkey public key of a kind that signs (server `N`, user `U`, account `A`, operator `O`, cluster `C`). */
 export const SIGNER_KEY_PATTERN = "^[NUAOC][A-Z2-7]{55}$";
@@ -31,14 +44,26 @@ export interface CallSignature {
   signer: string;
   /** Epoch milliseconds when the caller signed (each attempt of a retried call is signed anew). */
   issuedAt: number;
-  /** Ed25519, 64 bytes; zeros while the body is being built. */
+  /** Session mode: the id of the signer's session whose key made `signature`, an HMAC. */
+  session?: string;
+  /** Ed25519 (64 bytes) or, with `session`, HMAC-SHA256 (32 bytes); zeros while the body is being built. */
   signature: Uint8Array;
 }
 
+/**
+ * How many leading body bytes a signature of `signatureBytes` covers (the subject comes before
+ * them), or undefined if the body does not end with a bin 8 of that length.
+ */
+export function signedLength(body: Uint8Array, signatureBytes: number = SIGNATURE_BYTES): number | undefined {
+  const n = body.length - signatureBytes - 2;
+  if (n < 1 || body[n] !== 0xc4 || body[n + 1] !== signatureBytes) return undefined;
+  return n;
+}
+
 /** The bytes a signed call's signature covers, or undefined if the body does not end with one. */
-export function signedMessage(subject: string, body: Uint8Array): Uint8Array | undefined {
-  const n = body.length - SIGNATURE_TAIL;
-  if (n < 1 || body[n] !== 0xc4 || body[n + 1] !== SIGNATURE_BYTES) return undefined;
+export function signedMessage(subject: string, body: Uint8Array, signatureBytes: number = SIGNATURE_BYTES): Uint8Array | undefined {
+  const n = signedLength(body, signatureBytes);
+  if (n === undefined) return undefined;
   const s = utf8.encode(subject);
   const out = new Uint8Array(s.length + 1 + n);
   out.set(s);
@@ -46,10 +71,10 @@ export function signedMessage(subject: string, body: Uint8Array): Uint8Array | u
   return out;
 }
 
-/** Write a signature into the placeholder at the end of a signed call's body. */
+/** Write a signature (or MAC) into the placeholder of its length at the end of a signed call's body. */
 export function placeSignature(body: Uint8Array, signature: Uint8Array): void {
-  if (signature.length !== SIGNATURE_BYTES) throw new Error(`an Ed25519 signature is ${SIGNATURE_BYTES} bytes, not ${signature.length}`);
-  body.set(signature, body.length - SIGNATURE_BYTES);
+  if (signedLength(body, signature.length) === undefined) throw new Error(`the body does not end with a ${signature.length}-byte placeholder`);
+  body.set(signature, body.length - signature.length);
 }
 
 const utf8 = new TextEncoder();
@@ -84,14 +109,14 @@ export function issuedAtProblem(issuedAt: number, now: number, windowMs: number)
 export type ReplayVerdict = "new" | "replayed" | "forgotten";
 
 /**
- * Signed calls seen within the window, keyed by their signature (Ed25519 is deterministic and
- * the verifier refuses non-canonical signatures, so one signed call has exactly one signature:
- * a resent copy has the same). Bounded: beyond `max` the oldest go, and a call issued no later
+ * Signed calls seen within the window, keyed by their signature or MAC (Ed25519 and HMAC are
+ * deterministic and the verifier refuses non-canonical signatures, so one signed call has exactly
+ * one signature: a resent copy has the same). Bounded: beyond `max` the oldest go, and a call issued no later
  * than one forgotten while still in its window is refused as `forgotten`, so a full memory fails
  * closed instead of letting a replay through.
  */
 export class ReplayMemory {
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Map<number, number>();
   private floor = -Infinity;
 
   constructor(private readonly max = 200_000) {}
@@ -122,7 +147,12 @@ export class ReplayMemory {
   }
 }
 
-/** The first 24 bytes (R's first 192 bits) as a short string: unique enough, cheap to hash. */
-function replayKey(signature: Uint8Array): string {
-  return String.fromCharCode(...signature.subarray(0, 24));
+/**
+ * The first 6 bytes (of R, or of a MAC: uniformly random either way) as a number: no string to
+ * allocate per call. Two different calls share a key with odds of about one in 2^48 / 200,000
+ * (1.4e9), and then the second is refused as a replay: a rare failed call, never a replay let
+ * through.
+ */
+function replayKey(s: Uint8Array): number {
+  return ((s[0]! * 256 + s[1]!) * 256 + s[2]!) * 2 ** 24 + ((s[3]! << 16) | (s[4]! << 8) | s[5]!);
 }

@@ -10,7 +10,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { ErrorCode, LatticeError, type ErrorCode as ErrorCodeT } from "./errors.js";
-import { SIGNATURE_BYTES, isSignerKey, type CallSignature } from "./invocation-signature.js";
+import { MAC_BYTES, SIGNATURE_BYTES, isSessionId, isSignerKey, type CallSignature } from "./invocation-signature.js";
 
 /** A call as it crosses the wire. */
 export interface CallEnvelope {
@@ -71,12 +71,49 @@ function encodeValue(v: unknown): Uint8Array {
 
 /**
  * The wire form of a call: `[args, deadline, callId, source, link, traceparent]`, and for a
- * signed call `signer, issuedAt, signature` after them (older receivers ignore the extra fields).
+ * signed call `signer, issuedAt, signature` after them, or `signer, issuedAt, session, mac` in
+ * session mode (older receivers ignore the extra fields).
  */
 export function encodeCall(c: CallEnvelope): Uint8Array {
   const fields: unknown[] = [c.args, c.deadline, c.callId, c.source, c.link ?? null, c.traceparent ?? null];
-  if (c.signature) fields.push(c.signature.signer, c.signature.issuedAt, c.signature.signature);
+  const sig = c.signature;
+  if (sig) fields.push(sig.signer, sig.issuedAt, ...(sig.session === undefined ? [] : [sig.session]), sig.signature);
   return sized(encodeValue(fields), "the arguments");
+}
+
+/** A signer's and a session's fields, MessagePack-encoded once per session (see `encodeSessionCall`). */
+export interface SessionFields {
+  signer: Uint8Array;
+  session: Uint8Array;
+}
+
+export function sessionFields(signer: string, session: string): SessionFields {
+  return { signer: encodeValue(signer), session: encodeValue(session) };
+}
+
+/**
+ * Exactly what `encodeCall` makes of a session-mode call with a zeroed MAC, with the fields that
+ * do not change between calls encoded once per session: the unsigned encoding (a fixarray of 6),
+ * its header made a fixarray of 10, then signer, issued-at (float 64, as the encoder writes epoch
+ * milliseconds), session and the MAC's bin 8 placeholder. (Any float 64 decodes as the same number.)
+ */
+export function encodeSessionCall(c: CallEnvelope, fixed: SessionFields, issuedAt: number): Uint8Array {
+  const head = encodeCall(c);
+  if (head[0] !== 0x96) throw new Error("an unsigned call is a fixarray of 6");
+  const out = new Uint8Array(head.length + fixed.signer.length + 9 + fixed.session.length + 2 + MAC_BYTES);
+  out.set(head);
+  out[0] = 0x9a;
+  let at = head.length;
+  out.set(fixed.signer, at);
+  at += fixed.signer.length;
+  out[at] = 0xcb;
+  new DataView(out.buffer, out.byteOffset + at + 1, 8).setFloat64(0, issuedAt);
+  at += 9;
+  out.set(fixed.session, at);
+  at += fixed.session.length;
+  out[at] = 0xc4;
+  out[at + 1] = MAC_BYTES;
+  return sized(out, "the arguments");
 }
 
 export function decodeCall(bytes: Uint8Array): CallEnvelope {
@@ -88,7 +125,7 @@ export function decodeCall(bytes: Uint8Array): CallEnvelope {
     throw new LatticeError(ErrorCode.BadRequest, "invocation is not valid MessagePack");
   }
   if (!Array.isArray(v) || v.length < 4) throw new LatticeError(ErrorCode.BadRequest, "invocation must be [args, deadline, callId, source, link, traceparent]");
-  const [args, deadline, callId, source, link, traceparent, signer, issuedAt, signature] = v as unknown[];
+  const [args, deadline, callId, source, link, traceparent, ...signed] = v as unknown[];
   if (!Array.isArray(args)) throw new LatticeError(ErrorCode.BadRequest, "invocation arguments must be an array");
   const when = typeof deadline === "bigint" ? Number(deadline) : deadline;
   if (typeof when !== "number" || !Number.isFinite(when) || typeof callId !== "string" || typeof source !== "string") {
@@ -101,16 +138,27 @@ export function decodeCall(bytes: Uint8Array): CallEnvelope {
     source,
     ...(typeof link === "string" ? { link } : {}),
     ...(typeof traceparent === "string" ? { traceparent } : {}),
-    ...signatureFields(v.length, signer, issuedAt, signature),
+    ...signatureFields(signed),
   };
 }
 
-/** The signature of a call, when its three fields are well-formed and last; else none (unsigned). */
-function signatureFields(length: number, signer: unknown, issuedAt: unknown, signature: unknown): { signature?: CallSignature } {
+/**
+ * The signature of a call, when its fields are well-formed and last: three (Ed25519) or four
+ * (session, MAC); else none (unsigned).
+ */
+function signatureFields(fields: unknown[]): { signature?: CallSignature } {
+  if (fields.length !== 3 && fields.length !== 4) return {};
+  const [signer, issuedAt] = fields;
   const at = typeof issuedAt === "bigint" ? Number(issuedAt) : issuedAt;
-  if (length !== 9 || typeof signer !== "string" || !isSignerKey(signer) || typeof at !== "number" || !Number.isSafeInteger(at)) return {};
-  if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return {};
-  return { signature: { signer, issuedAt: at, signature } };
+  const signature = fields[fields.length - 1];
+  if (typeof signer !== "string" || !isSignerKey(signer) || typeof at !== "number" || !Number.isSafeInteger(at)) return {};
+  if (fields.length === 3) {
+    if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return {};
+    return { signature: { signer, issuedAt: at, signature } };
+  }
+  const session = fields[2];
+  if (typeof session !== "string" || !isSessionId(session) || !(signature instanceof Uint8Array) || signature.length !== MAC_BYTES) return {};
+  return { signature: { signer, issuedAt: at, session, signature } };
 }
 
 export function encodeReply(reply: InvocationReply): Uint8Array {

@@ -5,11 +5,13 @@
  *   lattice.<L>.ctl.v1.host.<hostId>.<op>    control request to one host
  *   lattice.<L>.evt.v1.<event_type>          lattice events (CloudEvents JSON)
  *   lattice.<L>.rpc.v1.<target>.<iface>.<fn> invocations of a target's function (queue group per target)
+ *   lattice.<L>.ctl.v1.session.<signer>.<id> a signer's session key, asked for by verifiers
  *
  * <L> is the lattice name: distinct names never share a subject, so lattices on one NATS
  * never see each other.
  */
 import { ErrorCode, LatticeError } from "./errors.js";
+import { isSessionId, isSignerKey } from "./invocation-signature.js";
 import { assertHostId, assertLatticeName, assertTargetId } from "./names.js";
 import { PROTOCOL_TOKEN } from "./version.js";
 
@@ -81,6 +83,15 @@ export class Subjects {
   /** Every event of this lattice. */
   eventsWildcard(): string {
     return `${this.evt}.>`;
+  }
+
+  /**
+   * Where a verifier asks `signer` for the key of its session `session`: only the process that
+   * made the session subscribes, so a session nobody has gets "no responders" at once.
+   */
+  sessionKey(signer: string, session: string): string {
+    if (!isSignerKey(signer) || !isSessionId(session)) throw new LatticeError(ErrorCode.BadRequest, `invalid signer key or session id: ${JSON.stringify(`${signer}.${session}`)}`);
+    return `${this.ctl}.session.${signer}.${session}`;
   }
 
   /** The subject of a call to `target`'s function `fn` of interface `iface` ("" for a world-level function). */

@@ -6,7 +6,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LatticeView } from "../host/lattice-view.js";
 import type { Logger } from "../host/logger.js";
-import { CallSigner, InvocationGuard, type GuardStats } from "../nats/call-signing.js";
+import { callSecurity, type CallSecurity } from "../nats/call-security.js";
+import type { CallSigner, GuardStats } from "../nats/call-signing.js";
 import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
 import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, unversioned, type Link } from "../protocol/index.js";
@@ -33,18 +34,20 @@ export class Provider {
   private offChange?: () => void;
   private lastSource = "";
   private lastTarget = "";
-  private readonly signer?: CallSigner;
   /** The lattice's live hosts: the signers this provider trusts (with the setting's trusted keys). */
   private readonly view: LatticeView;
-  private readonly guard: InvocationGuard;
+  private readonly security: CallSecurity;
 
   constructor(private readonly s: ProviderSetup) {
     assertTargetId(s.id);
     this.subjects = new Subjects(s.lattice);
     this.state = new StateCache(new LatticeState(s.nc, s.lattice, { domain: s.jsDomain }), (m) => s.log.warn("lattice state", { error: m }));
-    this.signer = s.signingSeed ? new CallSigner(s.signingSeed) : undefined;
     this.view = new LatticeView(s.nc, this.subjects);
-    this.guard = new InvocationGuard({
+    // Signs (session MACs) and fetches session keys as its host, whose seed it was given.
+    this.security = callSecurity({
+      nc: s.nc,
+      subjects: this.subjects,
+      seed: s.signingSeed,
       settings: () => this.state.invocationSecurity(),
       trusted: (key) => key === s.hostId || this.view.has(key),
       warn: (message, fields) => s.log.warn(message, fields),
@@ -53,7 +56,7 @@ export class Provider {
 
   /** Invocations this provider accepted and refused on their signatures. */
   get invocationStats(): Readonly<GuardStats> {
-    return this.guard.stats;
+    return this.security.guard.stats;
   }
 
   /** Build the definition, follow links, then serve. */
@@ -68,7 +71,7 @@ export class Provider {
       responder: this.s.id,
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (m) => this.s.log.warn(m),
-      guard: this.guard,
+      guard: this.security.guard,
     });
     await this.s.nc.flush();
     await this.notifyLinks();
@@ -76,6 +79,7 @@ export class Provider {
 
   async stop(): Promise<void> {
     this.server?.stop();
+    this.security.stop();
     this.view.stop();
     this.offChange?.();
     this.state.stop();
@@ -104,7 +108,7 @@ export class Provider {
 
   /** Calls are signed while the lattice verifies them (signing costs CPU on every call). */
   private signing(): CallSigner | undefined {
-    return this.guard.verifying ? this.signer : undefined;
+    return this.security.guard.verifying ? this.security.signer : undefined;
   }
 
   private resolve(l: Link): ResolvedLink {

@@ -4,11 +4,12 @@
  *
  *   LATTICE_NATS_URL, LATTICE_NAME, LATTICE_PROVIDER_ID, LATTICE_HOST_ID, LATTICE_JS_DOMAIN,
  *   LATTICE_PROVIDER_CONFIG (JSON object of strings), LATTICE_SIGNING_SEED (the host's nkey seed, to
- *   sign invocations with; read once and removed from the environment), and the NATS credentials settings
+ *   sign invocations with), and the NATS credentials settings
  *   LATTICE_NATS_CREDS / _NKEY / _USER / _PASSWORD / _TOKEN / _TLS_CA / _TLS_CERT / _TLS_KEY
+ * The signing seed, password and token are read once and removed from the environment.
  */
 import { consoleLogger, type LogLevel } from "../host/logger.js";
-import { authFromEnv, connectionAuth } from "../nats/auth-node.js";
+import { AUTH_ENV, authFromEnv, connectionAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { Provider } from "./provider.js";
@@ -16,6 +17,9 @@ import type { ProviderDefinition, ProviderRuntime } from "./types.js";
 
 /** Messages a provider process sends its host over IPC. */
 export type ProviderIpc = { type: "ready" } | { type: "health"; healthy: boolean; message: string };
+
+/** Read once at start, then removed from the environment: nothing the provider starts inherits them. */
+const SECRET_ENV = ["LATTICE_SIGNING_SEED", AUTH_ENV.password, AUTH_ENV.token];
 
 function env(name: string): string {
   const v = process.env[name];
@@ -41,10 +45,11 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
   const id = env("LATTICE_PROVIDER_ID");
   // A secret: out of the environment at once, so nothing this process starts inherits it.
   const signingSeed = process.env.LATTICE_SIGNING_SEED || undefined;
-  delete process.env.LATTICE_SIGNING_SEED;
+  const auth = authFromEnv();
+  for (const name of SECRET_ENV) delete process.env[name];
   const log = consoleLogger((process.env.LATTICE_LOG_LEVEL as LogLevel | undefined) ?? "info", `[${id}] `);
   try {
-    const nc = await connectNode({ ...RESILIENT, ...connectionAuth(authFromEnv()), servers: parseServers(env("LATTICE_NATS_URL")), name: `lattice-provider:${id}` });
+    const nc = await connectNode({ ...RESILIENT, ...connectionAuth(auth), servers: parseServers(env("LATTICE_NATS_URL")), name: `lattice-provider:${id}` });
     const provider = new Provider({
       nc,
       id,

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { startHost, untilSignal, withHostOptions, type HostFlags } from "../host-runner.js";
 import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { parseServers, redactUrl } from "../../nats/connection-options.js";
 import { printJsonLine } from "../output.js";
 
 export function hostCommand(): Command {
@@ -10,7 +11,7 @@ export function hostCommand(): Command {
     .action(async (opts: LatticeOpts & OutputOpts & HostFlags) => {
       const host = await startHost(opts.natsUrl, opts.lattice, opts, opts);
       if (opts.output === "json") printJsonLine({ ready: true, host: host.info() });
-      else process.stdout.write(`host ${host.name} (${host.id}) joined lattice ${host.lattice} at ${opts.natsUrl}\nStop it with Ctrl-C.\n`);
+      else process.stdout.write(`host ${host.name} (${host.id}) joined lattice ${host.lattice} at ${parseServers(opts.natsUrl).map(redactUrl).join(",")}\nStop it with Ctrl-C.\n`);
       const signal = await untilSignal();
       await host.stop(`received ${signal}`);
     });

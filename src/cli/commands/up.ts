@@ -8,6 +8,7 @@ import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Host } from "../../host/index.js";
+import { parseServers, redactUrl } from "../../nats/connection-options.js";
 import { freePort } from "../../nats/free-port.js";
 import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/server-launcher.js";
 import { CliError, describeError } from "../errors.js";
@@ -127,7 +128,8 @@ async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
     pid: process.pid,
     natsPid: first?.pid,
     ...(nats.length > 1 ? { natsPids: nats.map((s) => s.pid) } : {}),
-    natsUrl: nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl,
+    // Shown and written to the state dir: without credentials a URL may carry.
+    natsUrl: nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : parseServers(opts.natsUrl).map(redactUrl).join(","),
     websocketUrl: first?.websocketUrl,
     leafUrl: first?.leafUrl,
     leafRemote: opts.leafRemote,
