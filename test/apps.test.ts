@@ -16,7 +16,7 @@ import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { invoke } from "../src/nats/invocations.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
 import type { NatsServer } from "../src/nats/node.js";
-import { LEASE_KEY, Subjects, parseArtifactRef, type AppStatus, type HostInfo, type HostInventory } from "../src/protocol/index.js";
+import { EventType, LEASE_KEY, Subjects, parseArtifactRef, type AppStatus, type AppStatusChanged, type HostInfo, type HostInventory } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
@@ -60,6 +60,8 @@ describe("declarative apps", () => {
   let first: CliProcess;
   let firstId: string;
   const hosts: Host[] = [];
+  /** Every app_status event, in order. */
+  const appEvents: AppStatusChanged[] = [];
 
   const reconciling = () => ({ extensions: [reconcilerExtension({ intervalMs: 500 })] });
   const inventories = async (): Promise<HostInventory[]> => (await client.inventories()).replies;
@@ -105,6 +107,11 @@ describe("declarative apps", () => {
     nats = await natsServer(cleanup, { jetstream: {} });
     env = { LATTICE_NATS_URL: nats.clientUrl };
     nc = await connection(cleanup, nats.clientUrl);
+    nc.subscribe(new Subjects("default").event(EventType.AppStatus), {
+      callback: (_e, m) => {
+        appEvents.push(m.json<{ data: AppStatusChanged }>().data);
+      },
+    });
     client = new LatticeClient(nc, "default", { timeoutMs: 3_000, stallMs: 300 });
     store = new AppStore(nc, "default");
     state = new LatticeState(nc, "default");
@@ -230,6 +237,13 @@ describe("declarative apps", () => {
     assert.equal(await state.getConfig(owned.configs[0]!), undefined);
     assert.deepEqual((await state.getConfig("mine"))?.values, { keep: "yes" });
     assert.equal(await status("demo"), undefined);
+
+    // Each change of phase or version was announced once, in order.
+    const demo = appEvents.filter((e) => e.name === "demo").map((e) => `${e.version ?? "-"} ${e.phase}`);
+    for (const step of ["v1 deployed", "v2 deployed", "- removed"]) assert.ok(demo.includes(step), `${step} in ${demo.join(", ")}`);
+    assert.ok(demo.indexOf("v1 deployed") < demo.indexOf("v2 deployed") && demo.lastIndexOf("v1 deployed") < demo.indexOf("- removed"), demo.join(", "));
+    assert.equal(demo.at(-1), "- removed");
+    assert.ok(appEvents.some((e) => e.name === "edge" && e.phase === "unsatisfied" && e.reasons.some((r) => r.includes("no host matches zone=z"))));
   });
 
   it("CLI: deploy refuses an invalid manifest listing every problem; list and status answer JSON", async () => {

@@ -18,12 +18,15 @@ import {
   ErrorCode,
   EventType,
   Subjects,
+  encode,
+  makeEvent,
   formatArtifactRef,
   isLatticeError,
   parseArtifactRef,
   type AppPhase,
   type AppRecord,
   type AppStatus,
+  type AppStatusChanged,
   type ComponentStatus,
   type HostInventory,
   type Link,
@@ -66,6 +69,7 @@ export class AppReconciler {
   private readonly store: AppStore;
   private readonly state: LatticeState;
   private readonly client: LatticeClient;
+  private readonly subjects: Subjects;
   private readonly lease: KvLease;
   private readonly log: Logger;
   private readonly intervalMs: number;
@@ -79,6 +83,8 @@ export class AppReconciler {
   private readonly backoff = new Map<string, { failures: number; until: number; error: string }>();
   /** The last status written per app (without its time), so unchanged ones are not rewritten. */
   private readonly written = new Map<string, string>();
+  /** The last phase and version announced per app, so each change is one `app_status` event. */
+  private readonly announced = new Map<string, string>();
   /** Passes run and operations issued, for tests and benchmarks. */
   readonly stats = { passes: 0, operations: 0, failures: 0 };
 
@@ -86,14 +92,14 @@ export class AppReconciler {
     this.store = new AppStore(o.nc, o.lattice, { domain: o.jsDomain });
     this.state = new LatticeState(o.nc, o.lattice, { domain: o.jsDomain });
     this.client = new LatticeClient(o.nc, o.lattice, { stallMs: 300 });
+    this.subjects = new Subjects(o.lattice);
     this.intervalMs = o.intervalMs ?? 1_000;
     this.lease = new KvLease(() => this.store.open(), o.hostId, 3 * this.intervalMs);
     this.log = o.log ?? silentLogger;
   }
 
   start(): this {
-    const subjects = new Subjects(this.o.lattice);
-    this.events = this.o.nc.subscribe(subjects.eventsWildcard(), {
+    this.events = this.o.nc.subscribe(this.subjects.eventsWildcard(), {
       callback: (err, msg) => {
         if (!err && TRIGGERS.has(msg.subject.slice(msg.subject.lastIndexOf(".") + 1))) this.soon();
       },
@@ -264,6 +270,8 @@ export class AppReconciler {
     if (!record.deployed && isEmpty(kept)) {
       await this.store.forget(record.name);
       this.written.delete(record.name);
+      this.announce({ name: record.name, version: null, phase: "removed", reasons: [] });
+      this.announced.delete(record.name);
       this.log.info("app undeployed", { app: record.name });
       return;
     }
@@ -356,6 +364,20 @@ export class AppReconciler {
     if (!force && this.written.get(status.name) === key) return;
     await this.store.putStatus(status);
     this.written.set(status.name, key);
+    const reasons = [...status.reasons, ...status.components.flatMap((c) => c.reasons.map((r) => `${c.id}: ${r}`))];
+    this.announce({ name: status.name, version: status.version, phase: status.phase, reasons: status.phase === "deployed" ? [] : reasons.slice(0, 8) });
+  }
+
+  /** An `app_status` event when the app's phase or version is not the one last announced. */
+  private announce(data: AppStatusChanged): void {
+    const key = `${data.version} ${data.phase}`;
+    if (this.announced.get(data.name) === key) return;
+    this.announced.set(data.name, key);
+    try {
+      this.o.nc.publish(this.subjects.event(EventType.AppStatus), encode(makeEvent(EventType.AppStatus, this.o.hostId, data)));
+    } catch {
+      // Only a closed connection refuses a publish: the host is stopping.
+    }
   }
 }
 

@@ -163,6 +163,16 @@ export const AppStatus = Type.Object({
 });
 export type AppStatus = Static<typeof AppStatus>;
 
+/** Data of `app_status`: an app's phase or version changed (`removed` once undeploying is done). */
+export const AppStatusChanged = Type.Object({
+  name: Type.String({ pattern: APP_NAME_PATTERN }),
+  version: Type.Union([Type.String({ maxLength: MAX_APP_VERSION }), Type.Null()]),
+  phase: Type.Union([AppPhase, Type.Literal("removed")]),
+  /** The first few reasons, when it is not `deployed`. */
+  reasons: Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 8 }),
+});
+export type AppStatusChanged = Static<typeof AppStatusChanged>;
+
 export const ReconcilerLease = Type.Object({
   holder: HostId,
   /** Informational: takeover is decided by the revision not changing, not by clocks. */

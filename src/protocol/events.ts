@@ -2,6 +2,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import { ActorScaled, ActorStartFailed, CloudEvent, HostHeartbeat, HostInfo, HostStopped, ProviderHealthChanged, ProviderStarted, ProviderStopped } from "./schemas.js";
 import { PolicyDenied } from "./policy.js";
+import { AppStatusChanged } from "./apps.js";
 
 /** The CloudEvents `type` of each lattice event is `lattice.<event_type>`. */
 export const EVENT_TYPE_PREFIX = "lattice.";
@@ -16,6 +17,7 @@ export const EventType = {
   ProviderStopped: "provider_stopped",
   ProviderHealth: "provider_health",
   PolicyDenied: "policy_denied",
+  AppStatus: "app_status",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -30,6 +32,7 @@ export const EVENT_DATA = {
   [EventType.ProviderStopped]: ProviderStopped,
   [EventType.ProviderHealth]: ProviderHealthChanged,
   [EventType.PolicyDenied]: PolicyDenied,
+  [EventType.AppStatus]: AppStatusChanged,
 } as const satisfies Record<EventType, TSchema>;
 
 export type EventData<T extends EventType> = Static<(typeof EVENT_DATA)[T]>;
@@ -44,6 +47,7 @@ export const EVENT_SCHEMAS = {
   [EventType.ProviderStopped]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderStopped, ProviderStopped),
   [EventType.ProviderHealth]: CloudEvent(EVENT_TYPE_PREFIX + EventType.ProviderHealth, ProviderHealthChanged),
   [EventType.PolicyDenied]: CloudEvent(EVENT_TYPE_PREFIX + EventType.PolicyDenied, PolicyDenied),
+  [EventType.AppStatus]: CloudEvent(EVENT_TYPE_PREFIX + EventType.AppStatus, AppStatusChanged),
 } as const;
 
 export interface LatticeEvent<T extends EventType = EventType> {
