@@ -10,11 +10,13 @@
  * re-pointed after, and only then is what the app no longer declares taken down.
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { KvWatchInclude } from "@nats-io/kv";
 import { LatticeClient } from "../ctl/lattice-client.js";
 import type { Logger } from "../host/logger.js";
 import { silentLogger } from "../host/logger.js";
 import { LatticeState } from "../nats/lattice-state.js";
 import {
+  APP_KEY_PREFIX,
   ErrorCode,
   EventType,
   Subjects,
@@ -64,6 +66,7 @@ const TRIGGERS = new Set<string>([
 ]);
 const DEBOUNCE_MS = 50;
 const MAX_BACKOFF_MS = 30_000;
+const WATCH_RETRY_MS = 2_000;
 
 export class AppReconciler {
   private readonly store: AppStore;
@@ -76,6 +79,7 @@ export class AppReconciler {
   private ticker?: ReturnType<typeof setInterval>;
   private debounce?: ReturnType<typeof setTimeout>;
   private events?: Subscription;
+  private stopWatch?: () => void;
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
@@ -106,7 +110,23 @@ export class AppReconciler {
     });
     this.ticker = setInterval(() => void this.tick(), this.intervalMs);
     void this.tick();
+    void this.watchApps();
     return this;
+  }
+
+  /** A deploy, rollback or undeploy starts a pass at once rather than at the next interval. */
+  private async watchApps(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const watch = await (await this.store.open()).watch({ key: `${APP_KEY_PREFIX}>`, include: KvWatchInclude.UpdatesOnly });
+        this.stopWatch = () => watch.stop();
+        if (this.stopped) watch.stop();
+        for await (const entry of watch) if (entry.key.startsWith(APP_KEY_PREFIX)) this.soon();
+      } catch {
+        // The bucket is unreachable: passes still come every interval; watch again later.
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, WATCH_RETRY_MS));
+    }
   }
 
   /** Stop reconciling; hand the lease over at once if this host held it. */
@@ -115,6 +135,7 @@ export class AppReconciler {
     clearInterval(this.ticker);
     clearTimeout(this.debounce);
     this.events?.unsubscribe();
+    this.stopWatch?.();
     await this.running;
     await this.lease.release();
   }
