@@ -36,7 +36,7 @@ import {
 import { ActorSupervisor } from "./actor-supervisor.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
-import { LatticeView } from "./lattice-view.js";
+import { LatticeView } from "../nats/lattice-view.js";
 import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";

@@ -1,6 +1,6 @@
 /** The host layer's public surface. */
 export { Host, DEFAULT_HEARTBEAT_MS, DEFAULT_LATTICE, type HostOptions, type HostExtension } from "./host.js";
-export { LatticeView, EXPIRY_BEATS, type ViewHost, type ViewChange, type ViewStats } from "./lattice-view.js";
+export { LatticeView, EXPIRY_BEATS, type ViewHost, type ViewChange, type ViewStats } from "../nats/lattice-view.js";
 export { hostIdentity, type HostIdentity } from "./identity.js";
 export { consoleLogger, silentLogger, type Logger, type LogLevel } from "./logger.js";
 export type { ControlStats } from "./control-responder.js";

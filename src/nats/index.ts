@@ -32,3 +32,4 @@ export { callSecurity, type CallSecurity, type CallSecurityOptions } from "./cal
 export { SigningKey, VerifyingKeys } from "./ed25519.js";
 export { SessionKeyCache, type SessionKey, type SessionKeyCacheOptions } from "./session-key-cache.js";
 export { SigningSessions, DEFAULT_ROTATE_MS, type Session, type SessionOptions } from "./signing-sessions.js";
+export { LatticeView, EXPIRY_BEATS, type ViewHost, type ViewChange, type ViewStats } from "./lattice-view.js";

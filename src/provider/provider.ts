@@ -4,7 +4,7 @@
  * several copies share the load) and calls actors as itself.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LatticeView } from "../host/lattice-view.js";
+import { LatticeView } from "../nats/lattice-view.js";
 import type { Logger } from "../host/logger.js";
 import { callSecurity, type CallSecurity } from "../nats/call-security.js";
 import type { CallSigner, GuardStats } from "../nats/call-signing.js";

@@ -5,8 +5,6 @@
  * does not wait a heartbeat to know who is there.
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import type {
-  Subjects} from "../protocol/index.js";
 import {
   ControlOp,
   EVENT_SCHEMAS,
@@ -17,6 +15,7 @@ import {
   isEventType,
   type HostInfo,
   type InventorySummary,
+  type Subjects,
 } from "../protocol/index.js";
 
 /** A host is expired after this many of its heartbeat intervals without a word from it. */
