@@ -7,7 +7,7 @@
  *
  * Transport-agnostic: nothing here touches processes directly.
  */
-import type { ProviderIpc } from "../provider/run.js";
+import type { LaunchedProcess, OutputStream, ProviderLauncher } from "../provider/launcher.js";
 import {
   ErrorCode,
   EventType,
@@ -21,33 +21,7 @@ import {
 import type { Logger } from "./logger.js";
 import type { PolicyGate } from "./policy.js";
 
-/** What a launcher is asked to start: the provider's id, its REF, and the LATTICE_* settings. */
-export interface LaunchSpec {
-  providerId: string;
-  ref: string;
-  env: Record<string, string>;
-}
-
-export type OutputStream = "stdout" | "stderr";
-
-/** One provider process, as its launcher hands it to the supervisor. */
-export interface LaunchedProcess {
-  readonly pid: number;
-  /** Called once, when the process has ended (`code` null when a signal ended it). */
-  onExit(cb: (code: number | null, signal: string | null) => void): void;
-  onMessage(cb: (m: ProviderIpc) => void): void;
-  /** Each line the process writes. */
-  onOutput(cb: (line: string, stream: OutputStream) => void): void;
-  /** Ask it to stop (SIGTERM), kill it (SIGKILL) after `timeoutMs`; resolves once it has exited. */
-  stop(timeoutMs: number): Promise<void>;
-  /** Kill it at once. */
-  kill(): void;
-}
-
-export interface ProviderLauncher {
-  /** Start a provider process. Throws a LatticeError when `ref` names nothing it can run. */
-  launch(spec: LaunchSpec): LaunchedProcess;
-}
+export type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "../provider/launcher.js";
 
 /** How restarts are spaced: `initialMs`, doubling up to `maxMs`; back to `initialMs` once a process ran `resetAfterMs`. */
 export interface RestartBackoff {

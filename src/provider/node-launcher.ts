@@ -9,7 +9,7 @@ import { extname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "../host/provider-supervisor.js";
+import type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "./launcher.js";
 import type { LogLevel } from "../host/logger.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import type { ProviderIpc } from "./run.js";
