@@ -14,7 +14,7 @@ import { createServer, createUser, fromPublic } from "@nats-io/nkeys";
 import { invoke } from "../src/nats/invocations.js";
 import { CallSigner, LatticeState, RESILIENT } from "../src/nats/index.js";
 import { connectNode } from "../src/nats/node.js";
-import { ErrorCode, LatticeError, Subjects } from "../src/protocol/index.js";
+import { ErrorCode, LatticeError, Subjects, base32Decode } from "../src/protocol/index.js";
 import { summarize, type Summary } from "./stats.js";
 
 export interface PathFigures {
@@ -179,7 +179,9 @@ export async function ed25519Costs(): Promise<Ed25519Costs> {
     for (let i = 0; i < n; i++) await f();
     return Math.round(((performance.now() - t0) * 1000) / n);
   };
-  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.from(rawSeed(kp))]);
+  // An nkey seed decodes to 2 prefix bytes, the 32-byte Ed25519 seed and 2 checksum bytes.
+  const seed = base32Decode(new TextDecoder().decode(kp.getSeed())).subarray(2, 34);
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.from(seed)]);
   const nodePrivate = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
   const nodePublic = createPublicKey(nodePrivate);
   const sig = nodeSign(null, message, nodePrivate);
@@ -196,16 +198,3 @@ export async function ed25519Costs(): Promise<Ed25519Costs> {
   };
 }
 
-/** The 32 raw bytes of an nkey seed: base32, after two prefix bytes. */
-function rawSeed(kp: { getSeed(): Uint8Array }): Uint8Array {
-  const s = new TextDecoder().decode(kp.getSeed());
-  const out: number[] = [];
-  let acc = 0;
-  let bits = 0;
-  for (const ch of s) {
-    acc = (acc << 5) | "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".indexOf(ch);
-    bits += 5;
-    if (bits >= 8) out.push((acc >> (bits -= 8)) & 0xff);
-  }
-  return Uint8Array.from(out.slice(2, 34));
-}

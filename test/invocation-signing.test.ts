@@ -23,6 +23,7 @@ import {
   ErrorCode,
   LatticeError,
   ReplayMemory,
+  base32Decode,
   isErrorCode,
   Subjects,
   decodeCall,
@@ -60,23 +61,11 @@ function aCall(over: Partial<CallEnvelope> = {}): CallEnvelope {
 
 /** A signature made with node:crypto from the seed: another implementation, and any issued-at. */
 function signElsewhere(seed: string, subject: string, call: CallEnvelope, signer: string, issuedAt: number): Uint8Array {
-  const raw = Buffer.from(base32(seed)).subarray(2, 34);
+  const raw = Buffer.from(base32Decode(seed)).subarray(2, 34);
   const key = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), raw]), format: "der", type: "pkcs8" });
   const body = encodeCall({ ...call, signature: { signer, issuedAt, signature: new Uint8Array(SIGNATURE_BYTES) } });
   placeSignature(body, nodeSign(null, signedMessage(subject, body)!, key));
   return body;
-}
-
-function base32(s: string): Uint8Array {
-  const out: number[] = [];
-  let acc = 0;
-  let bits = 0;
-  for (const ch of s) {
-    acc = (acc << 5) | "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".indexOf(ch);
-    bits += 5;
-    if (bits >= 8) out.push((acc >> (bits -= 8)) & 0xff);
-  }
-  return Uint8Array.from(out);
 }
 
 /** Flip one byte of the first occurrence of `needle` in a copy of `body`. */

@@ -5,7 +5,7 @@
  * still decodes and checks the keys.
  */
 import { fromPublic, fromSeed } from "@nats-io/nkeys";
-import { isSignerKey } from "../protocol/index.js";
+import { base32Decode, isSignerKey } from "../protocol/index.js";
 import { nodeCrypto } from "./node-crypto.js";
 
 export type Sign = (message: Uint8Array) => Uint8Array | Promise<Uint8Array>;
@@ -116,22 +116,4 @@ function rawPublicKey(key: string): Uint8Array {
 /** NATS messages and our buffers are never shared memory: WebCrypto's types just cannot know. */
 export function buffer(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b as Uint8Array<ArrayBuffer>;
-}
-
-function base32Decode(s: string): Uint8Array {
-  const out = new Uint8Array(Math.floor((s.length * 5) / 8));
-  let bits = 0;
-  let acc = 0;
-  let n = 0;
-  for (const ch of s) {
-    const v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".indexOf(ch);
-    if (v < 0) throw new Error("not base32");
-    acc = (acc << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = (acc >> bits) & 0xff;
-    }
-  }
-  return out;
 }

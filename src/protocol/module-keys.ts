@@ -5,8 +5,8 @@
  * identities only; the issuer's key (account or operator) is the one that signs.
  */
 import { createAccount, fromSeed } from "@nats-io/nkeys";
+import { base32Decode, base32Encode } from "./base32.js";
 
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const PREFIX_SEED = 18 << 3; // 'S'
 const PREFIX_ACCOUNT = 0; // 'A'
 const PREFIX_MODULE = 12 << 3; // 'M'
@@ -57,12 +57,12 @@ function relabelSeed(seed: Uint8Array, from: number, to: number): Uint8Array {
 /** Payload + CRC-16 (XMODEM, little-endian), base32 without padding. */
 function pack(payload: Uint8Array): string {
   const crc = crc16(payload);
-  return base32([...payload, crc & 0xff, crc >> 8]);
+  return base32Encode([...payload, crc & 0xff, crc >> 8]);
 }
 
 /** The payload of an encoded key, checksum verified. */
 function unpack(s: string): Uint8Array {
-  const raw = unbase32(s);
+  const raw = base32Decode(s);
   if (raw.length < 4) throw new Error("key too short");
   const payload = raw.subarray(0, raw.length - 2);
   if (crc16(payload) !== (raw[raw.length - 2]! | (raw[raw.length - 1]! << 8))) throw new Error("bad key checksum");
@@ -76,37 +76,4 @@ function crc16(bytes: Uint8Array): number {
     for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
   }
   return crc;
-}
-
-function base32(bytes: number[]): string {
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += ALPHABET[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31];
-  return out;
-}
-
-function unbase32(s: string): Uint8Array {
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const c of s) {
-    const v = ALPHABET.indexOf(c);
-    if (v < 0) throw new Error("not base32");
-    value = ((value << 5) | v) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Uint8Array.from(out);
 }
