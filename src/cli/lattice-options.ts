@@ -69,12 +69,17 @@ export async function openConnection(opts: LatticeOpts, longLived = false): Prom
   });
 }
 
-/** Run `fn` with a control client, and close the connection whatever happens. */
-export async function withClient<T>(opts: LatticeOpts & { timeout?: number }, fn: (c: LatticeClient) => Promise<T>): Promise<T> {
+/** Run `fn` with a one-shot connection, and close it whatever happens. */
+export async function withConnection<T>(opts: LatticeOpts, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const nc = await openConnection(opts);
   try {
-    return await fn(new LatticeClient(nc, opts.lattice, { timeoutMs: opts.timeout }));
+    return await fn(nc);
   } finally {
     await nc.close();
   }
+}
+
+/** Run `fn` with a control client, and close the connection whatever happens. */
+export function withClient<T>(opts: LatticeOpts & { timeout?: number }, fn: (c: LatticeClient) => Promise<T>): Promise<T> {
+  return withConnection(opts, (nc) => fn(new LatticeClient(nc, opts.lattice, { timeoutMs: opts.timeout })));
 }

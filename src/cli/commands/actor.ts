@@ -8,11 +8,11 @@ import { CliError } from "../errors.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
 import { collectConfig, collectLabel, parseCount } from "../parse.js";
-import { withArtifactStore, withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+import { withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
 import { readComponent } from "./push.js";
 import { BUILTIN_PROVIDERS, isBuiltinProvider } from "../../provider/node-launcher.js";
 
-type ActorOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
+type ActorOpts = StoreOpts;
 type StartOpts = ActorOpts & { id: string; scale: number; host?: string; constraint?: Record<string, string>; config?: Record<string, string> };
 
 /** Commands that place instances wait longer than queries: hosts fetch and compile first. */
@@ -61,7 +61,7 @@ export function startCommand(): Command {
     });
   return new Command("start")
     .description("start something in the lattice")
-    .addCommand(withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(actor)))))
+    .addCommand(withStoreOptions(actor))
     .addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(startProviderCommand()))));
 }
 

@@ -7,25 +7,15 @@ import { ManifestError, parseManifest } from "../../apps/manifest.js";
 import { LatticeClient } from "../../ctl/lattice-client.js";
 import { MAX_MANIFEST_BYTES, assertAppName, type AppRecord, type AppStatus, type Manifest } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
-import { openConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { withConnection, withOutputOption, type OutputOpts } from "../lattice-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../parse.js";
-import { withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+import { withStoreOptions, type StoreOpts } from "./artifacts.js";
 
-type AppOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
-type WaitOpts = AppOpts & { wait?: number };
+type WaitOpts = StoreOpts & { wait?: number };
 
-async function withStore<T>(opts: AppOpts, fn: (s: AppStore, nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await openConnection(opts);
-  try {
-    return await fn(new AppStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: Math.max(opts.timeout, 5_000) }), nc);
-  } finally {
-    await nc.close();
-  }
-}
-
-function options(cmd: Command): Command {
-  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+function withStore<T>(opts: StoreOpts, fn: (s: AppStore, nc: NatsConnection) => Promise<T>): Promise<T> {
+  return withConnection(opts, (nc) => fn(new AppStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: Math.max(opts.timeout, 5_000) }), nc));
 }
 
 function withWait(cmd: Command, what: string): Command {
@@ -104,7 +94,7 @@ function validateCommand(): Command {
 }
 
 function listCommand(): Command {
-  return new Command("list").description("the deployed apps and their state").action(async (opts: AppOpts) =>
+  return new Command("list").description("the deployed apps and their state").action(async (opts: StoreOpts) =>
     withStore(opts, async (store) => {
       const records = await store.records();
       const rows = await Promise.all(records.map(async (r) => ({ record: r, status: await store.status(r.name) })));
@@ -127,7 +117,7 @@ function statusCommand(): Command {
   return new Command("status")
     .description("per component: desired and running instances on each host, and why they differ")
     .argument("<name>")
-    .action(async (name: string, opts: AppOpts) => {
+    .action(async (name: string, opts: StoreOpts) => {
       assertAppName(name);
       await withStore(opts, async (store, nc) => {
         const [record, status] = await Promise.all([store.record(name), store.status(name)]);
@@ -153,7 +143,7 @@ function versionsCommand(): Command {
   return new Command("versions")
     .description("the stored versions of an app (rollback targets)")
     .argument("<name>")
-    .action(async (name: string, opts: AppOpts) => {
+    .action(async (name: string, opts: StoreOpts) => {
       assertAppName(name);
       await withStore(opts, async (store) => {
         const record = await store.record(name);
@@ -194,11 +184,11 @@ function rollbackCommand(): Command {
 export function appCommand(): Command {
   return new Command("app")
     .description("declarative apps: deploy a manifest and the lattice keeps it running as declared")
-    .addCommand(options(deployCommand()))
+    .addCommand(withStoreOptions(deployCommand()))
     .addCommand(validateCommand())
-    .addCommand(options(listCommand()))
-    .addCommand(options(statusCommand()))
-    .addCommand(options(versionsCommand()))
-    .addCommand(options(undeployCommand()))
-    .addCommand(options(rollbackCommand()));
+    .addCommand(withStoreOptions(listCommand()))
+    .addCommand(withStoreOptions(statusCommand()))
+    .addCommand(withStoreOptions(versionsCommand()))
+    .addCommand(withStoreOptions(undeployCommand()))
+    .addCommand(withStoreOptions(rollbackCommand()));
 }

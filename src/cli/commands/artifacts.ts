@@ -2,14 +2,15 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ArtifactStore, assertJetStreamDomain, shortDigest } from "../../nats/artifact-store.js";
 import { isLatticeError } from "../../protocol/index.js";
-import { openConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { withConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { formatDuration, printJson, printTable } from "../output.js";
 
 export interface JsDomainOpts {
   jsDomain?: string;
 }
 
-type ArtifactsOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
+/** The options of a command that works on the lattice's JetStream store. */
+export type StoreOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
 
 function jsDomain(value: string): string | undefined {
   // An empty LATTICE_JS_DOMAIN means no domain, like an unset one.
@@ -30,14 +31,14 @@ export function withJsDomainOption(cmd: Command): Command {
   );
 }
 
+/** Adds what a command on the lattice's JetStream store takes: lattice and credentials, -o, --timeout, --js-domain. */
+export function withStoreOptions(cmd: Command): Command {
+  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+}
+
 /** Open the lattice's artifact store for a one-shot command and close the connection after `fn`. */
-export async function withArtifactStore<T>(opts: LatticeOpts & JsDomainOpts & { timeout?: number }, fn: (s: ArtifactStore) => Promise<T>): Promise<T> {
-  const nc = await openConnection(opts);
-  try {
-    return await fn(new ArtifactStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout }));
-  } finally {
-    await nc.close();
-  }
+export function withArtifactStore<T>(opts: LatticeOpts & JsDomainOpts & { timeout?: number }, fn: (s: ArtifactStore) => Promise<T>): Promise<T> {
+  return withConnection(opts, (nc) => fn(new ArtifactStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout })));
 }
 
 /** 1.2 MB: decimal units, one decimal below 10. */
@@ -59,7 +60,7 @@ export function artifactsCommand(): Command {
   const cmd = new Command("artifacts")
     .description("list the components pushed to the lattice's artifact store (all names, or one)")
     .argument("[name]", "only this artifact name")
-    .action(async (name: string | undefined, opts: ArtifactsOpts) => {
+    .action(async (name: string | undefined, opts: StoreOpts) => {
       const all = await withArtifactStore(opts, (s) => s.list());
       const list = name === undefined ? all : all.filter((a) => a.name === name);
       if (opts.output === "json") return printJson(list);
@@ -73,5 +74,5 @@ export function artifactsCommand(): Command {
         list.map((a) => [a.name, a.version, shortDigest(a.digest), formatBytes(a.size), `${formatDuration(Math.max(0, now - Date.parse(a.pushedAt)) / 1000)} ago`]),
       );
     });
-  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+  return withStoreOptions(cmd);
 }

@@ -4,11 +4,10 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { assertComponent } from "../../actor/wasm-binary.js";
 import { formatArtifactRef, isLatticeError, parseArtifactRef, type ArtifactRef } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
-import { withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
-import { formatBytes, withArtifactStore, withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+import { formatBytes, withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
 
-type PushOpts = LatticeOpts & OutputOpts & JsDomainOpts & { name: ArtifactRef; timeout: number };
+type PushOpts = StoreOpts & { name: ArtifactRef };
 
 function artifactRef(value: string): ArtifactRef {
   try {
@@ -52,5 +51,5 @@ export function pushCommand(): Command {
       if (opts.output === "json") return printJson(info);
       process.stdout.write(`pushed ${formatArtifactRef(info)} (${info.digest}, ${formatBytes(info.size)})\n`);
     });
-  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+  return withStoreOptions(cmd);
 }

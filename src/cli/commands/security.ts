@@ -1,26 +1,11 @@
 /** `lattice security set|get`: the lattice's security settings (now: signed invocations), in lattice state. */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { LatticeState } from "../../nats/lattice-state.js";
+import type { OutputOpts } from "../lattice-options.js";
 import { isSignerKey, type InvocationSecurity } from "../../protocol/index.js";
-import { openConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
 import { parseDuration } from "../parse.js";
-import { withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
-
-type SecurityOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
-
-async function withState<T>(opts: SecurityOpts, fn: (s: LatticeState) => Promise<T>): Promise<T> {
-  const nc = await openConnection(opts);
-  try {
-    return await fn(new LatticeState(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout }));
-  } finally {
-    await nc.close();
-  }
-}
-
-function options(cmd: Command): Command {
-  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
-}
+import { withStoreOptions, type StoreOpts } from "./artifacts.js";
+import { withState } from "./state.js";
 
 function onOff(value: string): boolean {
   if (value === "on" || value === "off") return value === "on";
@@ -58,7 +43,7 @@ export function securityCommand(): Command {
     .addOption(new Option("--verify-invocations <on|off>", "instances refuse calls that are unsigned, forged, stale, replayed or signed by an untrusted key").argParser(onOff))
     .addOption(new Option("--window <duration>", "how far a call's signing time may be from the receiver's clock, and how long replays are remembered (default 30s)").argParser(window))
     .addOption(new Option("--trust <keys>", "signers trusted besides the live hosts: nkey public keys, comma-separated (replaces the list; '' clears it)").argParser(signerKeys))
-    .action(async (opts: SecurityOpts & { verifyInvocations?: boolean; window?: number; trust?: string[] }) => {
+    .action(async (opts: StoreOpts & { verifyInvocations?: boolean; window?: number; trust?: string[] }) => {
       const setting = await withState(opts, async (s) => {
         const current = await s.getInvocationSecurity();
         return s.putInvocationSecurity({
@@ -69,6 +54,6 @@ export function securityCommand(): Command {
       });
       print(setting, opts);
     });
-  const get = new Command("get").description("show the lattice's security settings").action(async (opts: SecurityOpts) => print(await withState(opts, (s) => s.getInvocationSecurity()), opts));
-  return new Command("security").description("the lattice's security settings: signed invocations").addCommand(options(set)).addCommand(options(get));
+  const get = new Command("get").description("show the lattice's security settings").action(async (opts: StoreOpts) => print(await withState(opts, (s) => s.getInvocationSecurity()), opts));
+  return new Command("security").description("the lattice's security settings: signed invocations").addCommand(withStoreOptions(set)).addCommand(withStoreOptions(get));
 }

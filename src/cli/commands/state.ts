@@ -3,24 +3,14 @@ import { Command, Option } from "commander";
 import { LatticeState } from "../../nats/lattice-state.js";
 import { DEFAULT_LINK_NAME, assertConfigName, assertLinkInterface, assertLinkName, assertTargetId, type Link } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
-import { openConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
+import { withConnection, type OutputOpts } from "../lattice-options.js";
 import { printJson, printTable } from "../output.js";
 import { collectConfig } from "../parse.js";
-import { withJsDomainOption, type JsDomainOpts } from "./artifacts.js";
+import { withStoreOptions, type StoreOpts } from "./artifacts.js";
 
-type StateOpts = LatticeOpts & OutputOpts & JsDomainOpts & { timeout: number };
-
-async function withState<T>(opts: StateOpts, fn: (s: LatticeState) => Promise<T>): Promise<T> {
-  const nc = await openConnection(opts);
-  try {
-    return await fn(new LatticeState(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout }));
-  } finally {
-    await nc.close();
-  }
-}
-
-function options(cmd: Command): Command {
-  return withJsDomainOption(withTimeoutOption(withOutputOption(withLatticeOptions(cmd))));
+/** Run `fn` with the lattice's state, and close the connection whatever happens. */
+export function withState<T>(opts: StoreOpts, fn: (s: LatticeState) => Promise<T>): Promise<T> {
+  return withConnection(opts, (nc) => fn(new LatticeState(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout })));
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -44,7 +34,7 @@ export function linkCommand(): Command {
     .argument("<interface>", "namespace:package/interface (wasi:keyvalue/store), or namespace:package for all its interfaces")
     .addOption(new Option("--name <name>", "link name, for an actor that uses several links of one interface").default(DEFAULT_LINK_NAME))
     .addOption(new Option("--config <name>", "a named config the target reads for this link (repeatable, later wins)").argParser(collect))
-    .action(async (source: string, target: string, iface: string, opts: StateOpts & { name: string; config?: string[] }) => {
+    .action(async (source: string, target: string, iface: string, opts: StoreOpts & { name: string; config?: string[] }) => {
       assertTargetId(source);
       assertTargetId(target);
       assertLinkInterface(iface);
@@ -54,25 +44,25 @@ export function linkCommand(): Command {
       process.stdout.write(`linked ${source} -> ${target} for ${iface}${opts.name === DEFAULT_LINK_NAME ? "" : ` (${opts.name})`}\n`);
     });
 
-  const get = new Command("get").description("list the links").action(async (opts: StateOpts) => printLinks(await withState(opts, (s) => s.links()), opts));
+  const get = new Command("get").description("list the links").action(async (opts: StoreOpts) => printLinks(await withState(opts, (s) => s.links()), opts));
 
   const del = new Command("del")
     .description("remove a link")
     .argument("<source>")
     .argument("<interface>")
     .addOption(new Option("--name <name>", "link name").default(DEFAULT_LINK_NAME))
-    .action(async (source: string, iface: string, opts: StateOpts & { name: string }) => {
+    .action(async (source: string, iface: string, opts: StoreOpts & { name: string }) => {
       const removed = await withState(opts, (s) => s.deleteLink(source, iface, opts.name));
       if (opts.output === "json") return printJson({ source, interface: iface, name: opts.name, removed });
       if (!removed) throw new CliError(`no link from ${source} for ${iface} named ${opts.name}`);
       process.stdout.write(`removed the link from ${source} for ${iface}\n`);
     });
 
-  return new Command("link").description("links: where an actor's calls on an interface go").addCommand(options(put)).addCommand(options(get)).addCommand(options(del));
+  return new Command("link").description("links: where an actor's calls on an interface go").addCommand(withStoreOptions(put)).addCommand(withStoreOptions(get)).addCommand(withStoreOptions(del));
 }
 
 export function linksCommand(): Command {
-  return options(new Command("links").description("list the links of the lattice").action(async (opts: StateOpts) => printLinks(await withState(opts, (s) => s.links()), opts)));
+  return withStoreOptions(new Command("links").description("list the links of the lattice").action(async (opts: StoreOpts) => printLinks(await withState(opts, (s) => s.links()), opts)));
 }
 
 export function configCommand(): Command {
@@ -80,7 +70,7 @@ export function configCommand(): Command {
     .description("set a named config (replaces its values); links and actors name it to read it")
     .argument("<name>")
     .argument("<key=value...>", "the values")
-    .action(async (name: string, pairs: string[], opts: StateOpts) => {
+    .action(async (name: string, pairs: string[], opts: StoreOpts) => {
       assertConfigName(name);
       let values: Record<string, string>;
       try {
@@ -96,7 +86,7 @@ export function configCommand(): Command {
   const get = new Command("get")
     .description("show a named config, or list them all")
     .argument("[name]")
-    .action(async (name: string | undefined, opts: StateOpts) => {
+    .action(async (name: string | undefined, opts: StoreOpts) => {
       if (name === undefined) {
         const all = await withState(opts, (s) => s.configs());
         if (opts.output === "json") return printJson(all);
@@ -111,12 +101,12 @@ export function configCommand(): Command {
   const del = new Command("del")
     .description("remove a named config")
     .argument("<name>")
-    .action(async (name: string, opts: StateOpts) => {
+    .action(async (name: string, opts: StoreOpts) => {
       const removed = await withState(opts, (s) => s.deleteConfig(name));
       if (opts.output === "json") return printJson({ name, removed });
       if (!removed) throw new CliError(`no config named ${name} in lattice ${opts.lattice}`);
       process.stdout.write(`removed config ${name}\n`);
     });
 
-  return new Command("config").description("named config: values that links and actors read").addCommand(options(put)).addCommand(options(get)).addCommand(options(del));
+  return new Command("config").description("named config: values that links and actors read").addCommand(withStoreOptions(put)).addCommand(withStoreOptions(get)).addCommand(withStoreOptions(del));
 }
