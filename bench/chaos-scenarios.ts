@@ -21,6 +21,7 @@ import { watEcho } from "../test/kit/fixtures.js";
 import { type Cleanup, natsServer } from "../test/kit/lattice.js";
 import { until } from "../test/kit/poll.js";
 import { HUB_DOMAIN, topology } from "../test/kit/topology.js";
+import { recoveredWithout } from "./converge.js";
 import { steadyLoad, type LoadResult } from "./load.js";
 
 export interface ScenarioResult {
@@ -131,10 +132,7 @@ export async function reconcilerKill(cleanup: Cleanup, shape: LoadShape): Promis
         return s && done(s) ? Date.now() : undefined;
       }, 60_000, what, 20);
     detected = poll((s) => s.reconciler !== victim.id, "another reconciler");
-    converged = poll((s) => {
-      const running = s.components[0]?.running ?? {};
-      return s.phase === "deployed" && !(victim.id in running) && Object.values(running).reduce((n, x) => n + x, 0) === 3;
-    }, "the app back at 3 instances");
+    converged = poll((s) => recoveredWithout(s, victim.id, 3), "the app back at 3 instances");
   }, shape.durationMs / 3);
   const load = await echoLoad(caller, "echo", shape.rate, shape);
   return { scenario: "SIGKILL the reconciler's host (app spread 3)", load, detectMs: (await detected) - killedAt, convergeMs: (await converged) - killedAt };

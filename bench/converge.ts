@@ -10,7 +10,7 @@ import { NodeActorRuntime } from "../src/actor/node-runtime.js";
 import { silentLogger } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { connectNode } from "../src/nats/node.js";
-import { parseArtifactRef, type HostInfo } from "../src/protocol/index.js";
+import { parseArtifactRef, type AppStatus, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess } from "../test/kit/cli.js";
 import { watEcho } from "../test/kit/fixtures.js";
 import { Cleanup } from "../test/kit/lattice.js";
@@ -28,6 +28,12 @@ components:
     actor: echo:1
     placement: { spread: { instances: 3 } }
 `;
+}
+
+/** The app's first component is deployed at `instances`, none of them on `goneHost`. */
+export function recoveredWithout(s: AppStatus | undefined, goneHost: string, instances: number): boolean {
+  const running = s?.components[0]?.running ?? {};
+  return s?.phase === "deployed" && !(goneHost in running) && Object.values(running).reduce((n, x) => n + x, 0) === instances;
 }
 
 export async function convergeAfterHostLoss(servers: string, rounds = 10): Promise<{ convergeMs: Summary; samples: number[] }> {
@@ -64,11 +70,7 @@ export async function convergeAfterHostLoss(servers: string, rounds = 10): Promi
       }, 60_000, `${m.name} deployed with an instance on the victim`, 20);
       const killedAt = performance.now();
       await victim.stop("SIGKILL");
-      await until(async () => {
-        const s = await store.status(m.name);
-        const running = s?.components[0]?.running ?? {};
-        return s?.phase === "deployed" && running[victimId] === undefined && Object.values(running).reduce((n, x) => n + x, 0) === 3;
-      }, 60_000, `${m.name} back at 3 instances`, 20);
+      await until(async () => recoveredWithout(await store.status(m.name), victimId, 3), 60_000, `${m.name} back at 3 instances`, 20);
       samples.push(Math.round(performance.now() - killedAt));
       await store.undeploy(m.name);
       await until(async () => (await store.record(m.name)) === undefined, 60_000, `${m.name} undeployed`, 50);
