@@ -7,7 +7,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { TSchema, Static } from "@sinclair/typebox";
-import { KvBucket } from "../nats/kv-bucket.js";
+import { KvBucket, decodeEntry as decodeKvEntry } from "../nats/kv-bucket.js";
 import {
   APP_KEY_PREFIX,
   AppRecord,
@@ -216,11 +216,5 @@ export function canonical(v: unknown): string {
 }
 
 function decodeEntry<T extends TSchema>(e: KvEntry, schema: T, what: string): Static<T> {
-  let v: unknown;
-  try {
-    v = e.json();
-  } catch {
-    throw new LatticeError(ErrorCode.BadReply, `${what} ${e.key} in the app store is not JSON`);
-  }
-  return validate(schema, v, `${what} ${e.key}`);
+  return decodeKvEntry(e, schema, what, "the app store");
 }

@@ -4,8 +4,9 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
-import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { Kvm, type KV, type KvEntry, type KvOptions } from "@nats-io/kv";
+import type { Static, TSchema } from "@sinclair/typebox";
+import { ErrorCode, LatticeError, validate } from "../protocol/index.js";
 import { assertJetStreamDomain } from "./artifact-store.js";
 
 export interface BucketOptions {
@@ -39,4 +40,15 @@ export class KvBucket {
     });
     return this.kv;
   }
+}
+
+/** An entry's JSON value, checked against its schema; `where` names the bucket in errors. */
+export function decodeEntry<T extends TSchema>(e: KvEntry, schema: T, what: string, where: string): Static<T> {
+  let v: unknown;
+  try {
+    v = e.json();
+  } catch {
+    throw new LatticeError(ErrorCode.BadReply, `${what} ${e.key} in ${where} is not JSON`);
+  }
+  return validate(schema, v, `${what} ${e.key}`);
 }

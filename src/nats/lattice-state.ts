@@ -5,14 +5,13 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV, KvEntry } from "@nats-io/kv";
+import type { Static, TSchema } from "@sinclair/typebox";
 import {
   CONFIG_KEY_PREFIX,
   DEFAULT_SIGNATURE_WINDOW_MS,
-  ErrorCode,
   INVOCATION_SECURITY_KEY,
   InvocationSecurity,
   LINK_KEY_PREFIX,
-  LatticeError,
   Link,
   NamedConfig,
   assertConfigName,
@@ -25,7 +24,7 @@ import {
   linkKey,
   validate,
 } from "../protocol/index.js";
-import { KvBucket } from "./kv-bucket.js";
+import { KvBucket, decodeEntry as decodeKvEntry } from "./kv-bucket.js";
 
 export interface StateOptions {
   /** JetStream domain of the hub holding the state (needed on leaf nodes). */
@@ -132,14 +131,8 @@ export class LatticeState {
   }
 }
 
-function decodeEntry<T extends typeof Link | typeof NamedConfig | typeof InvocationSecurity>(e: KvEntry, schema: T, what: string) {
-  let v: unknown;
-  try {
-    v = e.json();
-  } catch {
-    throw new LatticeError(ErrorCode.BadReply, `${what} ${e.key} in lattice state is not JSON`);
-  }
-  return validate(schema, v, `${what} ${e.key}`);
+function decodeEntry<T extends TSchema>(e: KvEntry, schema: T, what: string): Static<T> {
+  return decodeKvEntry(e, schema, what, "lattice state");
 }
 
 export type StateChange =
