@@ -105,7 +105,7 @@ export class AppReconciler {
   start(): this {
     this.events = this.o.nc.subscribe(this.subjects.eventsWildcard(), {
       callback: (err, msg) => {
-        if (!err && TRIGGERS.has(msg.subject.slice(msg.subject.lastIndexOf(".") + 1))) this.soon();
+        if (!err && TRIGGERS.has(this.subjects.eventTypeOf(msg.subject))) this.soon();
       },
     });
     this.ticker = setInterval(() => void this.tick(), this.intervalMs);

@@ -148,7 +148,7 @@ export class LatticeView {
 
   private onEvent(subject: string, data: Uint8Array): void {
     this.stats.events++;
-    const type = subject.slice(subject.lastIndexOf(".") + 1);
+    const type = this.subjects.eventTypeOf(subject);
     if (!isEventType(type)) return; // a later feature's event: not the view's business
     try {
       switch (type) {

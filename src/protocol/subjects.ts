@@ -80,6 +80,11 @@ export class Subjects {
     return `${this.evt}.${type}`;
   }
 
+  /** The event type of an event subject (its last token). */
+  eventTypeOf(subject: string): string {
+    return subject.slice(subject.lastIndexOf(".") + 1);
+  }
+
   /** Every event of this lattice. */
   eventsWildcard(): string {
     return `${this.evt}.>`;
