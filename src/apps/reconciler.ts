@@ -176,7 +176,8 @@ export class AppReconciler {
       try {
         await this.pass();
       } catch (e) {
-        this.log.warn("app reconciliation pass failed", { error: e instanceof Error ? e.message : String(e) });
+        if (e instanceof LeaseLost) this.log.info("the reconciler lease ran out during a pass: stopped before the next operation");
+        else this.log.warn("app reconciliation pass failed", { error: e instanceof Error ? e.message : String(e) });
       }
     } while (this.again && !this.stopped && this.lease.leading);
   }
@@ -246,7 +247,9 @@ export class AppReconciler {
       version: record.deployed,
       phase: record.deployed ? "reconciling" : "undeploying",
       reasons,
-      components: [],
+      // Until this pass has looked at them, the components as last seen: a reconciler taking
+      // over mid-pass must find what was last applied (their specs), or it would re-apply all.
+      components: previous?.components ?? [],
       owned,
       reconciler: this.o.hostId,
       updatedAt: new Date().toISOString(),
@@ -289,6 +292,7 @@ export class AppReconciler {
     status.owned = kept;
 
     if (!record.deployed && isEmpty(kept)) {
+      this.assertLeading();
       await this.store.forget(record.name);
       this.written.delete(record.name);
       this.announce({ name: record.name, version: null, phase: "removed", reasons: [] });
@@ -364,6 +368,7 @@ export class AppReconciler {
       reasons.push(`${b.error} (next try in ${Math.ceil((b.until - Date.now()) / 1000)} s)`);
       return false;
     }
+    this.assertLeading();
     this.stats.operations++;
     try {
       await op();
@@ -383,10 +388,20 @@ export class AppReconciler {
   private async write(status: AppStatus, force = false): Promise<void> {
     const key = canonical({ ...status, updatedAt: "" });
     if (!force && this.written.get(status.name) === key) return;
+    this.assertLeading();
     await this.store.putStatus(status);
     this.written.set(status.name, key);
     const reasons = [...status.reasons, ...status.components.flatMap((c) => c.reasons.map((r) => `${c.id}: ${r}`))];
     this.announce({ name: status.name, version: status.version, phase: status.phase, reasons: status.phase === "deployed" ? [] : reasons.slice(0, 8) });
+  }
+
+  /**
+   * Every operation and status write checks the lease first: a pass can outlast the term it
+   * started in (a slow start, a blocked event loop), and another host may lead by then. An
+   * operation already sent completes; none follows it.
+   */
+  private assertLeading(): void {
+    if (!this.lease.leading) throw new LeaseLost();
   }
 
   /** An `app_status` event when the app's phase or version is not the one last announced. */
@@ -439,6 +454,8 @@ function outcome(c: ManifestComponent, ref: string, spec: string | undefined, pl
     unplaced: plan.reasons.length > 0,
   };
 }
+
+class LeaseLost extends Error {}
 
 /** A failing operation outranks an unplaceable share, which outranks work in progress. */
 function phaseOf(s: AppStatus, outcomes: Outcome[]): AppPhase {
