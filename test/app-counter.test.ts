@@ -120,6 +120,8 @@ describe("the counter app from a manifest", () => {
   it("deploys from the CLI and serves HTTP, counting in the key-value provider", async () => {
     const out = await deploy(file("v1.yaml", manifest("v1", "http-counter:1.0", port)));
     assert.match(out, /app counter v1 deployed; running as declared/);
+    // The http-server opens its listener when it sees its link, moments after the link is written.
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/warmup`).catch(() => undefined))?.status === 200, 30_000, "the app serving HTTP");
     const first = Number((await (await fetch(`http://127.0.0.1:${port}/visits`)).text()).trim());
     const second = Number((await (await fetch(`http://127.0.0.1:${port}/visits`)).text()).trim());
     assert.equal(second, first + 1);
