@@ -2,8 +2,15 @@
  * Components ready to instantiate, by digest: transpiled by jco once and their core modules
  * compiled once, then shared by every instance on this host (a WebAssembly.Module can be posted
  * to any worker). A second start of the same bytes costs a hash and a map lookup.
+ *
+ * The transpiler is jco 1.15 (the `jco-1.15` alias), not the jco 1.35 that componentize-js builds
+ * with: from jco 1.17 on, the generated glue creates a component-model async task and subtask for
+ * every call into and out of the guest, even for synchronous functions. A JavaScript actor's
+ * engine calls its imports (the monotonic clock above all) dozens of times per request, and that
+ * glue doubled the CPU of a call (measured: 565 → 328 µs per HTTP request into a reused instance,
+ * 130 → 86 µs per echo call; docs/benchmarks.md). Nothing the runtime uses needs a newer glue.
  */
-import { transpileBytes } from "@bytecodealliance/jco-transpile";
+import { transpile } from "jco-1.15";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { assertComponent, digestOf } from "./wasm-binary.js";
 
@@ -45,10 +52,18 @@ export class ComponentCache {
   }
 }
 
+/** What jco's `transpile` answers (its package declares no types for it). */
+interface Transpiled {
+  files: Record<string, Uint8Array>;
+  imports: string[];
+  exports: Array<[string, "function" | "instance"]>;
+}
+const transpileComponent = transpile as (bytes: Uint8Array, opts: Record<string, unknown>) => Promise<Transpiled>;
+
 async function compile(bytes: Uint8Array, digest: string, what: string): Promise<CompiledComponent> {
-  let out: Awaited<ReturnType<typeof transpileBytes>>;
+  let out: Transpiled;
   try {
-    out = await transpileBytes(bytes, { name: "actor", instantiation: { tag: "sync" }, emitTypescriptDeclarations: false });
+    out = await transpileComponent(bytes, { name: "actor", instantiation: "sync", noTypescript: true, quiet: true });
   } catch (e) {
     throw new LatticeError(ErrorCode.BadRequest, `${what} is not a valid component: ${firstLine(e)}`);
   }
