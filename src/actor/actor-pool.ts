@@ -7,6 +7,7 @@
 import type { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError, isErrorCode } from "../protocol/index.js";
 import type { Logger } from "../host/logger.js";
+import { HTTP_INSTANCE_MODES, type HttpInstances } from "./actor-metadata.js";
 import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";
 import { createBridge } from "./sync-bridge.js";
@@ -49,6 +50,17 @@ const FAILURE_CODE: Record<CallFailureKind, ErrorCode> = {
   host_error: ErrorCode.Internal,
 };
 
+/** Actor config key that overrides how HTTP calls use instances: `reuse` or `fresh` (actor-metadata.ts). */
+export const HTTP_INSTANCES_KEY = "lattice.http.instances";
+
+/** How this actor's instances serve HTTP calls: its config's say, else the component's. */
+export function httpInstancesFor(actorId: string, component: CompiledComponent, config: Record<string, string>): HttpInstances {
+  const told = config[HTTP_INSTANCES_KEY];
+  if (told === undefined) return component.http.mode;
+  if ((HTTP_INSTANCE_MODES as readonly string[]).includes(told)) return told as HttpInstances;
+  throw new LatticeError(ErrorCode.BadRequest, `actor ${actorId}: config ${HTTP_INSTANCES_KEY} must be ${HTTP_INSTANCE_MODES.join(" or ")}, not ${JSON.stringify(told)}`);
+}
+
 /** Interfaces of `component` that must be forwarded; throws if that is needed and impossible. */
 export function forwardedImports(actorId: string, component: CompiledComponent, canForward: boolean): string[] {
   const remote = component.imports.filter((i) => !isLocalInterface(i));
@@ -65,6 +77,7 @@ export class ActorPool implements ActorInstances {
   private readonly slots = new Set<Slot>();
   private readonly queue: Pending[] = [];
   private readonly forwarded: string[];
+  private readonly httpInstances: HttpInstances;
   private nextId = 1;
   private target: number;
   private stopped = false;
@@ -72,6 +85,7 @@ export class ActorPool implements ActorInstances {
 
   private constructor(private readonly opts: PoolOptions) {
     this.forwarded = forwardedImports(opts.actorId, opts.component, opts.forward !== undefined);
+    this.httpInstances = httpInstancesFor(opts.actorId, opts.component, opts.config ?? {});
     this.target = opts.instances;
   }
 
@@ -165,7 +179,7 @@ export class ActorPool implements ActorInstances {
           this.onMessage(slot, m);
         }
       });
-      const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker };
+      const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker, httpInstances: this.httpInstances };
       worker.postMessage(bind, [bridge.worker.port]);
     });
   }

@@ -3,6 +3,12 @@
  * makes the instance (ahead of need when the worker is a spare), `bind` gives it an actor. A
  * trap (or any failure that may have left the instance half-way) discards the instance; the next
  * call makes a fresh one from the already-compiled core modules.
+ *
+ * HTTP calls (`wasi:http/incoming-handler.handle`) go to the instance's `lattice:http/plain-handler`
+ * export when it has one (http-plain.ts), else to its wasi:http export (http-incoming.ts). They
+ * are served by the one instance for its whole life when the actor's mode is `reuse`; in `fresh`
+ * mode each request gets a new instance, made as soon as the previous request is answered
+ * (actor-metadata.ts says which components need it).
  */
 import { parentPort } from "node:worker_threads";
 import { isLatticeError } from "../protocol/errors.js";
@@ -10,7 +16,9 @@ import { httpRequestArgs, isHttpHandleCall } from "../protocol/http.js";
 import { unversioned } from "../protocol/links.js";
 import { ForwardedImports } from "./forwarded-imports.js";
 import { HttpHandlerError, HttpNoResponseError, serveHttp, type IncomingHandle } from "./http-incoming.js";
+import { PLAIN_HTTP_INTERFACE, servePlainHttp, type PlainHandle } from "./http-plain.js";
 import { localImports, type ActorContext } from "./local-imports.js";
+import type { HttpInstances } from "./actor-metadata.js";
 import { HostCallError, callHostSync } from "./sync-bridge.js";
 import type { BridgeChannel, WorkerCall, WorkerLoad, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -21,6 +29,11 @@ type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports
 
 const port = parentPort;
 if (!port) throw new Error("actor-worker must run in a worker thread");
+
+// jco's glue checks `process.env.JCO_DEBUG` on every call into and out of the guest, and Node's
+// process.env is a native interceptor: a plain copy makes each check a property read (4% of a
+// JavaScript actor's HTTP request). Actors never see it: their WASI environment is empty.
+process.env = { ...process.env };
 
 function send(m: WorkerReply): void {
   port!.postMessage(m);
@@ -35,6 +48,11 @@ let bridge: BridgeChannel | undefined;
 let load: WorkerLoad;
 let instantiate: Instantiate;
 let instance: Record<string, unknown> | undefined;
+/** The instance's plain HTTP handler, if it exports one. */
+let plainHttp: PlainHandle | undefined;
+let httpInstances: HttpInstances = "fresh";
+/** HTTP requests the current instance has answered. */
+let served = 0;
 
 /** The deadline of the call being served: host calls made for it inherit it. */
 let deadline = 0;
@@ -46,13 +64,16 @@ const forwarded = new ForwardedImports((iface, fn, args) => {
 });
 
 function fresh(): Record<string, unknown> {
+  served = 0;
   const imports = localImports(ctx);
   for (const iface of load.forwarded) imports[iface] = forwarded.interface(iface);
-  return instantiate((name) => {
+  const made = instantiate((name) => {
     const m = load.modules[name];
     if (!m) throw new Error(`component asks for core module ${name}, which the transpiler did not produce`);
     return m;
   }, imports);
+  plainHttp = lookup(made, PLAIN_HTTP_INTERFACE, "handle");
+  return made;
 }
 
 /** The exported function: `iface` as exported (versioned or not), or a world-level function. */
@@ -136,24 +157,36 @@ function failed(c: WorkerCall, e: unknown): void {
 }
 
 /**
- * `wasi:http/incoming-handler.handle` with an HttpRequest value (see http-incoming.ts). Each
- * request gets a fresh instance; the next one is made as soon as this call is answered.
+ * `wasi:http/incoming-handler.handle` with an HttpRequest value (see http-incoming.ts). In
+ * `fresh` mode the instance serves this request only, and the next one is made as soon as this
+ * call is answered.
  */
 function callHttp(c: WorkerCall, handle: IncomingHandle): void {
   try {
     const req = httpRequestArgs(c.args);
-    instance = undefined; // one request per instance
-    send({ type: "result", id: c.id, ok: true, value: serveHttp(handle, req) });
+    const plain = plainHttp;
+    if (httpInstances === "fresh") instance = undefined;
+    const response = plain ? servePlainHttp(plain, req) : serveHttp(handle, req);
+    served++;
+    send({ type: "result", id: c.id, ok: true, value: response });
   } catch (e) {
+    // A handler that answered before and answers nothing now is one that serves once (like the
+    // engine's fetch-event shim): from now on, this worker gives each request a fresh instance.
+    if (httpInstances === "reuse" && served > 0 && e instanceof HttpNoResponseError) {
+      httpInstances = "fresh";
+      ctx.log("warn", "lattice", `actor ${ctx.actorId} answered no response on a reused instance after ${served}; serving one request per instance from now on (actor config lattice.http.instances=fresh says so up front)`);
+    }
     failed(c, e);
   }
-  setImmediate(() => {
-    try {
-      instance ??= fresh();
-    } catch {
-      // the next call reports it
-    }
-  });
+  if (httpInstances === "fresh") setImmediate(prepareNext);
+}
+
+function prepareNext(): void {
+  try {
+    instance ??= fresh();
+  } catch {
+    // the next call reports it
+  }
 }
 
 async function onLoad(m: WorkerLoad): Promise<void> {
@@ -178,6 +211,7 @@ port.on("message", (m: WorkerRequest) => {
       ctx.actorId = m.actorId;
       ctx.config = m.config;
       bridge = m.bridge;
+      httpInstances = m.httpInstances;
       return send({ type: "ready" });
   }
 });

@@ -12,6 +12,7 @@
  */
 import { transpile } from "jco-1.15";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { httpInstancesOf, type HttpInstances } from "./actor-metadata.js";
 import { assertComponent, digestOf } from "./wasm-binary.js";
 
 export interface CompiledComponent {
@@ -24,6 +25,8 @@ export interface CompiledComponent {
   imports: string[];
   /** Exported interfaces and functions, as jco names them. */
   exports: Array<[string, "function" | "instance"]>;
+  /** How its `wasi:http/incoming-handler` calls are served by default, and why (actor-metadata.ts). */
+  http: { mode: HttpInstances; why: string };
 }
 
 export class ComponentCache {
@@ -73,7 +76,7 @@ async function compile(bytes: Uint8Array, digest: string, what: string): Promise
   for (const [name, file] of Object.entries(out.files)) {
     if (name.endsWith(".wasm")) modules[name] = await WebAssembly.compile(file as Uint8Array<ArrayBuffer>);
   }
-  return { digest, size: bytes.length, js: new TextDecoder().decode(js), modules, imports: out.imports, exports: out.exports };
+  return { digest, size: bytes.length, js: new TextDecoder().decode(js), modules, imports: out.imports, exports: out.exports, http: httpInstancesOf(bytes) };
 }
 
 function firstLine(e: unknown): string {

@@ -3,6 +3,7 @@
  * clone, so BigInt (u64), Uint8Array (list<u8>) and plain records arrive intact.
  */
 import type { MessagePort } from "node:worker_threads";
+import type { HttpInstances } from "./actor-metadata.js";
 
 /** How the worker reaches the host synchronously (see sync-bridge.ts). */
 export interface BridgeChannel {
@@ -31,6 +32,8 @@ export interface WorkerBind {
   actorId: string;
   config: Record<string, string>;
   bridge: BridgeChannel;
+  /** `reuse`: one instance serves HTTP request after request; `fresh`: a new instance for each. */
+  httpInstances: HttpInstances;
 }
 
 export interface WorkerCall {
