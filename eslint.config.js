@@ -22,4 +22,15 @@ export default tseslint.config(
       eqeqeq: ["error", "smart"],
     },
   },
+  {
+    // Code compiled into actors: it runs in the component's JavaScript engine (StarlingMonkey),
+    // not in Node, and no TypeScript project types it.
+    files: ["guest/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "module",
+      globals: { console: "readonly", Headers: "readonly", Request: "readonly", TextDecoder: "readonly", TextEncoder: "readonly" },
+    },
+  },
 );

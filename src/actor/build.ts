@@ -7,17 +7,22 @@
  * preview2-shim filesystem (`/` → `/`, see DESIGN.md), which must not leak into actors that the
  * same process runs with that shim.
  *
- * TypeScript is stripped with `typescript`'s `transpileModule` into a staging directory, following
- * relative imports so an actor may span several files under its entry's directory.
+ * The entry and every module it reaches by relative import are staged into a directory (TypeScript
+ * stripped with `typescript`'s `transpileModule`, JavaScript checked for syntax and copied), so an
+ * actor may span several files under its entry's directory. For a world that exports
+ * `wasi:http/incoming-handler`, the staged module is wrapped in lattice's HTTP handler layer
+ * (guest/http-handler.js, see build-child.ts) unless it exports `incomingHandler` itself, and the
+ * component is marked (actor-metadata.ts) so that hosts reuse its instances.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type TS from "typescript";
+import { withActorMetadata } from "./actor-metadata.js";
+import type { ChildJob, ChildResult, HttpHandlerMode } from "./build-child.js";
 import { digestOf } from "./wasm-binary.js";
 
 /** The engine features componentize-js can leave out (each drops the WASI imports it needs). */
@@ -35,7 +40,18 @@ export interface BuildActorOptions {
   out?: string;
   /** Engine features to leave out: see {@link ENGINE_FEATURES}. */
   disableFeatures?: string[];
+  /**
+   * For a world exporting `wasi:http/incoming-handler` whose module handles `fetch` events (or
+   * default-exports `{ fetch }`): `layer` (default) compiles in lattice's handler layer, and one
+   * instance serves request after request; `engine` leaves it to the engine's own fetch-event
+   * shim, which serves one request per instance. A module that exports `incomingHandler` is
+   * built as it is, either way.
+   */
+  httpHandler?: HttpHandler;
 }
+
+export const HTTP_HANDLERS = ["layer", "engine"] as const;
+export type HttpHandler = (typeof HTTP_HANDLERS)[number];
 
 export interface BuiltActor {
   bytes: Uint8Array;
@@ -45,6 +61,8 @@ export interface BuiltActor {
   digest: string;
   /** Wall-clock build time. */
   ms: number;
+  /** How its `wasi:http/incoming-handler` export was made, when its world has one. */
+  http?: HttpHandlerMode;
 }
 
 /** A build that failed for a reason the author can fix; `message` is one line, `detail` the full text. */
@@ -59,15 +77,20 @@ export class ActorBuildError extends Error {
 }
 
 const COMPONENTIZE_URL = import.meta.resolve("@bytecodealliance/componentize-js");
-// The shim instance componentize-js itself loads: resolved from its own location.
-const SHIM_FS_URL = pathToFileURL(
-  createRequire(fileURLToPath(COMPONENTIZE_URL)).resolve("@bytecodealliance/preview2-shim/filesystem"),
-).href;
+const CHILD_PATH = fileURLToPath(new URL("./build-child.js", import.meta.url));
 
 /** The componentize-js version in use: part of any cache key for built actors. */
 export const COMPONENTIZE_JS_VERSION: string = (
   JSON.parse(readFileSync(new URL("../package.json", COMPONENTIZE_URL), "utf8")) as { version: string }
 ).version;
+
+/** The files of the build itself (besides componentize-js): part of any cache key for built actors. */
+export const BUILD_FILES: readonly string[] = [
+  fileURLToPath(import.meta.url),
+  CHILD_PATH,
+  fileURLToPath(new URL("../../../guest/http-handler.js", import.meta.url)),
+  fileURLToPath(new URL("../../../guest/lattice-http.wit", import.meta.url)),
+];
 
 const TS_EXT = /\.m?ts$/;
 const SOURCE_EXT = /\.(m?js|m?ts)$/;
@@ -85,21 +108,31 @@ export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
     }
   }
 
+  const httpHandler = opts.httpHandler ?? "layer";
+  if (!(HTTP_HANDLERS as readonly string[]).includes(httpHandler)) {
+    throw new ActorBuildError(`unknown HTTP handler "${String(httpHandler)}" (${HTTP_HANDLERS.join(" or ")})`);
+  }
+
   const work = await mkdtemp(join(tmpdir(), "lattice-build-"));
   try {
-    const entry = TS_EXT.test(source) ? await stageTypeScript(source, join(work, "src")) : source;
-    const wasmPath = join(work, "out.wasm");
-    await componentizeInChild(work, {
-      sourcePath: entry,
-      sourceName: basename(entry),
+    const stageDir = join(work, "src");
+    const entry = await stageSources(source, stageDir);
+    const result = await componentizeInChild({
+      entry,
+      stageDir,
       witPath: witDir,
       worldName: opts.world,
       disableFeatures: features,
-      wasmPath,
+      httpHandler: (await exportsIncomingHandler(source)) ? "own" : httpHandler,
+      wasmPath: join(work, "out.wasm"),
+      resultPath: join(work, "result.json"),
+      errorPath: join(work, "error.txt"),
     }).catch(async (e: unknown) => {
       throw await explain(e, { source, entry, witDir, world: opts.world });
     });
-    const bytes = new Uint8Array(await readFile(wasmPath));
+    let bytes: Uint8Array = new Uint8Array(await readFile(join(work, "out.wasm")));
+    // The engine's shim answers once per instance; a handler of the module's own or the layer, many times.
+    if (result.http) bytes = withActorMetadata(bytes, { http: result.http === "engine" ? "fresh" : "reuse" });
     const digest = await digestOf(bytes);
     let out: string | undefined;
     if (opts.out !== undefined) {
@@ -107,7 +140,7 @@ export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, bytes);
     }
-    return { bytes, ...(out !== undefined ? { out } : {}), digest, ms: Math.round(performance.now() - started) };
+    return { bytes, ...(out !== undefined ? { out } : {}), digest, ms: Math.round(performance.now() - started), ...(result.http ? { http: result.http } : {}) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -134,10 +167,11 @@ function loadTypeScript(): Promise<typeof TS> {
 }
 
 /**
- * Strip the entry and every module it reaches by relative import into `stageDir`, keeping their
- * layout relative to the entry's directory. Returns the staged entry.
+ * Copy the entry and every module it reaches by relative import into `stageDir`, TypeScript
+ * stripped and JavaScript checked for syntax, keeping their layout relative to the entry's
+ * directory. Returns the staged entry.
  */
-async function stageTypeScript(entry: string, stageDir: string): Promise<string> {
+async function stageSources(entry: string, stageDir: string): Promise<string> {
   const ts = await loadTypeScript();
   const root = dirname(entry);
   const seen = new Set<string>();
@@ -146,21 +180,20 @@ async function stageTypeScript(entry: string, stageDir: string): Promise<string>
     if (seen.has(file)) continue;
     seen.add(file);
     const text = await readFile(file, "utf8");
-    let code = text;
-    if (TS_EXT.test(file)) {
-      const result = ts.transpileModule(text, {
-        fileName: file,
-        reportDiagnostics: true,
-        compilerOptions: {
-          target: ts.ScriptTarget.ES2022,
-          module: ts.ModuleKind.ESNext,
-          rewriteRelativeImportExtensions: true,
-        },
-      });
-      const error = result.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
-      if (error) throw new ActorBuildError(formatDiagnostic(ts, error));
-      code = result.outputText;
-    }
+    // For JavaScript this is the syntax check only: the engine's own parser says just how many
+    // errors it found, TypeScript's says where.
+    const result = ts.transpileModule(text, {
+      fileName: file,
+      reportDiagnostics: true,
+      compilerOptions: {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        rewriteRelativeImportExtensions: true,
+      },
+    });
+    const error = result.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
+    if (error) throw new ActorBuildError(formatDiagnostic(ts, error));
+    const code = TS_EXT.test(file) ? result.outputText : text;
     const staged = join(stageDir, stagedName(relative(root, file)));
     await mkdir(dirname(staged), { recursive: true });
     await writeFile(staged, code);
@@ -211,41 +244,12 @@ function shown(path: string): string {
 // ---------------------------------------------------------------------------------------------
 // componentize-js in a child process
 
-interface ChildJob {
-  sourcePath: string;
-  sourceName: string;
-  witPath: string;
-  worldName: string | undefined;
-  disableFeatures: string[];
-  wasmPath: string;
-}
-
 /** Raw failure text from componentize-js (or the child), before it is made readable. */
 class ComponentizeFailure extends Error {}
 
-// The child: set the preopens componentize-js needs, build, write the bytes or the error.
-const CHILD_SCRIPT = `
-import { writeFileSync } from "node:fs";
-const [shimUrl, componentizeUrl, jobJson, errorPath] = process.argv.slice(1);
-const job = JSON.parse(jobJson);
-try {
-  const { _setPreopens } = await import(shimUrl);
-  _setPreopens({ "/": "/" });
-  const { componentize } = await import(componentizeUrl);
-  const { component } = await componentize(job);
-  writeFileSync(job.wasmPath, component);
-} catch (e) {
-  writeFileSync(errorPath, String(e instanceof Error ? e.message : e));
-  process.exitCode = 2;
-}
-`;
-
-function componentizeInChild(work: string, job: ChildJob): Promise<void> {
-  const errorPath = join(work, "error.txt");
+function componentizeInChild(job: ChildJob): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "--eval", CHILD_SCRIPT, SHIM_FS_URL, COMPONENTIZE_URL, JSON.stringify(job), errorPath], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(process.execPath, [CHILD_PATH, JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"] });
     // What the actor's top-level code prints while it is pre-initialized, and any crash report.
     let output = "";
     const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8_000));
@@ -253,12 +257,29 @@ function componentizeInChild(work: string, job: ChildJob): Promise<void> {
     child.stderr.on("data", keep);
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      if (code === 0) return resolvePromise();
-      const reported = existsSync(errorPath) ? readFileSync(errorPath, "utf8") : "";
+      if (code === 0) return resolvePromise(JSON.parse(readFileSync(job.resultPath, "utf8")) as ChildResult);
+      const reported = existsSync(job.errorPath) ? readFileSync(job.errorPath, "utf8") : "";
       const why = reported || `componentize-js exited ${signal ?? code}${output ? `: ${output.trim()}` : ""}`;
       reject(new ComponentizeFailure(why));
     });
   });
+}
+
+/** Whether the module exports `incomingHandler` (then it implements wasi:http itself). */
+async function exportsIncomingHandler(file: string): Promise<boolean> {
+  const ts = await loadTypeScript();
+  const sf = ts.createSourceFile(file, await readFile(file, "utf8"), ts.ScriptTarget.ES2022, false);
+  const exported = (n: TS.Node) => ts.canHaveModifiers(n) && (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+  for (const st of sf.statements) {
+    if (ts.isVariableStatement(st) && exported(st)) {
+      if (st.declarationList.declarations.some((d) => ts.isIdentifier(d.name) && d.name.text === "incomingHandler")) return true;
+    } else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && exported(st)) {
+      if (st.name?.text === "incomingHandler") return true;
+    } else if (ts.isExportDeclaration(st) && st.exportClause && ts.isNamedExports(st.exportClause)) {
+      if (st.exportClause.elements.some((e) => e.name.text === "incomingHandler")) return true;
+    }
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

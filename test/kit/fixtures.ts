@@ -3,8 +3,9 @@
  * hand-written WAT components that take milliseconds to make.
  *
  * An example is cached by a hash of its sources, its WIT, the componentize-js version and the
- * compiled build module, under node_modules/.cache/lattice/fixtures/. Test processes share the
- * cache: one builds while the others wait on its lock file, and every write is a rename.
+ * build's own files (build.ts, its child, the HTTP handler layer), under
+ * node_modules/.cache/lattice/fixtures/. Test processes share the cache: one builds while the
+ * others wait on its lock file, and every write is a rename.
  */
 import { randomBytes, createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
@@ -12,7 +13,7 @@ import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promise
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
-import { COMPONENTIZE_JS_VERSION, buildActor } from "../../src/actor/build.js";
+import { BUILD_FILES, COMPONENTIZE_JS_VERSION, buildActor } from "../../src/actor/build.js";
 
 export type ExampleName = "echo" | "http-hello" | "counter" | "http-counter";
 
@@ -69,7 +70,7 @@ function cacheKey(name: ExampleName): string {
   for (const f of filesUnder(dir).filter((f) => !f.endsWith(".md"))) {
     h.update(`${relative(dir, f)}\n`).update(readFileSync(f));
   }
-  h.update(readFileSync(fileURLToPath(new URL("../../src/actor/build.js", import.meta.url))));
+  for (const f of BUILD_FILES) h.update(readFileSync(f));
   return h.digest("hex").slice(0, 16);
 }
 
