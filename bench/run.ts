@@ -1,6 +1,10 @@
 /**
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
+ *
+ * `--only invocation|converge|http`: that part alone, printed, not written. `--quick`: the http
+ * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
+ * absolute time; see http.ts).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -11,20 +15,35 @@ import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";
 import { convergeAfterHostLoss } from "./converge.js";
 import { hostDiscovery } from "./host-discovery.js";
+import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
 import { ed25519Costs, invocationPath } from "./invocation.js";
+import { missingTools } from "./load-tools.js";
 
 const outIdx = process.argv.indexOf("--out");
 const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
-// `--only invocation` (the invocation path and Ed25519 costs) or `--only converge` (app
-// convergence after a host loss): that part alone, printed, not written.
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && only !== "invocation" && only !== "converge") throw new Error("--only takes: invocation, converge");
+if (onlyIdx > 0 && only !== "invocation" && only !== "converge" && only !== "http") throw new Error("--only takes: invocation, converge, http");
+const quick = process.argv.includes("--quick");
+const missing = missingTools();
+if ((quick || only === "http" || !only) && missing.length > 0) {
+  throw new Error(`the http benchmark needs ${missing.join(" and ")}: run \`npm run setup\` (as root it installs them with apt-get), or apt-get install ${missing.join(" ")}`);
+}
 
 const nats = await startNatsServer({ jetstream: {} });
 try {
-  if (only === "invocation") {
+  if (quick) {
+    const http = await httpPath(nats.clientUrl, QUICK);
+    const problems = grossRegressions(http);
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), profile: "quick", http, problems }, null, 2) + "\n");
+    if (problems.length > 0) {
+      process.stderr.write(`bench --quick: gross regression:\n${problems.map((p) => `  ${p}`).join("\n")}\n`);
+      process.exitCode = 1;
+    }
+  } else if (only === "http") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), http: await httpPath(nats.clientUrl, FULL) }, null, 2) + "\n");
+  } else if (only === "invocation") {
     const invocation = await invocationPath(nats.clientUrl);
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), invocation, ed25519: await ed25519Costs() }, null, 2) + "\n");
   } else if (only === "converge") {
