@@ -7,6 +7,8 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { CallLedger } from "./call-ledger.js";
 import type { CallSigner, InvocationGuard } from "./call-signing.js";
 import { isNoResponders, isTimeout } from "./request-errors.js";
+import { RecentReplies } from "./recent-replies.js";
+import { request } from "./request-mux.js";
 import {
   DEFAULT_LINK_NAME,
   ErrorCode,
@@ -76,7 +78,7 @@ export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRe
     const left = r.deadline - Date.now();
     const timeout = Math.max(1, r.attemptTimeoutMs ? Math.min(left, r.attemptTimeoutMs) : left);
     try {
-      msg = await nc.request(subject, body, { timeout });
+      msg = await outbox.request(nc, subject, body, timeout);
     } catch (e) {
       if (isNoResponders(e)) {
         throw new LatticeError(ErrorCode.NotFound, `no instance of ${r.target} is running in lattice ${subjects.lattice}`);
@@ -91,6 +93,47 @@ export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRe
   if (!reply.ok) throw replyError(reply.error);
   return { value: reply.value, responder: reply.by ?? undefined };
 }
+
+// Node's setImmediate runs after the turn's I/O; a browser (no setImmediate) gets a timer.
+const later: (f: () => void) => unknown = globalThis.setImmediate ?? ((f: () => void) => setTimeout(f, 0));
+
+/**
+ * Messages held to the end of the event loop's turn, then sent together: nats.js writes its
+ * outbound buffer to the socket once per microtask checkpoint, and callers that each react to an
+ * event of their own (an HTTP request, a worker's answer) each end one, so each message left in
+ * a socket write of its own. Held for `setImmediate`, those of one turn share a write (a
+ * syscall, and a wake-up of the server, each). The delay is the rest of the turn.
+ */
+class Outbox {
+  private held: Array<() => void> = [];
+
+  private add(send: () => void): void {
+    if (this.held.push(send) === 1) later(this.flush);
+  }
+
+  request(nc: NatsConnection, subject: string, body: Uint8Array | undefined, timeout: number): Promise<Msg> {
+    return new Promise((resolve, reject) => this.add(() => request(nc, subject, body, timeout).then(resolve, reject)));
+  }
+
+  respond(msg: Msg, data: Uint8Array, onError: (e: unknown) => void): void {
+    this.add(() => {
+      try {
+        msg.respond(data);
+      } catch (e) {
+        onError(e);
+      }
+    });
+  }
+
+  private readonly flush = (): void => {
+    const held = this.held;
+    this.held = [];
+    for (const send of held) send();
+  };
+}
+
+/** One per process: whatever is sent in a turn shares its writes. */
+const outbox = new Outbox();
 
 /** A retry with less time than this left would only add load. */
 const MIN_RETRY_MS = 20;
@@ -135,7 +178,7 @@ export class InvocationServer {
    * Replies by call id, kept until the call's deadline: a retry of a call this server has taken
    * (the caller gave up waiting too early) gets the same reply, and the work is not done twice.
    */
-  private readonly recent = new Map<string, { reply: Promise<Uint8Array>; until: number }>();
+  private readonly recent = new RecentReplies(REMEMBERED_CALLS);
   /** Calls taken and not yet answered, and who waits for them all to be. */
   private inflight = 0;
   private idle?: () => void;
@@ -219,15 +262,11 @@ export class InvocationServer {
       let entry = call.callId ? this.recent.get(call.callId) : undefined;
       if (!entry) {
         entry = { reply: this.once(msg.subject, call), until: call.deadline };
-        if (call.callId) this.remember(call.callId, entry);
+        if (call.callId) this.recent.add(call.callId, entry);
       }
       reply = entry.reply;
     }
-    try {
-      msg.respond(await reply!);
-    } catch (e) {
-      this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`);
-    }
+    outbox.respond(msg, await reply!, (e) => this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`));
   }
 
   /** Run the call, unless the ledger says another instance has taken it: then its reply. */
@@ -268,16 +307,5 @@ export class InvocationServer {
   private failure(e: unknown): Uint8Array {
     const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
     return encodeReply({ ok: false, error, by: this.opts.responder });
-  }
-
-  private remember(callId: string, entry: { reply: Promise<Uint8Array>; until: number }): void {
-    this.recent.set(callId, entry);
-    // Map order is insertion order, close to deadline order: drop from the front what is past
-    // its deadline, and the oldest beyond the bound. Amortized O(1) per call.
-    const now = Date.now();
-    for (const [id, e] of this.recent) {
-      if (e.until >= now && this.recent.size <= REMEMBERED_CALLS) break;
-      this.recent.delete(id);
-    }
   }
 }
