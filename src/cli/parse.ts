@@ -1,17 +1,14 @@
 /** Parsers for CLI argument values. Each throws InvalidArgumentError with a message a user can act on. */
 import { InvalidArgumentError } from "commander";
-import { assertIssuerKey, assertLabel, isLatticeError } from "../protocol/index.js";
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+import { assertIssuerKey, assertLabel, isLatticeError, parseDuration as parseProtocolDuration } from "../protocol/index.js";
 
 /** `500ms`, `1s`, `1.5s`, `2m`, `1h`; a bare number is milliseconds. */
 export function parseDuration(value: string): number {
-  const m = DURATION.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`expected a duration like 500ms, 1s or 2m, got ${JSON.stringify(value)}`);
-  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? "ms") as keyof typeof UNIT_MS];
-  if (ms < 1) throw new InvalidArgumentError("duration must be at least 1ms");
-  return Math.round(ms);
+  try {
+    return parseProtocolDuration(value);
+  } catch {
+    throw new InvalidArgumentError(`expected a duration like 500ms, 1s or 2m (at least 1ms), got ${JSON.stringify(value)}`);
+  }
 }
 
 export function parsePort(value: string): number {

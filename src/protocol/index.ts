@@ -11,6 +11,7 @@ export * from "./invocation.js";
 export * from "./invocation-signature.js";
 export * from "./links.js";
 export * from "./http.js";
+export * from "./durations.js";
 export * from "./base32.js";
 export * from "./module-keys.js";
 export * from "./claims.js";

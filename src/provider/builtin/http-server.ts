@@ -28,7 +28,7 @@
  * bind (address in use) makes the provider unhealthy, with the reason, and is retried every 3 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { ErrorCode, MAX_INVOCATION_PAYLOAD, encodeCall, isLatticeError, linkKey } from "../../protocol/index.js";
+import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
 
@@ -70,25 +70,6 @@ function parseAddress(address: string): { host?: string; port: number } {
   if (!a.includes(":") || m[1] === undefined && m[2] === undefined) return { host: "127.0.0.1", port };
   const host = m[1] ?? m[2];
   return host ? { host, port } : { port };
-}
-
-/** `1500` (ms), `500ms`, `10s`, `2m`. */
-function parseDuration(v: string | undefined, fallback: number, what: string): number {
-  if (v === undefined || v.trim() === "") return fallback;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid ${what} ${JSON.stringify(v)}: expected e.g. 1500, 500ms, 10s or 2m`);
-  const n = Number(m[1]) * (m[2] === "m" ? 60_000 : m[2] === "s" ? 1_000 : 1);
-  if (!(n >= 1)) throw new Error(`invalid ${what} ${JSON.stringify(v)}: at least 1 ms`);
-  return Math.round(n);
-}
-
-/** `1048576`, `512k`, `8m` (binary units). */
-function parseSize(v: string | undefined, fallback: number, what: string): number {
-  if (v === undefined || v.trim() === "") return fallback;
-  const m = /^(\d+)\s*([kKmM]i?[bB]?)?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid ${what} ${JSON.stringify(v)}: expected bytes, e.g. 1048576, 512k or 8m`);
-  const unit = m[2]?.[0]?.toLowerCase();
-  return Number(m[1]) * (unit === "m" ? 1024 * 1024 : unit === "k" ? 1024 : 1);
 }
 
 function isHttpLink(l: ResolvedLink): boolean {
@@ -140,9 +121,9 @@ class HttpServerProvider {
         settings = {
           target: l.target,
           linkName: l.name,
-          timeoutMs: parseDuration(l.values.timeout, DEFAULT_TIMEOUT_MS, "timeout"),
-          maxBody: parseSize(l.values.max_body, MAX_HTTP_BODY, "max_body"),
-          retryMs: l.values.retry?.trim() === "off" ? 0 : parseDuration(l.values.retry, DEFAULT_RETRY_MS, "retry"),
+          timeoutMs: durationOr(l.values.timeout, DEFAULT_TIMEOUT_MS, "timeout"),
+          maxBody: sizeOr(l.values.max_body, MAX_HTTP_BODY, "max_body"),
+          retryMs: l.values.retry?.trim() === "off" ? 0 : durationOr(l.values.retry, DEFAULT_RETRY_MS, "retry"),
         };
       } catch (e) {
         settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY, retryMs: DEFAULT_RETRY_MS };

@@ -33,7 +33,7 @@
  * Reply subjects (`_INBOX.…`) are allowed. Delivery order is not kept across concurrent calls.
  */
 import { NoRespondersError, RequestError, TimeoutError, type Msg, type Subscription } from "@nats-io/nats-core";
-import { ErrorCode, LatticeError, linkKey } from "../../protocol/index.js";
+import { ErrorCode, LatticeError, durationOr, linkKey } from "../../protocol/index.js";
 import { runProvider, type CallContext, type ProviderRuntime, type ResolvedLink } from "../index.js";
 
 const CONSUMER = "wasmcloud:messaging/consumer";
@@ -73,15 +73,6 @@ function checkSubject(subject: unknown, what: string, wildcards: boolean): strin
     throw new Error(`${what} ${JSON.stringify(subject)} is reserved: the lattice itself uses lattice.> and the $ system subjects`);
   }
   return subject;
-}
-
-function parseDuration(v: string | undefined, fallback: number, what: string): number {
-  if (v === undefined || v.trim() === "") return fallback;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid ${what} ${JSON.stringify(v)}: expected e.g. 1500, 500ms, 10s or 2m`);
-  const n = Math.round(Number(m[1]) * (m[2] === "m" ? 60_000 : m[2] === "s" ? 1_000 : 1));
-  if (n < 1) throw new Error(`invalid ${what} ${JSON.stringify(v)}: at least 1 ms`);
-  return n;
 }
 
 function errorText(e: unknown): string {
@@ -186,7 +177,7 @@ class MessagingProvider {
       }
       d.link = link;
       try {
-        d.timeoutMs = parseDuration(v.timeout, DEFAULT_TIMEOUT_MS, "timeout");
+        d.timeoutMs = durationOr(v.timeout, DEFAULT_TIMEOUT_MS, "timeout");
         const max = Number(v.max_in_flight ?? DEFAULT_MAX_IN_FLIGHT);
         d.maxInFlight = Number.isInteger(max) && max >= 1 ? max : DEFAULT_MAX_IN_FLIGHT;
       } catch (e) {
