@@ -3,6 +3,13 @@
  * component instance and running one call at a time, with a bounded queue in front. A call past
  * its deadline terminates its worker (the only way to stop a guest stuck in a loop) and a fresh
  * worker takes the slot; a trap is handled inside the worker by a fresh instance.
+ *
+ * The queue is bounded: a call that finds it full, or that would wait past its deadline for an
+ * instance, is refused at once with `unavailable` (an HTTP edge answers 503) rather than queued
+ * into a timeout. The bound is 8 calls per instance, and at least 32: as deep as the queue gets
+ * under as many concurrent callers as that, so that offered more than it can serve, an actor
+ * answers the calls it takes about as fast as it does at that concurrency. The wait is estimated
+ * from the calls waiting and the recent time a call takes (a moving average).
  */
 import type { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError, isErrorCode } from "../protocol/index.js";
@@ -24,8 +31,7 @@ export interface PoolOptions {
   forward?: ImportForwarder;
   log: Logger;
   workers: WorkerSupply;
-  /** Calls waiting for a free instance beyond this are refused (`unavailable`). */
-  maxQueue?: number;
+
 }
 
 interface Pending {
@@ -38,7 +44,7 @@ interface Pending {
 interface Slot {
   worker: Worker;
   ready: boolean;
-  current?: Pending & { timer: ReturnType<typeof setTimeout> };
+  current?: Pending & { timer: ReturnType<typeof setTimeout>; started: number };
   closeBridge: () => void;
 }
 
@@ -52,6 +58,13 @@ const FAILURE_CODE: Record<CallFailureKind, ErrorCode> = {
 
 /** Actor config key that overrides how HTTP calls use instances: `reuse` or `fresh` (actor-metadata.ts). */
 export const HTTP_INSTANCES_KEY = "lattice.http.instances";
+
+/** Actor config key: how many calls may wait for an instance on one host (default below). */
+export const MAX_QUEUE_KEY = "lattice.max-queue";
+const QUEUE_PER_INSTANCE = 8;
+const MIN_QUEUE = 32;
+/** Weight of the latest call in the moving average of call times. */
+const SERVICE_EWMA = 0.2;
 
 /** How this actor's instances serve HTTP calls: its config's say, else the component's. */
 export function httpInstancesFor(actorId: string, component: CompiledComponent, config: Record<string, string>): HttpInstances {
@@ -78,14 +91,23 @@ export class ActorPool implements ActorInstances {
   private readonly queue: Pending[] = [];
   private readonly forwarded: string[];
   private readonly httpInstances: HttpInstances;
+  /** Set by config, else derived from the instances wanted. */
+  private readonly maxQueue?: number;
+  /** Moving average of the time a call takes an instance, in ms (0 until one has answered). */
+  private serviceMs = 0;
   private nextId = 1;
   private target: number;
   private stopped = false;
-  readonly stats: InstanceStats = { calls: 0, failed: 0, traps: 0, timeouts: 0, replaced: 0 };
+  readonly stats: InstanceStats = { calls: 0, failed: 0, traps: 0, timeouts: 0, replaced: 0, refused: 0 };
 
   private constructor(private readonly opts: PoolOptions) {
     this.forwarded = forwardedImports(opts.actorId, opts.component, opts.forward !== undefined);
     this.httpInstances = httpInstancesFor(opts.actorId, opts.component, opts.config ?? {});
+    const maxQueue = opts.config?.[MAX_QUEUE_KEY];
+    if (maxQueue !== undefined) {
+      if (!/^\d+$/.test(maxQueue.trim())) throw new LatticeError(ErrorCode.BadRequest, `actor ${opts.actorId}: config ${MAX_QUEUE_KEY} must be a whole number of calls, not ${JSON.stringify(maxQueue)}`);
+      this.maxQueue = Number(maxQueue);
+    }
     this.target = opts.instances;
   }
 
@@ -117,15 +139,28 @@ export class ActorPool implements ActorInstances {
 
   invoke(inv: Invocation): Promise<unknown> {
     if (this.stopped) return Promise.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is stopping`));
-    const maxQueue = this.opts.maxQueue ?? 1_000;
-    if (this.queue.length >= maxQueue) {
-      return Promise.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} has ${this.queue.length} calls waiting; try another instance`));
+    const refusal = this.overloaded(inv);
+    if (refusal) {
+      this.stats.refused++;
+      return Promise.reject(refusal);
     }
     this.stats.calls++;
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, inv, resolve, reject });
       this.dispatch();
     });
+  }
+
+  /** Why a call cannot be taken now, if it cannot: it would wait too long for an instance. */
+  private overloaded(inv: Invocation): LatticeError | undefined {
+    if (this.queue.length === 0 && [...this.slots].some((s) => s.ready && !s.current)) return undefined;
+    const instances = `its ${this.target} instance${this.target === 1 ? "" : "s"}`;
+    if (this.queue.length >= (this.maxQueue ?? Math.max(MIN_QUEUE, QUEUE_PER_INSTANCE * this.target))) {
+      return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: ${this.queue.length} calls wait for ${instances}; try again shortly`);
+    }
+    const waitMs = ((this.queue.length + 1) * this.serviceMs) / Math.max(1, this.target);
+    if (Date.now() + waitMs + this.serviceMs <= inv.deadline) return undefined;
+    return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: a call would wait about ${Math.ceil(waitMs)} ms for ${instances}, past its deadline`);
   }
 
   /** Grow or shrink to `n` instances. Busy instances finish their call before they go. */
@@ -199,6 +234,8 @@ export class ActorPool implements ActorInstances {
     if (!cur || cur.id !== m.id) return; // the answer to a call that already timed out
     clearTimeout(cur.timer);
     slot.current = undefined;
+    const took = performance.now() - cur.started;
+    this.serviceMs = this.serviceMs === 0 ? took : this.serviceMs + SERVICE_EWMA * (took - this.serviceMs);
     if (m.ok) cur.resolve(m.value);
     else {
       this.stats.failed++;
@@ -225,7 +262,7 @@ export class ActorPool implements ActorInstances {
         continue;
       }
       const timer = setTimeout(() => this.onTimeout(slot), left);
-      slot.current = { ...next, timer };
+      slot.current = { ...next, timer, started: performance.now() };
       const msg: WorkerCall = { type: "call", id: next.id, deadline: next.inv.deadline, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
       slot.worker.postMessage(msg);
     }

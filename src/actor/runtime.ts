@@ -23,6 +23,8 @@ export interface InstanceStats {
   timeouts: number;
   /** Instances replaced after a timeout or a crash. */
   replaced: number;
+  /** Calls refused because they would have waited too long for an instance (overload). */
+  refused: number;
 }
 
 /** The running instances of one actor on one host. */
