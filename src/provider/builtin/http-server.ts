@@ -23,14 +23,16 @@
  * Changes apply live: a new link opens a listener, a changed address moves it (in-flight requests
  * on the old one finish), a deleted link closes it; target, timeout and max_body apply to the next
  * request. Status codes of failures: 413 body too large, 502 no instance of the actor answers (or
- * it is no HTTP actor), 503 the actor is stopping or overloaded, 504 the deadline passed, 500 any
- * other failure (a trap, a guest error); each with a one-line text body. A listener that cannot
+ * it is no HTTP actor), 503 the actor is stopping or overloaded (with `Retry-After: 1`: its
+ * instances refuse calls that would wait longer than their queue-wait budget), 504 the deadline
+ * passed, 500 any other failure (a trap, a guest error); each with a one-line text body. A listener that cannot
  * bind (address in use) makes the provider unhealthy, with the reason, and is retried every 3 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
+import { ConcurrencyLimit, type Outcome } from "./concurrency-limit.js";
 
 const DEFAULT_ADDRESS = "127.0.0.1:8080";
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -99,6 +101,8 @@ function statusOf(e: unknown): { status: number; reason: string } {
 
 class HttpServerProvider {
   private readonly listeners = new Map<string, Listener>();
+  /** Per target actor: how many requests may be in flight to it (see concurrency-limit.ts). */
+  private readonly limits = new Map<string, ConcurrencyLimit>();
   private health = "";
   private stopped = false;
 
@@ -219,6 +223,13 @@ class HttpServerProvider {
 
   private async serve(lis: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const s = lis.settings;
+    let gate = this.limits.get(s.target);
+    if (!gate) this.limits.set(s.target, (gate = new ConcurrencyLimit()));
+    if (!gate.tryAcquire()) {
+      req.resume(); // the body is not wanted, and the connection can serve the next request
+      return text(res, 503, `service unavailable: ${s.target} is overloaded (${gate.current} requests in flight); try again shortly`, ["retry-after", "1"]);
+    }
+    let outcome: Outcome = "failed";
     try {
       const limit = s.maxBody;
       const declared = Number(req.headers["content-length"]);
@@ -248,12 +259,17 @@ class HttpServerProvider {
       }
       const retry = s.retryMs > 0 && IDEMPOTENT.has(request.method.toUpperCase()) ? { attemptTimeoutMs: s.retryMs } : {};
       const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs, ...retry });
+      outcome = "served";
       write(res, request.method, httpResponseOf(value), responder);
     } catch (e) {
+      if (isLatticeError(e) && e.code === ErrorCode.Unavailable) outcome = "refused";
       if (req.destroyed && !req.complete) return; // the client went away
       const { status, reason } = statusOf(e);
       if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
-      text(res, status, reason);
+      // Overload and stopping pass: a client may try again in a second.
+      text(res, status, reason, status === 503 ? ["retry-after", "1"] : []);
+    } finally {
+      gate.release(outcome);
     }
   }
 }
