@@ -11,7 +11,7 @@
  *   JetStream KV), 4 instances, the same load; then the count is checked: every request wrk saw
  *   answered was counted (plus at most one per connection that wrk cut off at the end), and 1,000
  *   requests sent and awaited 32 at a time count exactly 1,000;
- * - overload: hello offered twice the throughput it reached (hey, rate-limited): what share is
+ * - overload: hello offered twice the throughput it reached (open-loop.ts): what share is
  *   answered 503 and how fast, the latency of the requests accepted against hello's at 32
  *   connections, and how many got no answer at all.
  */

@@ -1,10 +1,11 @@
 /**
- * Real HTTP load tools, run as child processes and read back: `wrk` (closed loop: N connections,
- * each sends its next request when the last is answered) for throughput and latency, and `hey`
- * with a rate limit per worker for an offered load (open loop, as far as answers come in time),
- * its CSV giving every request's status and time. Both are Debian packages (`npm run setup`).
+ * HTTP load, run as child processes and read back: `wrk` (closed loop: N connections, each sends
+ * its next request when the last is answered) for throughput and latency, and open-loop.ts for
+ * an offered load (requests at a fixed rate, answered or not). wrk is a Debian package (`npm run
+ * setup`).
  */
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { findExecutable } from "../src/nats/node.js";
 
 export interface WrkResult {
@@ -19,7 +20,7 @@ export interface WrkResult {
 }
 
 export function missingTools(): string[] {
-  return ["wrk", "hey"].filter((t) => !findExecutable(t));
+  return ["wrk"].filter((t) => !findExecutable(t));
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
@@ -79,9 +80,13 @@ export async function wrk(url: string, o: { connections: number; threads?: numbe
 export interface OfferedLoadResult {
   offeredPerSecond: number;
   sent: number;
+  /** How long sending and answering took, in seconds. */
+  seconds: number;
   byStatus: Record<string, number>;
   /** Requests that got no answer in time, or whose connection failed. */
   errors: number;
+  /** 2xx answers per second. */
+  acceptedPerSecond: number;
   /** Of the requests answered 2xx, in milliseconds. */
   acceptedMs: { p50: number; p99: number };
   /** Of the requests answered 503, in milliseconds: how promptly overload is said. */
@@ -90,49 +95,22 @@ export interface OfferedLoadResult {
 
 function pctOf(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 1000) / 1000;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-/** Read hey's CSV: `response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset`. */
-export function parseHeyCsv(csv: string, offeredPerSecond: number): OfferedLoadResult {
-  const byStatus: Record<string, number> = {};
-  const accepted: number[] = [];
-  const refused: number[] = [];
-  let sent = 0;
-  for (const line of csv.split("\n")) {
-    const f = line.split(",");
-    if (f.length < 8 || !/^[\d.]+$/.test(f[0]!)) continue;
-    sent++;
-    const ms = Number(f[0]) * 1000;
-    const status = f[6]!;
-    byStatus[status] = (byStatus[status] ?? 0) + 1;
-    if (status.startsWith("2")) accepted.push(ms);
-    else if (status === "503") refused.push(ms);
-  }
-  accepted.sort((a, b) => a - b);
-  refused.sort((a, b) => a - b);
-  return {
-    offeredPerSecond,
-    sent,
-    byStatus,
-    errors: 0,
-    acceptedMs: { p50: pctOf(accepted, 0.5), p99: pctOf(accepted, 0.99) },
-    refusedMs: { p50: pctOf(refused, 0.5), p99: pctOf(refused, 0.99) },
-  };
-}
-
-/**
- * Offer `perSecond` requests a second for about `seconds`: hey's workers each send at most their
- * share of the rate, with enough of them that each has ~40 ms per request before it falls behind.
- * The number of requests is fixed, so those that got no answer (timeouts, failed connections:
- * hey leaves them out of its CSV) are the ones missing from it.
- */
+/** Offer `perSecond` requests a second, evenly spaced, for `seconds` (open-loop.ts in a child process). */
 export async function offeredLoad(url: string, o: { perSecond: number; seconds: number; timeoutS?: number }): Promise<OfferedLoadResult> {
-  const workers = Math.max(8, Math.ceil(o.perSecond / 25));
-  const perWorker = Math.max(1, Math.round(o.perSecond / workers));
-  const total = workers * perWorker * o.seconds;
-  const args = ["-n", String(total), "-c", String(workers), "-q", String(perWorker), "-t", String(o.timeoutS ?? 10), "-o", "csv", url];
-  const r = parseHeyCsv(await run("hey", args, (o.seconds * 3 + 30) * 1000), workers * perWorker);
-  r.errors = total - r.sent;
-  return r;
+  const script = fileURLToPath(new URL("./open-loop.js", import.meta.url));
+  const out = await run(process.execPath, [script, url, String(o.perSecond), String(o.seconds), String(o.timeoutS ?? 10)], (o.seconds * 3 + 30) * 1000);
+  const r = JSON.parse(out) as { sent: number; seconds: number; byStatus: Record<string, number>; errors: number; acceptedMs: number[]; refusedMs: number[] };
+  return {
+    offeredPerSecond: o.perSecond,
+    sent: r.sent,
+    seconds: Math.round(r.seconds * 100) / 100,
+    byStatus: r.byStatus,
+    errors: r.errors,
+    acceptedPerSecond: Math.round(r.acceptedMs.length / r.seconds),
+    acceptedMs: { p50: pctOf(r.acceptedMs, 0.5), p99: pctOf(r.acceptedMs, 0.99) },
+    refusedMs: { p50: pctOf(r.refusedMs, 0.5), p99: pctOf(r.refusedMs, 0.99) },
+  };
 }
