@@ -1,5 +1,5 @@
 // Makes sure the system tools lattice needs are there: nats-server (for `lattice up` and the
-// tests) and wrk and hey (the HTTP load tools of `npm run bench`). `npm run setup` runs it, and
+// tests) and wrk (the HTTP load tool of `npm run bench`). `npm run setup` runs it, and
 // npm's `prepare` (with --soft) right after the TypeScript build. Uses the compiled search of
 // src/nats for nats-server. As root on Debian/Ubuntu it installs what is missing with apt-get.
 //
@@ -14,7 +14,6 @@ const soft = process.argv.includes("--soft");
 const TOOLS = [
   { name: "nats-server", find: findNatsServer, hint: NATS_SERVER_INSTALL_HINT, forWhat: "`lattice up` and the tests" },
   { name: "wrk", find: () => findExecutable("wrk"), hint: "Install it: apt-get install wrk", forWhat: "the HTTP benchmark (npm run bench)" },
-  { name: "hey", find: () => findExecutable("hey"), hint: "Install it: apt-get install hey", forWhat: "the HTTP overload benchmark (npm run bench)" },
 ];
 
 function fail(message) {
