@@ -25,12 +25,22 @@ export default tseslint.config(
   {
     // Code compiled into actors: it runs in the component's JavaScript engine (StarlingMonkey),
     // not in Node, and no TypeScript project types it.
-    files: ["guest/**/*.js"],
+    files: ["guest/**/*.js", "test/fixtures/actors/**/*.js"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: "module",
-      globals: { console: "readonly", Headers: "readonly", Request: "readonly", TextDecoder: "readonly", TextEncoder: "readonly" },
+      globals: {
+        addEventListener: "readonly",
+        console: "readonly",
+        crypto: "readonly",
+        Headers: "readonly",
+        Request: "readonly",
+        Response: "readonly",
+        TextDecoder: "readonly",
+        TextEncoder: "readonly",
+        URL: "readonly",
+      },
     },
   },
 );

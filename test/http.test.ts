@@ -6,17 +6,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fork, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
-import { COMPONENTIZE_JS_VERSION, buildActor } from "../src/actor/build.js";
 import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
@@ -25,7 +19,7 @@ import { freePort, type NatsServer } from "../src/nats/node.js";
 import { HTTP_HANDLE, HTTP_INCOMING_HANDLER, type HttpRequest, type HttpResponse } from "../src/protocol/http.js";
 import { isLatticeError, parseArtifactRef } from "../src/protocol/index.js";
 import type { ProviderIpc } from "../src/provider/index.js";
-import { EXAMPLES_DIR, FIXTURE_CACHE_DIR, exampleComponent } from "./kit/fixtures.js";
+import { exampleComponent } from "./kit/fixtures.js";
 import { runCli } from "./kit/cli.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
 import { until } from "./kit/poll.js";
@@ -53,68 +47,6 @@ function httpWat(body: string): Promise<Uint8Array> {
   (func $handle (param "request" (own $req)) (param "response-out" (own $out)) (canon lift (core func $i "handle")))
   (instance $inst (export "handle" (func $handle)))
   (export "wasi:http/incoming-handler@0.2.0" (instance $inst)))`);
-}
-
-/** A component built from `files` (relative paths → contents) once per change of them, beside the kit's cache. */
-async function cachedBuild(name: string, files: Map<string, Uint8Array | string>, source: string, world: string): Promise<Uint8Array> {
-  const h = createHash("sha256").update(`componentize-js ${COMPONENTIZE_JS_VERSION}\n${source}\n${world}\n`);
-  for (const [path, content] of [...files].sort(([x], [y]) => x.localeCompare(y))) h.update(`${path}\n`).update(content);
-  const file = join(FIXTURE_CACHE_DIR, `${name}-${h.digest("hex").slice(0, 16)}.wasm`);
-  if (!existsSync(file)) {
-    const dir = await mkdtemp(join(tmpdir(), `lattice-${name}-`));
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    try {
-      for (const [path, content] of files) {
-        await mkdir(dirname(join(dir, path)), { recursive: true });
-        await writeFile(join(dir, path), content);
-      }
-      await mkdir(FIXTURE_CACHE_DIR, { recursive: true });
-      await buildActor({ source: join(dir, source), witDir: join(dir, "wit"), world, out: tmp });
-      await rename(tmp, file);
-    } finally {
-      await rm(tmp, { force: true });
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-  return new Uint8Array(await readFile(file));
-}
-
-function filesUnder(root: string, dir = root, into = new Map<string, Uint8Array | string>()): Map<string, Uint8Array | string> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) filesUnder(root, path, into);
-    else if (!e.name.endsWith(".md")) into.set(relative(root, path), readFileSync(path));
-  }
-  return into;
-}
-
-/** examples/messaging-echo (the kit's example list is fixed, so it is built here). */
-function messagingEcho(): Promise<Uint8Array> {
-  return cachedBuild("messaging-echo", filesUnder(join(EXAMPLES_DIR, "messaging-echo")), "messaging-echo.ts", "messaging-echo");
-}
-
-/**
- * A fetch-handler actor that shows what it received: `METHOD URL`, the `x-test` header and the
- * body, with status 201 and two `set-cookie` headers; `/big?n=N` answers N bytes.
- */
-function httpEcho(): Promise<Uint8Array> {
-  const files = new Map<string, Uint8Array | string>();
-  for (const [path, content] of filesUnder(join(EXAMPLES_DIR, "http-hello", "wit", "deps"))) files.set(join("wit", "deps", path), content);
-  files.set("wit/world.wit", "package test:http-echo;\n\nworld http-echo {\n  export wasi:http/incoming-handler@0.2.10;\n}\n");
-  files.set(
-    "http-echo.js",
-    `addEventListener("fetch", (event) => event.respondWith((async () => {
-  const req = event.request;
-  const url = new URL(req.url);
-  if (url.pathname === "/big") return new Response(new Uint8Array(Number(url.searchParams.get("n"))));
-  const headers = new Headers({ "content-type": "text/plain" });
-  headers.append("set-cookie", "a=1");
-  headers.append("set-cookie", "b=2");
-  return new Response(\`\${req.method} \${req.url}\\n\${req.headers.get("x-test")}\\n\${await req.text()}\`, { status: 201, headers });
-})()));
-`,
-  );
-  return cachedBuild("http-echo", files, "http-echo.js", "http-echo");
 }
 
 interface ProviderProcess {
@@ -193,7 +125,7 @@ describe("HTTP actors, the http-server and messaging providers", () => {
     await startActor("http-trap", "http-trap", await httpWat("unreachable"));
     await startActor("http-spin", "http-spin", await httpWat("(loop $l (br $l))"));
     await startActor("http-silent", "http-silent", await httpWat(""));
-    await startActor("http-echo", "http-echo", await httpEcho());
+    await startActor("http-echo", "http-echo", await exampleComponent("http-echo"));
   });
   after(cleanup.run);
 
@@ -428,7 +360,7 @@ describe("HTTP actors, the http-server and messaging providers", () => {
     });
 
     it("delivers subscribed messages to an actor, which answers through the provider", async () => {
-      await startActor("mecho", "messaging-echo", await messagingEcho());
+      await startActor("mecho", "messaging-echo", await exampleComponent("messaging-echo"));
       await state.putConfig("mecho-subs", { subscriptions: "demo.echo, demo.other" });
       await state.putLink({ source: "messaging", target: "mecho", interface: "wasmcloud:messaging/handler", name: "default", config: ["mecho-subs"] });
       await state.putLink({ source: "mecho", target: "messaging", interface: "wasmcloud:messaging", name: "default", config: [] });

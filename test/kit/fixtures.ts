@@ -1,46 +1,69 @@
 /**
- * Components for tests: the example actors, built once and cached across runs, and tiny
- * hand-written WAT components that take milliseconds to make.
+ * Components for tests: the example actors and the test's own actors (test/fixtures/actors/),
+ * built once and cached across runs, and tiny hand-written WAT components that take milliseconds
+ * to make.
  *
- * An example is cached by a hash of its sources, its WIT, the componentize-js version and the
- * build's own files (build.ts, its child, the HTTP handler layer), under
+ * An actor is cached by a hash of its sources, its WIT, how it is built, the componentize-js
+ * version and the build's own files (build.ts, its child, the HTTP handler layer), under
  * node_modules/.cache/lattice/fixtures/. Test processes share the cache: one builds while the
  * others wait on its lock file, and every write is a rename.
  */
 import { randomBytes, createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
-import { BUILD_FILES, COMPONENTIZE_JS_VERSION, buildActor } from "../../src/actor/build.js";
+import { BUILD_FILES, COMPONENTIZE_JS_VERSION, buildActor, type HttpHandler } from "../../src/actor/build.js";
 
-export type ExampleName = "echo" | "http-hello" | "counter" | "http-counter";
-
-/** What `lattice build` is given for each example (paths relative to its directory). */
-export const EXAMPLES: Record<ExampleName, { source: string; world: string }> = {
-  echo: { source: "echo.ts", world: "echo-actor" },
-  "http-hello": { source: "http-hello.ts", world: "http-hello" },
-  counter: { source: "counter.ts", world: "counter-actor" },
-  "http-counter": { source: "http-counter.ts", world: "http-counter" },
-};
+export type ExampleName = "echo" | "http-hello" | "counter" | "http-counter" | "messaging-echo";
+/** The examples, and actors of the tests' own. */
+export type ActorName = ExampleName | "http-hello-engine" | "http-echo" | "http-state" | "http-own";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const EXAMPLES_DIR = join(ROOT, "examples");
+const TEST_ACTORS_DIR = join(ROOT, "test", "fixtures", "actors");
 export const FIXTURE_CACHE_DIR = join(ROOT, "node_modules", ".cache", "lattice", "fixtures");
+/** The standard WASI packages the HTTP examples use: the WIT deps of the tests' HTTP actors. */
+const HTTP_DEPS = join(EXAMPLES_DIR, "http-hello", "wit", "deps");
+
+interface ActorSpec {
+  /** The actor's directory: its source and `wit/`. */
+  dir: string;
+  source: string;
+  world: string;
+  /** WIT packages to put under `wit/deps/` when the directory has none of its own. */
+  deps?: string;
+  httpHandler?: HttpHandler;
+}
+
+/** What `lattice build` is given for each actor. */
+export const ACTORS: Record<ActorName, ActorSpec> = {
+  echo: { dir: join(EXAMPLES_DIR, "echo"), source: "echo.ts", world: "echo-actor" },
+  "http-hello": { dir: join(EXAMPLES_DIR, "http-hello"), source: "http-hello.ts", world: "http-hello" },
+  counter: { dir: join(EXAMPLES_DIR, "counter"), source: "counter.ts", world: "counter-actor" },
+  "http-counter": { dir: join(EXAMPLES_DIR, "http-counter"), source: "http-counter.ts", world: "http-counter" },
+  "messaging-echo": { dir: join(EXAMPLES_DIR, "messaging-echo"), source: "messaging-echo.ts", world: "messaging-echo" },
+  /** http-hello built with the engine's fetch-event shim: one request per instance. */
+  "http-hello-engine": { dir: join(EXAMPLES_DIR, "http-hello"), source: "http-hello.ts", world: "http-hello", httpHandler: "engine" },
+  "http-echo": { dir: join(TEST_ACTORS_DIR, "http-echo"), source: "http-echo.js", world: "http-echo", deps: HTTP_DEPS },
+  "http-state": { dir: join(TEST_ACTORS_DIR, "http-state"), source: "http-state.js", world: "http-state", deps: HTTP_DEPS },
+  "http-own": { dir: join(TEST_ACTORS_DIR, "http-own"), source: "http-own.js", world: "http-own", deps: HTTP_DEPS },
+};
 
 /** A build that takes longer than this holds a stale lock (its process died). */
 const LOCK_STALE_MS = 180_000;
 
-const built = new Map<ExampleName, Promise<string>>();
+const built = new Map<ActorName, Promise<string>>();
 
-/** The example component's bytes, built on first use. */
-export async function exampleComponent(name: ExampleName): Promise<Uint8Array> {
+/** The actor's component bytes, built on first use. */
+export async function exampleComponent(name: ActorName): Promise<Uint8Array> {
   return new Uint8Array(await readFile(await exampleComponentPath(name)));
 }
 
-/** The path of the example component in the cache, built on first use. */
-export function exampleComponentPath(name: ExampleName): Promise<string> {
+/** The path of the actor's component in the cache, built on first use. */
+export function exampleComponentPath(name: ActorName): Promise<string> {
   let p = built.get(name);
   if (!p) {
     p = cachedBuild(name);
@@ -52,8 +75,8 @@ export function exampleComponentPath(name: ExampleName): Promise<string> {
 
 /** The example's source, WIT directory and world, as absolute paths (for tests of the build itself). */
 export function exampleInputs(name: ExampleName): { source: string; witDir: string; world: string } {
-  const dir = join(EXAMPLES_DIR, name);
-  return { source: join(dir, EXAMPLES[name].source), witDir: join(dir, "wit"), world: EXAMPLES[name].world };
+  const a = ACTORS[name];
+  return { source: join(a.dir, a.source), witDir: join(a.dir, "wit"), world: a.world };
 }
 
 function filesUnder(dir: string): string[] {
@@ -63,18 +86,34 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Everything the component depends on: a change to any of it rebuilds. */
-function cacheKey(name: ExampleName): string {
+function cacheKey(name: ActorName): string {
   const h = createHash("sha256");
-  const dir = join(EXAMPLES_DIR, name);
-  h.update(`componentize-js ${COMPONENTIZE_JS_VERSION}\n${JSON.stringify(EXAMPLES[name])}\n`);
-  for (const f of filesUnder(dir).filter((f) => !f.endsWith(".md"))) {
-    h.update(`${relative(dir, f)}\n`).update(readFileSync(f));
+  const a = ACTORS[name];
+  h.update(`componentize-js ${COMPONENTIZE_JS_VERSION}\n${JSON.stringify({ ...a, dir: relative(ROOT, a.dir), deps: a.deps && relative(ROOT, a.deps) })}\n`);
+  for (const dir of [a.dir, ...(a.deps ? [a.deps] : [])]) {
+    for (const f of filesUnder(dir).filter((f) => !f.endsWith(".md"))) h.update(`${relative(dir, f)}\n`).update(readFileSync(f));
   }
   for (const f of BUILD_FILES) h.update(readFileSync(f));
   return h.digest("hex").slice(0, 16);
 }
 
-async function cachedBuild(name: ExampleName): Promise<string> {
+/** Build an actor into `out`; one with `deps` gets them under its WIT in a copy of its directory. */
+async function build(a: ActorSpec, out: string): Promise<void> {
+  if (!a.deps) {
+    await buildActor({ source: join(a.dir, a.source), witDir: join(a.dir, "wit"), world: a.world, out, ...(a.httpHandler ? { httpHandler: a.httpHandler } : {}) });
+    return;
+  }
+  const work = await mkdtemp(join(tmpdir(), "lattice-fixture-"));
+  try {
+    await cp(a.dir, work, { recursive: true });
+    await cp(a.deps, join(work, "wit", "deps"), { recursive: true });
+    await buildActor({ source: join(work, a.source), witDir: join(work, "wit"), world: a.world, out, ...(a.httpHandler ? { httpHandler: a.httpHandler } : {}) });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function cachedBuild(name: ActorName): Promise<string> {
   await mkdir(FIXTURE_CACHE_DIR, { recursive: true });
   const key = cacheKey(name);
   const file = join(FIXTURE_CACHE_DIR, `${name}-${key}.wasm`);
@@ -87,7 +126,7 @@ async function cachedBuild(name: ExampleName): Promise<string> {
         if (existsSync(file)) return file; // built by another process between the check and the lock
         const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
         try {
-          await buildActor({ ...exampleInputs(name), out: tmp });
+          await build(ACTORS[name], tmp);
           await rename(tmp, file);
         } finally {
           await rm(tmp, { force: true });
@@ -118,7 +157,7 @@ async function tryLock(lock: string): Promise<boolean> {
 }
 
 /** Drop components built from older sources of this example. */
-function prune(name: ExampleName, keep: string): void {
+function prune(name: ActorName, keep: string): void {
   for (const f of readdirSync(FIXTURE_CACHE_DIR)) {
     const path = join(FIXTURE_CACHE_DIR, f);
     const old = f.startsWith(`${name}-`) && f.endsWith(".wasm") && path !== keep && /^[0-9a-f]{16}$/.test(f.slice(name.length + 1, -5));

@@ -46,14 +46,14 @@ export class ConcurrencyLimit {
 
   /** Give the place back, saying how the call went: `refused` is the actor's overload answer. */
   release(outcome: Outcome): void {
+    const wasInFlight = this.inflight--;
     if (outcome === "refused") {
       const now = performance.now();
       if (now - this.lastRefusal >= DECREASE_EVERY_MS) this.limit = Math.max(this.min, Math.min(this.limit, this.inflight) * 0.9);
       this.lastRefusal = now;
-    } else if (outcome === "served" && this.inflight >= this.limit * 0.9) {
+    } else if (outcome === "served" && wasInFlight >= Math.floor(this.limit) * 0.9) {
       this.limit = Math.min(this.max, this.limit + 1 / this.limit);
     }
-    this.inflight--;
   }
 
   get current(): number {
