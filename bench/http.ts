@@ -153,7 +153,13 @@ export async function httpPath(natsUrl: string, o: HttpBenchOptions): Promise<Ht
     await until(async () => (await get(counterUrl).catch(() => undefined))?.status === 200 || undefined, 60_000, "the counter answering HTTP");
     const plainUrl = await plainServer(cleanup, sample);
 
-    const load = (url: string, seconds: number) => wrk(url, { connections: o.connections, seconds });
+    // wrk walks away from the requests it has in flight when its time is up; they are still
+    // queued in the lattice for a moment, and the next run's first requests would find them.
+    const load = async (url: string, seconds: number) => {
+      const r = await wrk(url, { connections: o.connections, seconds });
+      await new Promise((done) => setTimeout(done, 500));
+      return r;
+    };
     await load(helloUrl, o.warmupSeconds);
     await load(plainUrl, Math.min(2, o.warmupSeconds));
     const plainRounds: WrkResult[] = [];
