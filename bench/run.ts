@@ -61,6 +61,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const watActor = await actorRuntime(await watEcho(), { coldRuns: 10, warmRuns: 20, calls: 5_000, memInstances: 10 });
   const jsActor = await actorRuntime(await exampleComponent("echo"), { coldRuns: 3, warmRuns: 20, calls: 5_000, memInstances: 5 });
   const converge = await convergeAfterHostLoss(natsUrl);
+  const http = await httpPath(natsUrl, FULL);
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -94,6 +95,14 @@ async function all(natsUrl: string, out: string): Promise<void> {
         target: "median <= 5000",
         ...converge.convergeMs,
         samples: converge.samples,
+      },
+      http: {
+        description:
+          "the README's apps over real HTTP, as a user runs them: http-hello and http-counter (4 instances each) behind the built-in http-server on a `lattice host` process, " +
+          "wrk at 32 connections, in rounds alternating with a plain Node http server answering the same status, headers and body; the counter's count checked; " +
+          "overload: hello offered twice its throughput at an even rate (open-loop.ts), accepted latency against hello's at 32 connections",
+        targets: "hello.throughputRatio >= 0.25 with p99 <= 20 ms; counter.throughputRatio >= 0.10, count exact; overload: 503s not timeouts, accepted p50 <= 3x loaded",
+        ...http,
       },
       actorRuntime: {
         description:
