@@ -50,7 +50,8 @@ export async function actorRuntime(bytes: Uint8Array, opts: { coldRuns: number; 
       await inst.stop();
     }
 
-    const one = await rt.start({ actorId: "latency", digest, instances: 1 });
+    // 64 calls in flight: deeper than the default queue bound of one instance (actor-pool.ts).
+    const one = await rt.start({ actorId: "latency", digest, instances: 1, config: { "lattice.max-queue": "64" } });
     const lat: number[] = [];
     for (let i = 0; i < opts.calls; i++) {
       const t0 = performance.now();
