@@ -23,10 +23,8 @@
  * with the `error-code` as payload), `handle` returning without a response, and a response body
  * over MAX_HTTP_BODY (`payload_too_large`, the guest is stopped at the write that crosses it).
  *
- * The worker gives every HTTP call a fresh instance: the componentize-js engine (StarlingMonkey)
- * cannot serve a second FetchEvent on an instance (bytecodealliance/StarlingMonkey#247), and a
- * fresh instance per request is wasi:http's own model. Instantiation comes from the compiled
- * modules, so it costs milliseconds; the worker makes the next one as soon as a call ends.
+ * Whether an instance serves one request or many is the worker's business (actor-worker.ts):
+ * every object made here belongs to one call, and the guest drops them.
  */
 import * as shimClocks from "@bytecodealliance/preview2-shim/clocks";
 import * as shimHttp from "@bytecodealliance/preview2-shim/http";
