@@ -106,7 +106,8 @@ async function all(natsUrl: string, out: string): Promise<void> {
       },
       actorRuntime: {
         description:
-          "one process, no NATS. coldStartMs: component bytes -> first call answered (transpile, compile, worker, instantiate); " +
+          "one process, no NATS. coldStartMs: component bytes never seen on this machine -> first call answered (transpile, compile, worker, instantiate); " +
+          "cachedStartMs: the same in a new runtime with the transpiled component in the machine's cache; " +
           "warmStartMs: compiled digest -> first call; callLatencyUs: one call into a live instance, one at a time; " +
           "callsPerSecond: 64 in flight into one instance; memoryPerInstanceMB: RSS added per instance",
         targets: "warmStartMs median <= 20, callLatencyUs median <= 50",

@@ -3,19 +3,27 @@ import type { Logger } from "../host/logger.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { ActorPool } from "./actor-pool.js";
 import { ComponentCache } from "./component-cache.js";
+import { Transpiler } from "./transpiler.js";
 import type { ActorInstances, ActorRuntime, StartOptions } from "./runtime.js";
 import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
 
-export type NodeRuntimeOptions = SupplyOptions;
+export interface NodeRuntimeOptions extends SupplyOptions {
+  /** Where transpiled components are kept (transpiler.ts); false: nowhere, transpile every time. */
+  transpileCache?: string | false;
+}
 
 export class NodeActorRuntime implements ActorRuntime {
-  private readonly cache = new ComponentCache();
+  private readonly transpiler: Transpiler;
+  private readonly cache: ComponentCache;
   private workers?: WorkerSupply;
 
   constructor(
     private readonly log: Logger,
     private readonly opts: NodeRuntimeOptions = {},
-  ) {}
+  ) {
+    this.transpiler = new Transpiler(opts.transpileCache);
+    this.cache = new ComponentCache(this.transpiler);
+  }
 
   async prepare(bytes: Uint8Array, what: string): Promise<string> {
     return (await this.cache.load(bytes, what)).digest;
@@ -34,7 +42,7 @@ export class NodeActorRuntime implements ActorRuntime {
   }
 
   async close(): Promise<void> {
-    await this.workers?.close();
+    await Promise.all([this.workers?.close(), this.transpiler.close()]);
     this.workers = undefined;
   }
 }
