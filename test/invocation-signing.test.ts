@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { createCurve, createServer, createUser } from "@nats-io/nkeys";
 import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
@@ -81,6 +81,15 @@ async function refusal(p: unknown): Promise<LatticeError> {
   const e = await p;
   assert.ok(e instanceof LatticeError, "refused");
   return e;
+}
+
+
+/** Every call to `target`, through its queue group or straight to one of its members. */
+function tapCalls(cleanup: Cleanup, nc: NatsConnection, subjects: Subjects, target: string, onCall: (m: Msg) => void): void {
+  for (const subject of [subjects.invocationWildcard(target), subjects.invocationDirectAll(target)]) {
+    const tap = nc.subscribe(subject, { callback: (_e, m) => onCall(m) });
+    cleanup.add(() => tap.unsubscribe());
+  }
 }
 
 describe("invocation signatures (no NATS)", () => {
@@ -282,8 +291,7 @@ describe("signed invocations in a lattice", () => {
     const server = new InvocationServer(nc, subjects, "counted", () => Promise.resolve(++runs), { instances: 1, responder: "test", defaultTimeoutMs: 5_000, guard });
     cleanup.add(() => server.stop());
     const captured: Uint8Array[] = [];
-    const tap = nc.subscribe(subjects.invocationWildcard("counted"), { callback: (_e, m) => void captured.push(Uint8Array.from(m.data)) });
-    cleanup.add(() => tap.unsubscribe());
+    tapCalls(cleanup, nc, subjects, "counted", (m) => void captured.push(Uint8Array.from(m.data)));
     await nc.flush();
 
     const callId = crypto.randomUUID();
@@ -335,8 +343,7 @@ describe("signed invocations in a lattice", () => {
 
   it("a call an actor makes over a link, captured and replayed, is refused by the host", async () => {
     const captured: Array<{ subject: string; data: Uint8Array }> = [];
-    const tap = nc.subscribe(subjects.invocationWildcard("seven"), { callback: (_e, m) => void captured.push({ subject: m.subject, data: Uint8Array.from(m.data) }) });
-    cleanup.add(() => tap.unsubscribe());
+    tapCalls(cleanup, nc, subjects, "seven", (m) => void captured.push({ subject: m.subject, data: Uint8Array.from(m.data) }));
     await nc.flush();
     assert.equal(await client.call("relay", "acme:demo/relay", "call", [], { signer: hostSigner }), 7);
     await until(() => captured.length === 1 || undefined, 2_000, "the relay's call to seven");
@@ -439,8 +446,7 @@ describe("session keys: per-call MACs, keys fetched once from the signer", () =>
 
   it("refuses and counts a forged MAC, a tampered body, an unknown session, a replay and a stale issued-at", async () => {
     const captured: Uint8Array[] = [];
-    const tap = nc.subscribe(subjects.invocationWildcard("sess"), { callback: (_e, m) => void captured.push(Uint8Array.from(m.data)) });
-    cleanup.add(() => tap.unsubscribe());
+    tapCalls(cleanup, nc, subjects, "sess", (m) => void captured.push(Uint8Array.from(m.data)));
     await nc.flush();
     const before = { ...guard.stats };
     const runsBefore = runs;

@@ -263,7 +263,7 @@ export class ActorPool implements ActorInstances {
       }
       const timer = setTimeout(() => this.onTimeout(slot), left);
       slot.current = { ...next, timer, started: performance.now() };
-      const msg: WorkerCall = { type: "call", id: next.id, deadline: next.inv.deadline, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
+      const msg: WorkerCall = { type: "call", id: next.id, deadline: next.inv.deadline, callId: next.inv.callId, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
       slot.worker.postMessage(msg);
     }
   }

@@ -12,6 +12,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { isLatticeError } from "../protocol/errors.js";
+import { childCallId } from "../protocol/invocation.js";
 import { httpRequestArgs, isHttpHandleCall } from "../protocol/http.js";
 import { unversioned } from "../protocol/links.js";
 import { ForwardedImports } from "./forwarded-imports.js";
@@ -56,11 +57,15 @@ let served = 0;
 
 /** The deadline of the call being served: host calls made for it inherit it. */
 let deadline = 0;
+/** The idempotency key of the call being served, and how many host calls it has made. */
+let callId: string | undefined;
+let hostCalls = 0;
 
 const forwarded = new ForwardedImports((iface, fn, args) => {
   if (!bridge) throw new Error(`${iface}.${fn} called before the instance was bound to an actor`);
   const left = Math.max(1, (deadline || Date.now() + HOST_CALL_TIMEOUT_MS) - Date.now());
-  return callHostSync(bridge, { iface, fn, args, deadline: Date.now() + left }, Math.min(left, HOST_CALL_TIMEOUT_MS));
+  const key = callId === undefined ? undefined : childCallId(callId, hostCalls++);
+  return callHostSync(bridge, { iface, fn, args, deadline: Date.now() + left, ...(key ? { callId: key } : {}) }, Math.min(left, HOST_CALL_TIMEOUT_MS));
 });
 
 function fresh(): Record<string, unknown> {
@@ -120,6 +125,8 @@ function call(c: WorkerCall): void {
     return;
   }
   deadline = c.deadline;
+  callId = c.callId;
+  hostCalls = 0;
   if (isHttpHandleCall(c.iface, c.fn)) return callHttp(c, f);
   try {
     send({ type: "result", id: c.id, ok: true, value: f(...c.args) });

@@ -14,6 +14,8 @@ export interface Invocation {
   args: unknown[];
   /** Epoch milliseconds. */
   deadline: number;
+  /** The call's idempotency key: the calls the instance makes for it derive theirs from it. */
+  callId?: string;
 }
 
 export interface InstanceStats {

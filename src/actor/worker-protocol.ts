@@ -40,6 +40,8 @@ export interface WorkerCall {
   type: "call";
   id: number;
   deadline: number;
+  /** The invocation's idempotency key, if it has one. */
+  callId?: string;
   /** Interface name as exported (`acme:demo/echo`), or "" for a function the world exports directly. */
   iface: string;
   fn: string;
@@ -66,6 +68,8 @@ export interface HostCall {
   args: unknown[];
   /** The deadline of the invocation the guest is serving (epoch ms): the call inherits it. */
   deadline: number;
+  /** Derived from the served invocation's key and this call's place among its calls (childCallId). */
+  callId?: string;
 }
 
 export type HostCallReply = { ok: true; value: unknown } | { ok: false; code: string; message: string; payload?: unknown };

@@ -45,6 +45,7 @@ export class LinkRouter {
       source: actorId,
       linkName: link.name,
       deadline: call.deadline,
+      ...(call.callId ? { callId: call.callId } : {}),
       signer: this.state.invocationSecurity()?.verify ? this.signer : undefined,
     });
     return r.value;

@@ -1,28 +1,16 @@
 /**
- * Both ends of an invocation over NATS: `invoke` (the caller: headers, deadline, error mapping)
- * and `InvocationServer` (a target's instances: one queue subscription each, decoded calls in,
- * encoded replies out). Actors, providers and the CLI all go through these two.
+ * The caller's end of an invocation over NATS: `invoke` (the envelope, the deadline, where each
+ * attempt goes, retries, error mapping). Actors, providers and the CLI all call through it; the
+ * other end is `InvocationServer` (invocation-server.ts).
  */
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
-import type { CallLedger } from "./call-ledger.js";
-import type { CallSigner, InvocationGuard } from "./call-signing.js";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { CallSigner } from "./call-signing.js";
+import { outbox } from "./outbox.js";
 import { isNoResponders, isTimeout } from "./request-errors.js";
-import { RecentReplies } from "./recent-replies.js";
-import { request } from "./request-mux.js";
-import {
-  DEFAULT_LINK_NAME,
-  ErrorCode,
-  LatticeError,
-  decodeCall,
-  decodeReply,
-  encodeCall,
-  encodeReply,
-  encodeResult,
-  isLatticeError,
-  replyError,
-  type CallEnvelope,
-  type Subjects,
-} from "../protocol/index.js";
+import { routerOf, type Member, type TargetRoutes } from "./router.js";
+import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeReply, encodeCall, replyError, type CallEnvelope, type InvocationReply, type Subjects } from "../protocol/index.js";
+
+export { InvocationServer, type CallHandler, type IncomingCall, type InvocationPolicy, type ServerOptions } from "./invocation-server.js";
 
 export interface InvokeRequest {
   target: string;
@@ -38,8 +26,12 @@ export interface InvokeRequest {
   /** The idempotency key: keep it when retrying the same logical call. */
   callId?: string;
   traceparent?: string;
-  /** Send the call again after this long without an answer (same call id), while the deadline allows. */
-  attemptTimeoutMs?: number;
+  /**
+   * When to send the call again, with the same call id, while no attempt has been answered:
+   * `auto` (the default) after the target's retransmission timeout (router.ts), a number of ms
+   * after that long, 0 never. Every attempt after the first spends the connection's retry budget.
+   */
+  attemptTimeoutMs?: number | "auto";
   /** Sign the call (each attempt anew) with this key. */
   signer?: CallSigner;
 }
@@ -50,13 +42,18 @@ export interface InvokeResult {
   responder?: string;
 }
 
+/** A retry with less time than this left would only add load. */
+const MIN_RETRY_MS = 20;
+
 /**
- * Call a target and wait for its answer. With `attemptTimeoutMs`, an attempt that gets no answer
- * in that time is sent again, with the same call id, while the deadline allows: a call taken by
- * an instance that died goes to another one. "No responders" fails at once: nobody runs the target.
+ * Call a target and wait for its answer. Each attempt goes where the router says (a member it
+ * chose, or the target's queue group); one that is not answered in time is not given up: the
+ * call is sent again, with the same call id, to another member (retry budget and deadline
+ * allowing), and the first answer wins. A member that answers `unavailable` (overloaded, paused)
+ * is skipped the same way. "No responders" at a member's address drops that member and tries
+ * another at once; in the queue group it means nobody runs the target.
  */
-export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
-  const subject = subjects.invocation(r.target, r.iface, r.fn);
+export function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
   const call: CallEnvelope = {
     args: r.args,
     deadline: r.deadline,
@@ -65,247 +62,152 @@ export async function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRe
     ...(r.linkName && r.linkName !== DEFAULT_LINK_NAME ? { link: r.linkName } : {}),
     ...(r.traceparent ? { traceparent: r.traceparent } : {}),
   };
-  const unsigned = r.signer ? undefined : encodeCall(call);
-  let issuedAt = 0;
-  let msg: Msg | undefined;
-  for (let attempt = 1; !msg; attempt++) {
-    let body = unsigned;
-    // A retry is signed anew: a verifier refuses a second copy of a signature as a replay.
-    // Not awaited when signed at once: an await here defers the publish past nats.js's flush,
-    // and concurrent calls then go out one write each (measured: a third of the throughput).
-    const signed = r.signer?.signCall(subject, call, issuedAt);
-    if (signed) ({ body, issuedAt } = signed instanceof Promise ? await signed : signed);
-    const left = r.deadline - Date.now();
-    const timeout = Math.max(1, r.attemptTimeoutMs ? Math.min(left, r.attemptTimeoutMs) : left);
-    try {
-      msg = await outbox.request(nc, subject, body, timeout);
-    } catch (e) {
-      if (isNoResponders(e)) {
-        throw new LatticeError(ErrorCode.NotFound, `no instance of ${r.target} is running in lattice ${subjects.lattice}`);
-      }
-      if (!isTimeout(e)) throw e;
-      if (r.deadline - Date.now() < MIN_RETRY_MS) {
-        throw new LatticeError(ErrorCode.Timeout, `${r.target} did not answer ${r.iface ? `${r.iface}.` : ""}${r.fn} before its deadline (${attempt} attempt${attempt === 1 ? "" : "s"})`);
-      }
-    }
-  }
-  const reply = decodeReply(msg.data);
-  if (!reply.ok) throw replyError(reply.error);
-  return { value: reply.value, responder: reply.by ?? undefined };
+  return new Attempts(nc, subjects, r, call).result;
 }
 
-// Node's setImmediate runs after the turn's I/O; a browser (no setImmediate) gets a timer.
-const later: (f: () => void) => unknown = globalThis.setImmediate ?? ((f: () => void) => setTimeout(f, 0));
-
-/**
- * Messages held to the end of the event loop's turn, then sent together: nats.js writes its
- * outbound buffer to the socket once per microtask checkpoint, and callers that each react to an
- * event of their own (an HTTP request, a worker's answer) each end one, so each message left in
- * a socket write of its own. Held for `setImmediate`, those of one turn share a write (a
- * syscall, and a wake-up of the server, each). The delay is the rest of the turn.
- */
-class Outbox {
-  private held: Array<() => void> = [];
-
-  private add(send: () => void): void {
-    if (this.held.push(send) === 1) later(this.flush);
-  }
-
-  request(nc: NatsConnection, subject: string, body: Uint8Array | undefined, timeout: number): Promise<Msg> {
-    return new Promise((resolve, reject) => this.add(() => request(nc, subject, body, timeout).then(resolve, reject)));
-  }
-
-  respond(msg: Msg, data: Uint8Array, onError: (e: unknown) => void): void {
-    this.add(() => {
-      try {
-        msg.respond(data);
-      } catch (e) {
-        onError(e);
-      }
-    });
-  }
-
-  private readonly flush = (): void => {
-    const held = this.held;
-    this.held = [];
-    for (const send of held) send();
-  };
-}
-
-/** One per process: whatever is sent in a turn shares its writes. */
-const outbox = new Outbox();
-
-/** A retry with less time than this left would only add load. */
-const MIN_RETRY_MS = 20;
-
-/** One decoded call, as a target's handler sees it. */
-export interface IncomingCall {
-  iface: string;
-  fn: string;
-  args: unknown[];
-  deadline: number;
-  source: string;
-  linkName: string;
-  callId: string;
-}
-
-export type CallHandler = (call: IncomingCall) => Promise<unknown>;
-
-/** Decides whether a call (that passed the signature guard) may run: the refusal, or undefined. */
-export type InvocationPolicy = (subject: string, call: CallEnvelope) => LatticeError | undefined | Promise<LatticeError | undefined>;
-
-export interface ServerOptions {
-  /** Queue subscriptions to hold: calls are shared between servers in proportion. */
-  instances: number;
-  /** Put on every reply (`by`): who answered. */
-  responder: string;
-  defaultTimeoutMs: number;
-  onError?: (message: string) => void;
-  /** For a target whose calls are not idempotent: run each call id once, lattice-wide. */
-  ledger?: CallLedger;
-  /** Refuses unsigned, forged, stale and replayed calls when the lattice verifies invocations. */
-  guard?: InvocationGuard;
-  /** Asked after the guard; synchronous when it has the decision at hand (no await per call then). */
-  policy?: InvocationPolicy;
-}
-
-/** Calls remembered for answering a retry without running them again. */
-const REMEMBERED_CALLS = 10_000;
-
-export class InvocationServer {
-  private subs: Subscription[] = [];
-  /**
-   * Replies by call id, kept until the call's deadline: a retry of a call this server has taken
-   * (the caller gave up waiting too early) gets the same reply, and the work is not done twice.
-   */
-  private readonly recent = new RecentReplies(REMEMBERED_CALLS);
-  /** Calls taken and not yet answered, and who waits for them all to be. */
-  private inflight = 0;
-  private idle?: () => void;
+/** One call's attempts, until one is answered or the deadline passes. */
+class Attempts {
+  readonly result: Promise<InvokeResult>;
+  private resolve!: (r: InvokeResult) => void;
+  private reject!: (e: Error) => void;
+  private readonly routes: TargetRoutes;
+  private readonly router: ReturnType<typeof routerOf>;
+  private readonly unsigned?: Uint8Array;
+  /** Members this call has been sent to, by address. */
+  private tried?: Set<string>;
+  private pending = 0;
+  private sent = 0;
+  private issuedAt = 0;
+  private done = false;
+  private timer?: ReturnType<typeof setTimeout>;
+  /** The answer to give if no attempt does better: an `unavailable` or "no responders". */
+  private fallback?: Error;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
-    readonly target: string,
-    private readonly handler: CallHandler,
-    private readonly opts: ServerOptions,
+    private readonly r: InvokeRequest,
+    private readonly call: CallEnvelope,
   ) {
-    this.resize(opts.instances);
-  }
-
-  /**
-   * Hold `n` queue subscriptions. One given up is drained, not dropped: calls the server already
-   * routed to it are still taken (an unsubscribe would lose those in flight).
-   */
-  resize(n: number): void {
-    while (this.subs.length > n) void this.subs.pop()?.drain().catch(() => undefined);
-    while (this.subs.length < n) {
-      this.subs.push(
-        this.nc.subscribe(this.subjects.invocationWildcard(this.target), {
-          queue: this.subjects.invocationQueue(this.target),
-          callback: (err, msg) => {
-            if (!err) void this.serve(msg);
-          },
-        }),
-      );
-    }
-  }
-
-  stop(): void {
-    this.resize(0);
-  }
-
-  /**
-   * Stop taking calls and resolve once every call already taken is answered (or after
-   * `timeoutMs`): what a replaced or stopped target does so that no call is dropped.
-   */
-  async drain(timeoutMs: number): Promise<void> {
-    await Promise.all(this.subs.splice(0).map((s) => s.drain().catch(() => undefined)));
-    if (this.inflight === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.idle = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+    this.result = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
     });
+    this.router = routerOf(nc);
+    this.routes = this.router.routes(subjects, r.target);
+    this.unsigned = r.signer ? undefined : encodeCall(call);
+    this.router.called();
+    this.send();
   }
 
-  private async serve(msg: Msg): Promise<void> {
-    if (!msg.reply) return;
-    this.inflight++;
-    try {
-      await this.answer(msg);
-    } finally {
-      if (--this.inflight === 0) this.idle?.();
+  private get retries(): boolean {
+    return this.r.attemptTimeoutMs !== 0;
+  }
+
+  private attemptTimeoutMs(): number {
+    const t = this.r.attemptTimeoutMs;
+    return typeof t === "number" && t > 0 ? t : this.routes.attemptTimeoutMs();
+  }
+
+  /** Send one more attempt, to the member the router picks (or the queue group). */
+  private send(): void {
+    const left = this.r.deadline - Date.now();
+    if (left < (this.sent === 0 ? 1 : MIN_RETRY_MS)) return this.settleIfIdle();
+    const member = this.routes.pick(this.tried);
+    if (member) (this.tried ??= new Set()).add(member.at);
+    const subject = member ? this.subjects.invocationDirect(this.r.target, member.at, this.r.iface, this.r.fn) : this.subjects.invocation(this.r.target, this.r.iface, this.r.fn);
+    this.sent++;
+    this.pending++;
+    const started = performance.now();
+    if (member) this.routes.sent(member, started);
+    // A retry is signed anew: a verifier refuses a second copy of a signature as a replay.
+    // Not awaited when signed at once: an await here defers the publish past the outbox's turn,
+    // and concurrent calls then go out one write each (measured: a third of the throughput).
+    const signed = this.r.signer?.signCall(subject, this.call, this.issuedAt);
+    const go = (body: Uint8Array | undefined) =>
+      outbox.request(this.nc, subject, body, left).then(
+        (msg) => this.answered(msg, member, started),
+        (e: unknown) => this.failed(e, member, started),
+      );
+    if (!signed) void go(this.unsigned);
+    else if (signed instanceof Promise) void signed.then(({ body, issuedAt }) => ((this.issuedAt = issuedAt), go(body)), (e: unknown) => this.failed(e, member, started));
+    else {
+      this.issuedAt = signed.issuedAt;
+      void go(signed.body);
     }
+    if (this.retries) this.armRetry();
   }
 
-  private async answer(msg: Msg): Promise<void> {
-    let call: CallEnvelope | undefined;
-    let reply: Promise<Uint8Array>;
+  /** After the attempt timeout with no answer, the call goes elsewhere too (the router avoids stalled members). */
+  private armRetry(): void {
+    clearTimeout(this.timer);
+    const wait = Math.min(this.attemptTimeoutMs(), this.r.deadline - Date.now());
+    this.timer = setTimeout(() => {
+      if (this.done) return;
+      if (this.router.mayRetry()) this.send();
+      else this.armRetry();
+    }, Math.max(1, wait));
+  }
+
+  private answered(msg: Msg, member: Member | undefined, started: number): void {
+    const ms = performance.now() - started;
+    this.attemptEnded(member, started);
+    let reply: InvocationReply;
     try {
-      call = decodeCall(msg.data);
+      reply = decodeReply(msg.data);
     } catch (e) {
-      reply = Promise.resolve(this.failure(e));
+      return this.finish(() => this.reject(e instanceof Error ? e : new Error(String(e))));
     }
-    // Refused before the reply memory is asked: a replayed copy gets no reply but the refusal.
-    // A retry is signed anew, so it passes and gets the remembered reply of the call it repeats.
-    // Both answer synchronously when they can: no await (a microtask) per call then.
-    const checking = call && this.opts.guard?.check(msg.subject, call, msg.data);
-    let refused = checking instanceof Promise ? await checking : checking;
-    const policing = !refused && call && this.opts.policy?.(msg.subject, call);
-    if (policing) refused = policing instanceof Promise ? await policing : policing;
-    if (refused) {
-      reply = Promise.resolve(this.failure(refused));
-    } else if (call) {
-      let entry = call.callId ? this.recent.get(call.callId) : undefined;
-      if (!entry) {
-        entry = { reply: this.once(msg.subject, call), until: call.deadline };
-        if (call.callId) this.recent.add(call.callId, entry);
+    this.routes.answered(ms, reply.at, reply.by);
+    if (this.done) return;
+    if (reply.ok) return this.finish(() => this.resolve({ value: reply.value, responder: reply.by ?? undefined }));
+    const err = replyError(reply.error);
+    // Overloaded or paused there: another member may take it now.
+    if (err.code === ErrorCode.Unavailable && this.retries && this.router.mayRetry()) {
+      this.fallback = err;
+      this.send();
+      return this.settleIfIdle();
+    }
+    this.finish(() => this.reject(err));
+  }
+
+  private failed(e: unknown, member: Member | undefined, started: number): void {
+    this.attemptEnded(member, started);
+    if (this.done) return;
+    if (isNoResponders(e)) {
+      if (member) {
+        // That member stopped serving: another one, at once (a retry the budget does not pay).
+        this.routes.gone(member);
+        this.send();
+      } else {
+        this.fallback = new LatticeError(ErrorCode.NotFound, `no instance of ${this.r.target} is running in lattice ${this.subjects.lattice}`);
       }
-      reply = entry.reply;
+      return this.settleIfIdle();
     }
-    outbox.respond(msg, await reply!, (e) => this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`));
+    if (isTimeout(e)) return this.settleIfIdle();
+    this.finish(() => this.reject(e instanceof Error ? e : new Error(String(e))));
   }
 
-  /** Run the call, unless the ledger says another instance has taken it: then its reply. */
-  private async once(subject: string, c: CallEnvelope): Promise<Uint8Array> {
-    const ledger = this.opts.ledger;
-    if (!ledger || !c.callId) return this.run(subject, c);
-    try {
-      const claim = await ledger.claim(c.callId, c.deadline);
-      if (!claim.mine) return await claim.reply;
-    } catch (e) {
-      // Without the ledger a non-idempotent call must not run: it might run twice.
-      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${e instanceof Error ? e.message : String(e)}`));
-    }
-    const reply = await this.run(subject, c);
-    await ledger.record(c.callId, reply).catch((e: unknown) => this.opts.onError?.(`could not record call ${c.callId}: ${String(e)}`));
-    return reply;
+  private attemptEnded(member: Member | undefined, started: number): void {
+    this.pending--;
+    if (member) this.routes.ended(member, started);
   }
 
-  private async run(subject: string, c: CallEnvelope): Promise<Uint8Array> {
-    try {
-      const call = this.subjects.parseInvocation(subject);
-      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${subject}`);
-      const value = await this.handler({
-        iface: call.iface,
-        fn: call.fn,
-        args: [...c.args],
-        deadline: c.deadline > 0 ? c.deadline : Date.now() + this.opts.defaultTimeoutMs,
-        source: c.source || "unknown",
-        linkName: c.link ?? DEFAULT_LINK_NAME,
-        callId: c.callId,
-      });
-      return encodeResult(value, this.opts.responder);
-    } catch (e) {
-      return this.failure(e);
-    }
+  /**
+   * With no attempt in flight: the best answer there is. Attempts wait out the whole deadline, so
+   * none in flight means the deadline came, or the last one was refused (`fallback`).
+   */
+  private settleIfIdle(): void {
+    if (this.done || this.pending > 0) return;
+    const what = `${this.r.target} did not answer ${this.r.iface ? `${this.r.iface}.` : ""}${this.r.fn} before its deadline`;
+    const e = this.fallback ?? new LatticeError(ErrorCode.Timeout, `${what} (${this.sent} attempt${this.sent === 1 ? "" : "s"})`);
+    this.finish(() => this.reject(e));
   }
 
-  private failure(e: unknown): Uint8Array {
-    const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
-    return encodeReply({ ok: false, error, by: this.opts.responder });
+  private finish(settle: () => void): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    settle();
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Replies by call id, each kept until its call's deadline and at most `limit` of them, the
- * oldest dropped first: what lets a server answer a retry of a call it has taken with the same
- * reply instead of running it again.
+ * Entries by call id, each kept until its `until` and at most `limit` of them, the oldest dropped
+ * first: what lets a server answer a retry of a call it has taken with the same reply instead of
+ * running it again (and a provider remember the effects it applied).
  *
  * Ids leave in the order they came (close to deadline order) from a queue beside the map. A
  * Map alone, iterated from its front to find what to drop, walks every entry deleted since V8
@@ -11,20 +11,27 @@ export interface Remembered {
   reply: Promise<Uint8Array>;
   /** Epoch milliseconds after which the call's caller has given up. */
   until: number;
+  /** What was called (the invocation subject): a call id names one call of one function. */
+  subject: string;
 }
 
-export class RecentReplies {
-  private readonly byId = new Map<string, Remembered>();
-  private order: Array<[string, Remembered]> = [];
+export class RecentReplies<T extends { until: number } = Remembered> {
+  private readonly byId = new Map<string, T>();
+  private order: Array<[string, T]> = [];
   private head = 0;
 
   constructor(private readonly limit: number) {}
 
-  get(callId: string): Remembered | undefined {
+  get(callId: string): T | undefined {
     return this.byId.get(callId);
   }
 
-  add(callId: string, entry: Remembered): void {
+  /** Forget `callId` if `entry` is still what it holds. */
+  drop(callId: string, entry: T): void {
+    if (this.byId.get(callId) === entry) this.byId.delete(callId);
+  }
+
+  add(callId: string, entry: T): void {
     this.byId.set(callId, entry);
     this.order.push([callId, entry]);
     const now = Date.now();
@@ -32,7 +39,7 @@ export class RecentReplies {
       const [id, e] = this.order[this.head]!;
       if (e.until >= now && this.byId.size <= this.limit) break;
       if (this.byId.get(id) === e) this.byId.delete(id);
-      this.order[this.head++] = undefined as unknown as [string, Remembered];
+      this.order[this.head++] = undefined as unknown as [string, T];
     }
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);

@@ -17,7 +17,11 @@ export interface CallEnvelope {
   args: readonly unknown[];
   /** Epoch milliseconds after which the answer is useless; instances give up then. */
   deadline: number;
-  /** Unique per logical call, kept across retries: the idempotency key. */
+  /**
+   * Unique per logical call, kept across retries: the idempotency key. Non-empty, at most
+   * MAX_CALL_ID characters of printable ASCII. A call made while serving another derives its own
+   * from that one's (`childCallId`), so a retried call makes its own calls under the same keys.
+   */
   callId: string;
   /** Who calls: an actor or provider id, a host id, `cli`. */
   source: string;
@@ -30,6 +34,44 @@ export interface CallEnvelope {
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+/** Longest call id (idempotency key) a call may carry. */
+export const MAX_CALL_ID = 128;
+const CALL_ID = /^[\x21-\x7e]+$/;
+
+/** Why `id` cannot be a call id, or undefined when it can. */
+export function callIdProblem(id: string): string | undefined {
+  if (id.length === 0) return "the call has no call id (its idempotency key)";
+  if (id.length > MAX_CALL_ID) return `the call id is ${id.length} characters, over ${MAX_CALL_ID}`;
+  if (!CALL_ID.test(id)) return "the call id must be printable ASCII without spaces";
+  return undefined;
+}
+
+/**
+ * The call id of the `seq`th call (from 0) made while serving call `parent`: the same for a retry
+ * of `parent`, wherever it runs, as long as the code makes its calls in the same order, so that
+ * what they do is done once. Beyond MAX_CALL_ID characters the parent's part becomes a hash.
+ */
+export function childCallId(parent: string, seq: number): string {
+  const id = `${parent}.${seq}`;
+  return id.length <= MAX_CALL_ID ? id : `~${hash128(parent)}.${seq}`;
+}
+
+/** 128 bits of two seeded 53-bit-ish string hashes (cyrb53), in base 36: not cryptographic. */
+function hash128(text: string): string {
+  const half = (seed: number) => {
+    let h1 = 0xdeadbeef ^ seed;
+    let h2 = 0x41c6ce57 ^ seed;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  };
+  return `${half(1)}${half(2)}`;
+}
 /** Bigger arguments or results are refused rather than cut: NATS' default max payload is 1 MiB. */
 export const MAX_INVOCATION_PAYLOAD = 1024 * 1024 - 4 * 1024;
 
@@ -40,8 +82,11 @@ export interface InvocationError {
   payload?: unknown;
 }
 
-/** `by`: the host (or provider) whose instance answered. */
-export type InvocationReply = ({ ok: true; value: unknown } | { ok: false; error: InvocationError }) & { by?: string };
+/**
+ * `by`: the host (or provider) whose instance answered; `at`: the address of the member that
+ * answered, to send it later calls directly (`Subjects.invocationDirect`).
+ */
+export type InvocationReply = ({ ok: true; value: unknown } | { ok: false; error: InvocationError }) & { by?: string; at?: string };
 
 /** A resource handle on the wire: which resource type, and the owner's handle for it. */
 export interface ResourceRef {
@@ -131,6 +176,8 @@ export function decodeCall(bytes: Uint8Array): CallEnvelope {
   if (typeof when !== "number" || !Number.isFinite(when) || typeof callId !== "string" || typeof source !== "string") {
     throw new LatticeError(ErrorCode.BadRequest, "invocation deadline, call id or source is malformed");
   }
+  const badId = callIdProblem(callId);
+  if (badId) throw new LatticeError(ErrorCode.BadRequest, badId);
   return {
     args,
     deadline: when,
@@ -166,10 +213,10 @@ export function encodeReply(reply: InvocationReply): Uint8Array {
 }
 
 /** Encode a successful result, turning an oversized one into a payload_too_large error reply. */
-export function encodeResult(value: unknown, by?: string): Uint8Array {
-  const bytes = encodeReply({ ok: true, value: value === undefined ? null : value, by });
+export function encodeResult(value: unknown, by?: string, at?: string): Uint8Array {
+  const bytes = encodeReply({ ok: true, value: value === undefined ? null : value, by, ...(at ? { at } : {}) });
   if (bytes.length <= MAX_INVOCATION_PAYLOAD) return bytes;
-  return encodeReply({ ok: false, error: { code: ErrorCode.PayloadTooLarge, message: `the result is ${bytes.length} bytes, over the invocation limit of ${MAX_INVOCATION_PAYLOAD}` }, by });
+  return encodeReply({ ok: false, error: { code: ErrorCode.PayloadTooLarge, message: `the result is ${bytes.length} bytes, over the invocation limit of ${MAX_INVOCATION_PAYLOAD}` }, by, ...(at ? { at } : {}) });
 }
 
 export function decodeReply(bytes: Uint8Array): InvocationReply {

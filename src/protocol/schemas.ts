@@ -219,3 +219,15 @@ export function CloudEvent<T extends TSchema>(type: string, data: T) {
 /** Any lattice event, of a type known or not yet known to this version. */
 export const AnyCloudEvent = envelope(Type.String({ minLength: 1, maxLength: 256 }), Type.Unknown());
 export type AnyCloudEvent = Static<typeof AnyCloudEvent>;
+
+/**
+ * What a member serving a target answers on the target's members subject (`Subjects.invocationMembers`):
+ * its direct address and who it is (a host id, or a provider id).
+ */
+export const InvocationMember = Type.Object({
+  at: Type.String({ pattern: "^[a-z2-7]{12}$" }),
+  by: Type.String({ minLength: 1, maxLength: 256 }),
+  /** The id of the NATS server the member is connected to: a caller on the same one prefers it, as NATS does. */
+  server: Type.Optional(Type.String({ maxLength: 256 })),
+});
+export type InvocationMember = Static<typeof InvocationMember>;

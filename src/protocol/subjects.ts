@@ -5,6 +5,9 @@
  *   lattice.<L>.ctl.v1.host.<hostId>.<op>    control request to one host
  *   lattice.<L>.evt.v1.<event_type>          lattice events (CloudEvents JSON)
  *   lattice.<L>.rpc.v1.<target>.<iface>.<fn> invocations of a target's function (queue group per target)
+ *   lattice.<L>.rpd.v1.<target>.<member>.<iface>.<fn>
+ *                                            the same, to one member serving the target (direct)
+ *   lattice.<L>.rpm.v1.<target>              who serves a target: every member answers its address
  *   lattice.<L>.ctl.v1.session.<signer>.<id> a signer's session key, asked for by verifiers
  *
  * <L> is the lattice name: distinct names never share a subject, so lattices on one NATS
@@ -43,12 +46,16 @@ export class Subjects {
   private readonly ctl: string;
   private readonly evt: string;
   private readonly rpc: string;
+  private readonly rpd: string;
+  private readonly rpm: string;
 
   constructor(lattice: string) {
     this.lattice = assertLatticeName(lattice);
     this.ctl = `${SUBJECT_ROOT}.${lattice}.ctl.${PROTOCOL_TOKEN}`;
     this.evt = `${SUBJECT_ROOT}.${lattice}.evt.${PROTOCOL_TOKEN}`;
     this.rpc = `${SUBJECT_ROOT}.${lattice}.rpc.${PROTOCOL_TOKEN}`;
+    this.rpd = `${SUBJECT_ROOT}.${lattice}.rpd.${PROTOCOL_TOKEN}`;
+    this.rpm = `${SUBJECT_ROOT}.${lattice}.rpm.${PROTOCOL_TOKEN}`;
   }
 
   /** A control request answered by every host of the lattice. */
@@ -114,14 +121,45 @@ export class Subjects {
     return `rpc.${assertTargetId(target)}`;
   }
 
-  /** Interface and function of an invocation subject, or undefined if it is not one. */
-  parseInvocation(subject: string): { target: string; iface: string; fn: string } | undefined {
-    if (!subject.startsWith(this.rpc + ".")) return undefined;
-    const parts = subject.slice(this.rpc.length + 1).split(".");
-    if (parts.length !== 3) return undefined;
-    const [target, token, fn] = parts as [string, string, string];
-    return { target, iface: token === WORLD_TOKEN ? "" : token.replaceAll("~", "."), fn };
+  /** A call to `target`'s function sent to one member (the `at` of its replies) rather than to the group. */
+  invocationDirect(target: string, member: string, iface: string, fn: string): string {
+    return `${this.rpd}.${assertTargetId(target)}.${assertMemberToken(member)}.${ifaceToken(iface)}.${assertFunctionName(fn)}`;
   }
+
+  /** Every call to one member of `target`: what that member subscribes to. */
+  invocationDirectWildcard(target: string, member: string): string {
+    return `${this.rpd}.${assertTargetId(target)}.${assertMemberToken(member)}.>`;
+  }
+
+  /** Every direct call to any member of `target` (for observers; a member subscribes to its own address only). */
+  invocationDirectAll(target: string): string {
+    return `${this.rpd}.${assertTargetId(target)}.>`;
+  }
+
+  /** Where a caller asks who serves `target`: each member answers with its address (scatter-gather). */
+  invocationMembers(target: string): string {
+    return `${this.rpm}.${assertTargetId(target)}`;
+  }
+
+  /** Target, interface and function of an invocation subject (group or direct), or undefined if it is not one. */
+  parseInvocation(subject: string): { target: string; iface: string; fn: string; member?: string } | undefined {
+    const direct = subject.startsWith(this.rpd + ".");
+    if (!direct && !subject.startsWith(this.rpc + ".")) return undefined;
+    const parts = subject.slice(this.rpc.length + 1).split(".");
+    if (parts.length !== (direct ? 4 : 3)) return undefined;
+    const [target, ...rest] = parts as [string, ...string[]];
+    const member = direct ? rest.shift() : undefined;
+    const [token, fn] = rest as [string, string];
+    return { target, iface: token === WORLD_TOKEN ? "" : token.replaceAll("~", "."), fn, ...(member ? { member } : {}) };
+  }
+}
+
+/** A member's address: what an invocation server makes up for itself, 12 base-32 letters. */
+export const MEMBER_TOKEN = /^[a-z2-7]{12}$/;
+
+function assertMemberToken(member: string): string {
+  if (!MEMBER_TOKEN.test(member)) throw new LatticeError(ErrorCode.BadRequest, `invalid member address ${JSON.stringify(member)}`);
+  return member;
 }
 
 /** Subject token for a world-level function (no interface). */

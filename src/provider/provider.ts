@@ -88,7 +88,7 @@ export class Provider {
 
   private request(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions): InvokeRequest {
     const deadline = o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS;
-    return { target, iface, fn, args, source: this.s.id, linkName: o.linkName, deadline, attemptTimeoutMs: o.attemptTimeoutMs, signer: this.signing() };
+    return { target, iface, fn, args, source: this.s.id, linkName: o.linkName, deadline, attemptTimeoutMs: o.attemptTimeoutMs, callId: o.callId, signer: this.signing() };
   }
 
   private runtime(): ProviderRuntime {

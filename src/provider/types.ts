@@ -19,7 +19,11 @@ export interface CallContext {
   config: Record<string, string>;
   /** Epoch milliseconds. */
   deadline: number;
-  /** The caller's idempotency key. */
+  /**
+   * The call's idempotency key: the same for every retry and hedge of one logical call (an HTTP
+   * request's, or derived from the call that made it). A provider whose function has an effect
+   * applies it at most once per key (the built-in keyvalue provider does).
+   */
   callId: string;
 }
 
@@ -43,8 +47,13 @@ export interface CallOptions {
   linkName?: string;
   /** Epoch milliseconds; default: now + 10 s. */
   deadline?: number;
-  /** Send the call again (same call id) after this long without an answer, within the deadline. */
-  attemptTimeoutMs?: number;
+  /**
+   * When to send the call again (same call id) while it has no answer, within the deadline:
+   * `auto` (default) after the router's retransmission timeout for the target, ms, or 0 never.
+   */
+  attemptTimeoutMs?: number | "auto";
+  /** The call's idempotency key; default a fresh one. Keep it to make a call again as the same call. */
+  callId?: string;
 }
 
 /** What a provider gets from the lattice. */

@@ -15,30 +15,33 @@
  *   timeout    deadline of each request's actor call: 1500 (ms), 500ms, 10s, 2m; default 10s
  *   max_body   largest request body in bytes (also 512k, 8m); default 8m. A bigger one gets 413.
  *              An invocation holds at most about 1 MiB, so that is the limit in practice.
- *   retry      send a request of an idempotent method (GET, HEAD, OPTIONS, PUT, DELETE) to the
- *              actor again after this long without an answer, within the timeout: what carries
- *              a request past an instance that died holding it. Default 2s; `off` never retries.
- *              POST and PATCH are never retried.
+ *   retry      when to send a request to the actor again while it has no answer, within the
+ *              timeout: what carries a request past an instance that died or froze holding it.
+ *              `auto` (default): after the retransmission timeout the lattice's router keeps for
+ *              the actor (its round trips: between 50 ms and 2 s), to another member, under the
+ *              retry budget; a duration: after that long; `off`: never. Every method is resent:
+ *              each request carries one idempotency key (a client's Idempotency-Key header, else
+ *              a fresh one) through every resend, so what it does downstream is done once.
  *
  * Changes apply live: a new link opens a listener, a changed address moves it (in-flight requests
  * on the old one finish), a deleted link closes it; target, timeout and max_body apply to the next
  * request. Status codes of failures: 413 body too large, 502 no instance of the actor answers (or
  * it is no HTTP actor), 503 the actor is stopping or overloaded (with `Retry-After: 1`: its
- * instances refuse calls that would wait longer than their queue-wait budget), 504 the deadline
- * passed, 500 any other failure (a trap, a guest error); each with a one-line text body. A listener that cannot
- * bind (address in use) makes the provider unhealthy, with the reason, and is retried every 3 s.
+ * instances refuse calls that find their queue full or would wait past their deadline, and this
+ * provider what is over its limit of requests in flight to the actor, concurrency-limit.ts),
+ * 504 the deadline passed, 500 any other failure (a trap, a guest error), 400/422 a bad or reused
+ * Idempotency-Key; each with a one-line text body. A listener that cannot bind (address in use)
+ * makes the provider unhealthy, with the reason, and is retried every 3 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
 import { ConcurrencyLimit, type Outcome } from "./concurrency-limit.js";
+import { RequestKeys } from "./request-keys.js";
 
 const DEFAULT_ADDRESS = "127.0.0.1:8080";
 const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_RETRY_MS = 2_000;
-/** Methods whose requests may be sent twice (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const RETRY_MS = 3_000;
 /** In-flight requests on a closed listener get this long before their connections are cut. */
 const CLOSE_GRACE_MS = 10_000;
@@ -48,8 +51,8 @@ interface Settings {
   linkName: string;
   timeoutMs: number;
   maxBody: number;
-  /** Resend an idempotent request after this long without an answer; 0: never. */
-  retryMs: number;
+  /** Resend a request after this long without an answer: `auto` (the router's retransmission timeout), ms, or 0 never. */
+  retryMs: number | "auto";
 }
 
 interface Listener {
@@ -103,6 +106,7 @@ class HttpServerProvider {
   private readonly listeners = new Map<string, Listener>();
   /** Per target actor: how many requests may be in flight to it (see concurrency-limit.ts). */
   private readonly limits = new Map<string, ConcurrencyLimit>();
+  private readonly keys = new RequestKeys();
   private health = "";
   private stopped = false;
 
@@ -127,10 +131,10 @@ class HttpServerProvider {
           linkName: l.name,
           timeoutMs: durationOr(l.values.timeout, DEFAULT_TIMEOUT_MS, "timeout"),
           maxBody: sizeOr(l.values.max_body, MAX_HTTP_BODY, "max_body"),
-          retryMs: l.values.retry?.trim() === "off" ? 0 : durationOr(l.values.retry, DEFAULT_RETRY_MS, "retry"),
+          retryMs: retrySetting(l.values.retry),
         };
       } catch (e) {
-        settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY, retryMs: DEFAULT_RETRY_MS };
+        settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY, retryMs: "auto" };
         this.rt.log.warn(`link ${l.name} → ${l.target}: ${e instanceof Error ? e.message : String(e)}; using the default`);
       }
       const existing = this.listeners.get(key);
@@ -257,8 +261,15 @@ class HttpServerProvider {
           return tooLarge(res, MAX_INVOCATION_PAYLOAD);
         }
       }
-      const retry = s.retryMs > 0 && IDEMPOTENT.has(request.method.toUpperCase()) ? { attemptTimeoutMs: s.retryMs } : {};
-      const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], { linkName: s.linkName, deadline: Date.now() + s.timeoutMs, ...retry });
+      const key = this.keys.callIdFor(s.target, headerValue(req, "idempotency-key"), request.method, request.pathWithQuery, body);
+      if ("status" in key) return text(res, key.status, key.reason);
+      // Every resend carries the request's key: whatever it does downstream is done once.
+      const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], {
+        linkName: s.linkName,
+        deadline: Date.now() + s.timeoutMs,
+        callId: key.callId,
+        attemptTimeoutMs: s.retryMs,
+      });
       outcome = "served";
       write(res, request.method, httpResponseOf(value), responder);
     } catch (e) {
@@ -272,6 +283,20 @@ class HttpServerProvider {
       gate.release(outcome);
     }
   }
+}
+
+/** The `retry` link config: `auto` (the default), `off`, or a duration. */
+function retrySetting(v: string | undefined): number | "auto" {
+  const t = v?.trim();
+  if (t === undefined || t === "" || t === "auto") return "auto";
+  if (t === "off") return 0;
+  return durationOr(t, 0, "retry");
+}
+
+/** A request header's value; the first, if it came more than once. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** The request body, or undefined once it grows over `limit` (the rest is left unread). */

@@ -11,10 +11,19 @@
  * Errors are the interface's own `error` variant, sent as `guest_error` with that variant as the
  * payload (the actor sees the `result`'s error case): `no-such-store` for a name that cannot be a
  * store, `other(message)` for everything else (a bad key, JetStream unreachable…).
+ *
+ * Effects once: `set`, `delete` and `increment` are applied at most once per call id (the call's
+ * idempotency key, kept by every retry and hedge of it). The provider remembers what it applied
+ * for DEDUPE_MS; with JetStream, the write itself carries the key as `Nats-Msg-Id`, so a retry
+ * that reaches another provider (or this one after a restart) is found a duplicate by the stream
+ * within its duplicate window (2 minutes) and changes nothing. A key reused for other arguments
+ * is refused. A write that JetStream cannot take fails the call: nothing is applied unrecorded.
  */
-import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { createHash } from "node:crypto";
+import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { RecentReplies } from "../../nats/recent-replies.js";
 import { ErrorCode, LatticeError, isLatticeError, isResourceRef, type ResourceRef } from "../../protocol/index.js";
 import { runProvider } from "../run.js";
 import type { CallContext, ProviderHandler, ProviderRuntime } from "../types.js";
@@ -36,14 +45,22 @@ const DEFAULT_STORE = "default";
 const STORE_NAME = /^[-\w]{1,255}$/;
 const KEY = /^[-/=.\w]+$/;
 
+/** How long the provider remembers an effect it applied: as long as JetStream's KV duplicate window. */
+const DEDUPE_MS = 120_000;
+const EFFECTS_REMEMBERED = 50_000;
+
+/**
+ * Stores apply each effect once per `callId`: a store that outlives the provider (JetStream)
+ * makes the key part of the write; one that does not (memory) needs only the provider's memory.
+ */
 interface Store {
   /** Make sure the store exists (create it on first use). */
   open(store: string): Promise<void>;
   get(store: string, key: string): Promise<Uint8Array | null>;
-  set(store: string, key: string, value: Uint8Array): Promise<void>;
-  delete(store: string, key: string): Promise<void>;
+  set(store: string, key: string, value: Uint8Array, callId: string): Promise<void>;
+  delete(store: string, key: string, callId: string): Promise<void>;
   keys(store: string): Promise<string[]>;
-  increment(store: string, key: string, delta: bigint): Promise<bigint>;
+  increment(store: string, key: string, delta: bigint, callId: string): Promise<bigint>;
   /** Undefined when healthy, else what is wrong. */
   check(): Promise<string | undefined>;
   close(): void;
@@ -134,18 +151,18 @@ class MemoryStore implements Store {
   get(name: string, k: string): Promise<Uint8Array | null> {
     return Promise.resolve(this.store(name).get(k) ?? null);
   }
-  set(name: string, k: string, value: Uint8Array): Promise<void> {
+  set(name: string, k: string, value: Uint8Array, _callId: string): Promise<void> {
     this.store(name).set(k, value.slice());
     return Promise.resolve();
   }
-  delete(name: string, k: string): Promise<void> {
+  delete(name: string, k: string, _callId: string): Promise<void> {
     this.store(name).delete(k);
     return Promise.resolve();
   }
   keys(name: string): Promise<string[]> {
     return Promise.resolve([...this.store(name).keys()].sort());
   }
-  increment(name: string, k: string, delta: bigint): Promise<bigint> {
+  increment(name: string, k: string, delta: bigint, _callId: string): Promise<bigint> {
     const s = this.store(name);
     const next = added(`${name}/${k}`, counterValue(`${name}/${k}`, s.get(k) ?? null), delta);
     s.set(k, encoder.encode(next.toString()));
@@ -195,16 +212,32 @@ class JetStreamStore implements Store {
     return e && e.operation === "PUT" ? e.value : null;
   }
 
-  async set(name: string, k: string, value: Uint8Array): Promise<void> {
+  async set(name: string, k: string, value: Uint8Array, callId: string): Promise<void> {
     this.known.delete(`${name}/${k}`);
-    await (await this.bucket(name)).put(k, value);
+    await this.bucket(name);
+    await this.write(name, k, value, { callId });
   }
 
-  async delete(name: string, k: string): Promise<void> {
+  async delete(name: string, k: string, callId: string): Promise<void> {
     this.known.delete(`${name}/${k}`);
     const kv = await this.bucket(name);
     const e = await kv.get(k);
-    if (e && e.operation === "PUT") await kv.delete(k);
+    if (e && e.operation === "PUT") await this.write(name, k, new Uint8Array(), { callId, operation: "DEL" });
+  }
+
+  /**
+   * A write to a key of a bucket, as KV makes it (a message on `$KV.<bucket>.<key>`), with the
+   * call id as the message id (the stream drops a second one within its duplicate window) and,
+   * for a compare-and-set, the revision it must follow.
+   */
+  private write(name: string, k: string, data: Uint8Array, o: { callId: string; revision?: number; operation?: "DEL" }): Promise<PubAck> {
+    const h = o.operation ? headers() : undefined;
+    h?.set("KV-Operation", o.operation!);
+    return this.js.publish(`$KV.${name}.${k}`, data, {
+      msgID: o.callId,
+      ...(h ? { headers: h } : {}),
+      ...(o.revision !== undefined ? { expect: { lastSubjectSequence: o.revision } } : {}),
+    });
   }
 
   async keys(name: string): Promise<string[]> {
@@ -221,9 +254,9 @@ class JetStreamStore implements Store {
    * JetStream round trips on reads and lost compare-and-sets). Other writers still can; their
    * writes make the next compare-and-set fail, and that one reads.
    */
-  increment(name: string, k: string, delta: bigint): Promise<bigint> {
+  increment(name: string, k: string, delta: bigint, callId: string): Promise<bigint> {
     const id = `${name}/${k}`;
-    const run = (this.queues.get(id) ?? Promise.resolve()).then(() => this.incrementNow(name, k, delta));
+    const run = (this.queues.get(id) ?? Promise.resolve()).then(() => this.incrementNow(name, k, delta, callId));
     const tail = run.then(
       () => undefined,
       () => undefined,
@@ -233,20 +266,28 @@ class JetStreamStore implements Store {
     return run;
   }
 
-  private async incrementNow(name: string, k: string, delta: bigint): Promise<bigint> {
+  private async incrementNow(name: string, k: string, delta: bigint, callId: string): Promise<bigint> {
     const kv = await this.bucket(name);
     const id = `${name}/${k}`;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       let last = this.known.get(id);
       if (!last) {
+        // The revision to follow is the key's last message, a delete marker too (0: none yet).
         const e = await kv.get(k);
-        last = e !== null && e.operation === "PUT" ? { value: counterValue(id, e.value), revision: e.revision } : { value: 0n, revision: 0 };
+        last = { value: e !== null && e.operation === "PUT" ? counterValue(id, e.value) : 0n, revision: e?.revision ?? 0 };
       }
       const next = added(id, last.value, delta);
       try {
-        // create() also takes the place of a deleted value.
-        const revision = last.revision > 0 ? await kv.update(k, encoder.encode(next.toString()), last.revision) : await kv.create(k, encoder.encode(next.toString()));
-        this.remember(id, { value: next, revision });
+        const ack = await this.write(name, k, encoder.encode(next.toString()), { callId, revision: last.revision });
+        if (ack.duplicate) {
+          // Applied before, by this provider before a restart or by another one: not again. Its
+          // result is the value it wrote, while the stream still holds it; else the value now.
+          this.known.delete(id);
+          const then = await kv.get(k, { revision: ack.seq }).catch(() => null);
+          const now = then ?? (await kv.get(k));
+          return now !== null && now.operation === "PUT" ? counterValue(id, now.value) : 0n;
+        }
+        this.remember(id, { value: next, revision: ack.seq });
         return next;
       } catch (err) {
         this.known.delete(id);
@@ -273,6 +314,29 @@ class JetStreamStore implements Store {
 
   close(): void {
     this.buckets.clear();
+  }
+}
+
+/**
+ * The effects this provider applied, by call id, for DEDUPE_MS: what they were (a fingerprint of
+ * the operation and its arguments) and their result. Failed effects are forgotten: a retry may
+ * apply them.
+ */
+class AppliedEffects {
+  private readonly byCall = new RecentReplies<{ what: string; result: Promise<unknown>; until: number }>(EFFECTS_REMEMBERED);
+
+  /** The result of `callId` if it applied `what` already; refuses a call id that applied something else. */
+  get(callId: string, what: string): Promise<unknown> | undefined {
+    const e = this.byCall.get(callId);
+    if (!e || e.until < Date.now()) return undefined;
+    if (e.what !== what) throw new LatticeError(ErrorCode.BadRequest, `call id ${callId} was used for another effect (${e.what.split(" ")[0]}): an idempotency key names one call`);
+    return e.result;
+  }
+
+  set(callId: string, what: string, result: Promise<unknown>): void {
+    const entry = { what, result, until: Date.now() + DEDUPE_MS };
+    this.byCall.add(callId, entry);
+    result.catch(() => this.byCall.drop(callId, entry));
   }
 }
 
@@ -313,10 +377,27 @@ function keyvalueProvider(rt: ProviderRuntime) {
     }
   };
 
+  const applied = new AppliedEffects();
+  /** Run an effect once per call id: a retry gets the first run's result; a key reused for other arguments, a refusal. */
+  const effect = <T>(ctx: CallContext, what: string, fn: () => Promise<T>): Promise<T> =>
+    op(async () => {
+      const before = applied.get(ctx.callId, what);
+      if (before) return (await before) as T;
+      const run = fn();
+      applied.set(ctx.callId, what, run);
+      return run;
+    });
+
   const bucketFns: Record<string, ProviderHandler> = {
     "bucket/get": (_ctx, h, k) => op(() => store.get(handle(h), key(k))),
-    "bucket/set": (_ctx, h, k, v) => op(() => store.set(handle(h), key(k), bytes(v))),
-    "bucket/delete": (_ctx, h, k) => op(() => store.delete(handle(h), key(k))),
+    "bucket/set": (ctx, h, k, v) => {
+      const [name, kk, value] = [handle(h), key(k), bytes(v)];
+      return effect(ctx, `set ${name}/${kk} ${createHash("sha256").update(value).digest("base64url")}`, () => store.set(name, kk, value, ctx.callId));
+    },
+    "bucket/delete": (ctx, h, k) => {
+      const [name, kk] = [handle(h), key(k)];
+      return effect(ctx, `delete ${name}/${kk}`, () => store.delete(name, kk, ctx.callId));
+    },
     "bucket/exists": (_ctx, h, k) => op(async () => (await store.get(handle(h), key(k))) !== null),
     "bucket/list-keys": (_ctx, h, c) =>
       op(async () => {
@@ -340,7 +421,10 @@ function keyvalueProvider(rt: ProviderRuntime) {
         ...bucketFns,
       },
       "wasi:keyvalue/atomics": {
-        increment: (_ctx: CallContext, h: unknown, k: unknown, delta: unknown) => op(() => store.increment(handle(h), key(k), u64(delta, "delta"))),
+        increment: (ctx: CallContext, h: unknown, k: unknown, delta: unknown) => {
+          const [name, kk, d] = [handle(h), key(k), u64(delta, "delta")];
+          return effect(ctx, `increment ${name}/${kk} ${d}`, () => store.increment(name, kk, d, ctx.callId));
+        },
       },
     },
     stop: () => {

@@ -32,7 +32,7 @@
  * refused both ways: `lattice.…`, and the system subjects starting with `$` (`$JS`, `$KV`, `$SYS`…).
  * Reply subjects (`_INBOX.…`) are allowed. Delivery order is not kept across concurrent calls.
  */
-import { NoRespondersError, RequestError, TimeoutError, type Msg, type Subscription } from "@nats-io/nats-core";
+import { NoRespondersError, RequestError, TimeoutError, headers, type Msg, type Subscription } from "@nats-io/nats-core";
 import { ErrorCode, LatticeError, durationOr, linkKey } from "../../protocol/index.js";
 import { runProvider, type CallContext, type ProviderRuntime, type ResolvedLink } from "../index.js";
 
@@ -102,10 +102,15 @@ class MessagingProvider {
   // ---------------------------------------------------------------------------------------------
   // consumer: actors → NATS
 
-  publish = (_ctx: CallContext, msg: unknown): null => {
+  publish = (ctx: CallContext, msg: unknown): null => {
     const m = this.message(msg);
     try {
-      this.rt.nc.publish(m.subject, m.body, m.replyTo ? { reply: checkSubject(m.replyTo, "reply-to", false) } : undefined);
+      // The call's idempotency key as the message id: a stream that captures the subject takes a
+      // retried publish once (JetStream's dedupe); a retry to this provider is answered from the
+      // invocation server's memory without publishing again.
+      const h = headers();
+      h.set("Nats-Msg-Id", ctx.callId);
+      this.rt.nc.publish(m.subject, m.body, { headers: h, ...(m.replyTo ? { reply: checkSubject(m.replyTo, "reply-to", false) } : {}) });
     } catch (e) {
       throw failure(`publish to ${m.subject} failed: ${errorText(e)}`);
     }

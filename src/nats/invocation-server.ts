@@ -1,0 +1,253 @@
+/**
+ * The target's end of an invocation over NATS: `InvocationServer`, serving a target's instances
+ * on one process (a host's instances of an actor, a provider): one queue subscription per
+ * instance on the target's subjects, plus its own address (the direct subject callers pick it
+ * by) and an answer on the target's members subject; decoded calls in, encoded replies out.
+ */
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { CallLedger } from "./call-ledger.js";
+import type { InvocationGuard } from "./call-signing.js";
+import { outbox } from "./outbox.js";
+import { PAUSE_MS, pauses } from "./pause-detector.js";
+import { RecentReplies } from "./recent-replies.js";
+import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, type CallEnvelope, type Subjects } from "../protocol/index.js";
+
+/** One decoded call, as a target's handler sees it. */
+export interface IncomingCall {
+  iface: string;
+  fn: string;
+  args: unknown[];
+  deadline: number;
+  source: string;
+  linkName: string;
+  callId: string;
+}
+
+export type CallHandler = (call: IncomingCall) => Promise<unknown>;
+
+/** Decides whether a call (that passed the signature guard) may run: the refusal, or undefined. */
+export type InvocationPolicy = (subject: string, call: CallEnvelope) => LatticeError | undefined | Promise<LatticeError | undefined>;
+
+export interface ServerOptions {
+  /** Queue subscriptions to hold: calls are shared between servers in proportion. */
+  instances: number;
+  /** Put on every reply (`by`): who answered. */
+  responder: string;
+  defaultTimeoutMs: number;
+  onError?: (message: string) => void;
+  /** For a target whose calls are not idempotent: run each call id once, lattice-wide. */
+  ledger?: CallLedger;
+  /** Refuses unsigned, forged, stale and replayed calls when the lattice verifies invocations. */
+  guard?: InvocationGuard;
+  /** Asked after the guard; synchronous when it has the decision at hand (no await per call then). */
+  policy?: InvocationPolicy;
+}
+
+/** Calls remembered for answering a retry without running them again. */
+const REMEMBERED_CALLS = 10_000;
+
+/** A member's address: 12 random base-32 letters (MEMBER_TOKEN). */
+function memberAddress(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => alphabet[b & 31]).join("");
+}
+
+export class InvocationServer {
+  /** This server's address: callers that have heard of it may send it calls directly. */
+  readonly at = memberAddress();
+  private subs: Subscription[] = [];
+  /** The direct subscription and the members-question one, held while any queue subscription is. */
+  private own: Subscription[] = [];
+  /**
+   * Replies by call id, kept until the call's deadline: a retry of a call this server has taken
+   * (the caller gave up waiting too early) gets the same reply, and the work is not done twice.
+   */
+  private readonly recent = new RecentReplies(REMEMBERED_CALLS);
+  /** Calls refused without running: they came after their deadline, or while this process was paused. */
+  readonly stats = { expired: 0, stale: 0 };
+  /** Set after a pause until the server answers a flush: the calls read until then queued while paused. */
+  private afterPause?: Promise<void>;
+  /** Calls taken and not yet answered, and who waits for them all to be. */
+  private inflight = 0;
+  private idle?: () => void;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subjects: Subjects,
+    readonly target: string,
+    private readonly handler: CallHandler,
+    private readonly opts: ServerOptions,
+  ) {
+    this.resize(opts.instances);
+  }
+
+  /**
+   * Hold `n` queue subscriptions. One given up is drained, not dropped: calls the server already
+   * routed to it are still taken (an unsubscribe would lose those in flight).
+   */
+  resize(n: number): void {
+    while (this.subs.length > n) void this.subs.pop()?.drain().catch(() => undefined);
+    if (n === 0) for (const s of this.own.splice(0)) void s.drain().catch(() => undefined);
+    if (n > 0 && this.own.length === 0) {
+      this.own.push(
+        this.nc.subscribe(this.subjects.invocationDirectWildcard(this.target, this.at), {
+          callback: (err, msg) => {
+            if (!err) void this.serve(msg);
+          },
+        }),
+        this.nc.subscribe(this.subjects.invocationMembers(this.target), {
+          callback: (err, msg) => {
+            if (!err && msg.reply) outbox.respond(msg, encode({ at: this.at, by: this.opts.responder, server: this.nc.info?.server_id }), () => undefined);
+          },
+        }),
+      );
+    }
+    while (this.subs.length < n) {
+      this.subs.push(
+        this.nc.subscribe(this.subjects.invocationWildcard(this.target), {
+          queue: this.subjects.invocationQueue(this.target),
+          callback: (err, msg) => {
+            if (!err) void this.serve(msg);
+          },
+        }),
+      );
+    }
+  }
+
+  stop(): void {
+    this.resize(0);
+  }
+
+  /**
+   * Stop taking calls and resolve once every call already taken is answered (or after
+   * `timeoutMs`): what a replaced or stopped target does so that no call is dropped.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.subs.splice(0), ...this.own.splice(0)].map((s) => s.drain().catch(() => undefined)));
+    if (this.inflight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async serve(msg: Msg): Promise<void> {
+    if (!msg.reply) return;
+    this.inflight++;
+    try {
+      await this.answer(msg);
+    } finally {
+      if (--this.inflight === 0) this.idle?.();
+    }
+  }
+
+  private async answer(msg: Msg): Promise<void> {
+    let call: CallEnvelope | undefined;
+    let reply: Promise<Uint8Array>;
+    try {
+      call = decodeCall(msg.data);
+    } catch (e) {
+      reply = Promise.resolve(this.failure(e));
+    }
+    const late = call && this.lateness(call);
+    if (late) return outbox.respond(msg, this.failure(late), () => undefined);
+    // Refused before the reply memory is asked: a replayed copy gets no reply but the refusal.
+    // A retry is signed anew, so it passes and gets the remembered reply of the call it repeats.
+    // Both answer synchronously when they can: no await (a microtask) per call then.
+    const checking = call && this.opts.guard?.check(msg.subject, call, msg.data);
+    let refused = checking instanceof Promise ? await checking : checking;
+    const policing = !refused && call && this.opts.policy?.(msg.subject, call);
+    if (policing) refused = policing instanceof Promise ? await policing : policing;
+    if (refused) {
+      reply = Promise.resolve(this.failure(refused));
+    } else if (call) {
+      // Compared without the route: a retry may come through the group or straight to this member.
+      const what = functionOf(msg.subject);
+      let entry = this.recent.get(call.callId);
+      if (entry && entry.subject !== what) {
+        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another function: an idempotency key names one call`)));
+      } else {
+        if (!entry) {
+          entry = { reply: this.once(msg.subject, call), until: call.deadline, subject: what };
+          this.recent.add(call.callId, entry);
+        }
+        reply = entry.reply;
+      }
+    }
+    outbox.respond(msg, await reply!, (e) => this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`));
+  }
+
+  /**
+   * Why a call must not run, if it must not: its deadline passed before it was read (its caller
+   * has given up, or sent it elsewhere), or it was sent while this process was paused. After a
+   * pause, everything read until the server answers a flush queued while the process was
+   * stopped (the server sends in order): none of it runs.
+   */
+  private lateness(call: CallEnvelope): LatticeError | undefined {
+    if (!this.afterPause && pauses.sinceLastTick() >= PAUSE_MS) {
+      this.opts.onError?.(`${this.opts.responder} was paused for ${(pauses.sinceLastTick() / 1000).toFixed(1)} s: the calls to ${this.target} sent meanwhile are not run`);
+      this.afterPause = this.nc
+        .flush()
+        .catch(() => undefined)
+        .finally(() => (this.afterPause = undefined));
+    }
+    if (this.afterPause) {
+      this.stats.stale++;
+      return new LatticeError(ErrorCode.Unavailable, `${this.opts.responder} was paused when ${this.target}'s call ${call.callId} reached it; it was not run`);
+    }
+    if (call.deadline > 0 && call.deadline < Date.now()) {
+      this.stats.expired++;
+      return new LatticeError(ErrorCode.Timeout, `${this.target}'s call ${call.callId} reached ${this.opts.responder} after its deadline; it was not run`);
+    }
+    return undefined;
+  }
+
+  /** Run the call, unless the ledger says another instance has taken it: then its reply. */
+  private async once(subject: string, c: CallEnvelope): Promise<Uint8Array> {
+    const ledger = this.opts.ledger;
+    if (!ledger || !c.callId) return this.run(subject, c);
+    try {
+      const claim = await ledger.claim(c.callId, c.deadline);
+      if (!claim.mine) return await claim.reply;
+    } catch (e) {
+      // Without the ledger a non-idempotent call must not run: it might run twice.
+      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    const reply = await this.run(subject, c);
+    await ledger.record(c.callId, reply).catch((e: unknown) => this.opts.onError?.(`could not record call ${c.callId}: ${String(e)}`));
+    return reply;
+  }
+
+  private async run(subject: string, c: CallEnvelope): Promise<Uint8Array> {
+    try {
+      const call = this.subjects.parseInvocation(subject);
+      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${subject}`);
+      const value = await this.handler({
+        iface: call.iface,
+        fn: call.fn,
+        args: [...c.args],
+        deadline: c.deadline > 0 ? c.deadline : Date.now() + this.opts.defaultTimeoutMs,
+        source: c.source || "unknown",
+        linkName: c.link ?? DEFAULT_LINK_NAME,
+        callId: c.callId,
+      });
+      return encodeResult(value, this.opts.responder, this.at);
+    } catch (e) {
+      return this.failure(e);
+    }
+  }
+
+  private failure(e: unknown): Uint8Array {
+    const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+    return encodeReply({ ok: false, error, by: this.opts.responder, at: this.at });
+  }
+}
+
+/** The interface and function a subject calls, whichever route it took: its last two tokens. */
+function functionOf(subject: string): string {
+  const fn = subject.lastIndexOf(".");
+  return subject.slice(subject.lastIndexOf(".", fn - 1) + 1);
+}
