@@ -67,6 +67,7 @@ export class InvocationServer {
   readonly stats = { expired: 0, stale: 0 };
   /** Set after a pause until the server answers a flush: the calls read until then queued while paused. */
   private afterPause?: Promise<void>;
+  private readonly offWake = pauses.onWake((ms) => this.subs.length > 0 && this.paused(ms));
   /** Calls taken and not yet answered, and who waits for them all to be. */
   private inflight = 0;
   private idle?: () => void;
@@ -116,6 +117,7 @@ export class InvocationServer {
 
   stop(): void {
     this.resize(0);
+    this.offWake();
   }
 
   /**
@@ -123,6 +125,7 @@ export class InvocationServer {
    * `timeoutMs`): what a replaced or stopped target does so that no call is dropped.
    */
   async drain(timeoutMs: number): Promise<void> {
+    this.offWake();
     await Promise.all([...this.subs.splice(0), ...this.own.splice(0)].map((s) => s.drain().catch(() => undefined)));
     if (this.inflight === 0) return;
     await new Promise<void>((resolve) => {
@@ -165,13 +168,13 @@ export class InvocationServer {
       reply = Promise.resolve(this.failure(refused));
     } else if (call) {
       // Compared without the route: a retry may come through the group or straight to this member.
-      const what = functionOf(msg.subject);
+      const what = `${functionOf(msg.subject)} ${call.source} ${call.deadline}`;
       let entry = this.recent.get(call.callId);
-      if (entry && entry.subject !== what) {
-        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another function: an idempotency key names one call`)));
+      if (entry && entry.call !== what) {
+        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another call (another function, caller or deadline): an idempotency key names one call`)));
       } else {
         if (!entry) {
-          entry = { reply: this.once(msg.subject, call), until: call.deadline, subject: what };
+          entry = { reply: this.once(msg.subject, call), until: call.deadline, call: what };
           this.recent.add(call.callId, entry);
         }
         reply = entry.reply;
@@ -187,13 +190,7 @@ export class InvocationServer {
    * stopped (the server sends in order): none of it runs.
    */
   private lateness(call: CallEnvelope): LatticeError | undefined {
-    if (!this.afterPause && pauses.sinceLastTick() >= PAUSE_MS) {
-      this.opts.onError?.(`${this.opts.responder} was paused for ${(pauses.sinceLastTick() / 1000).toFixed(1)} s: the calls to ${this.target} sent meanwhile are not run`);
-      this.afterPause = this.nc
-        .flush()
-        .catch(() => undefined)
-        .finally(() => (this.afterPause = undefined));
-    }
+    if (pauses.sinceLastTick() >= PAUSE_MS) this.paused(pauses.sinceLastTick());
     if (this.afterPause) {
       this.stats.stale++;
       return new LatticeError(ErrorCode.Unavailable, `${this.opts.responder} was paused when ${this.target}'s call ${call.callId} reached it; it was not run`);
@@ -203,6 +200,16 @@ export class InvocationServer {
       return new LatticeError(ErrorCode.Timeout, `${this.target}'s call ${call.callId} reached ${this.opts.responder} after its deadline; it was not run`);
     }
     return undefined;
+  }
+
+  /** Back from a pause: refuse what was read until the server answers a flush (what queued meanwhile). */
+  private paused(ms: number): void {
+    if (this.afterPause) return;
+    this.opts.onError?.(`${this.opts.responder} was paused for ${(ms / 1000).toFixed(1)} s: the calls to ${this.target} sent meanwhile are not run`);
+    this.afterPause = this.nc
+      .flush()
+      .catch(() => undefined)
+      .finally(() => (this.afterPause = undefined));
   }
 
   /** Run the call, unless the ledger says another instance has taken it: then its reply. */

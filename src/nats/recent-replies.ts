@@ -11,8 +11,11 @@ export interface Remembered {
   reply: Promise<Uint8Array>;
   /** Epoch milliseconds after which the call's caller has given up. */
   until: number;
-  /** What was called (the invocation subject): a call id names one call of one function. */
-  subject: string;
+  /**
+   * Which call it was: the function, its caller and its deadline, which every retry of a call
+   * keeps. A call id that comes back with another is another call reusing the key.
+   */
+  call: string;
 }
 
 export class RecentReplies<T extends { until: number } = Remembered> {

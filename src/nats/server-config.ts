@@ -67,6 +67,13 @@ export interface NatsServerOptions {
   systemAccount?: string;
   authorization?: AuthorizationOptions;
   maxPayload?: ByteSize;
+  /**
+   * How often the server pings a quiet client, and how many unanswered pings close it (nats-server
+   * defaults: 2 minutes, 2). A frozen client keeps its subscriptions (and its share of queue-group
+   * messages) until then; lattice's callers route around it within a second regardless, this
+   * frees what it holds.
+   */
+  ping?: { intervalMs: number; maxOut: number };
   debug?: boolean;
 }
 
@@ -125,6 +132,12 @@ export function renderNatsConfig(opts: NatsServerOptions): string {
   lines.push(`port: ${port("port", opts.port)}`);
   if (opts.serverName !== undefined) lines.push(`server_name: ${quoteConf(opts.serverName)}`);
   if (opts.maxPayload !== undefined) lines.push(`max_payload: ${size("maxPayload", opts.maxPayload)}`);
+  if (opts.ping) {
+    if (!Number.isInteger(opts.ping.intervalMs) || opts.ping.intervalMs < 1 || !Number.isInteger(opts.ping.maxOut) || opts.ping.maxOut < 1) {
+      throw new Error(`ping: interval (ms) and max out must be positive whole numbers, got ${JSON.stringify(opts.ping)}`);
+    }
+    lines.push(`ping_interval: ${quoteConf(`${opts.ping.intervalMs}ms`)}`, `ping_max: ${opts.ping.maxOut}`);
+  }
   if (opts.debug) lines.push("debug: true");
 
   const auth = opts.authorization;

@@ -141,6 +141,7 @@ async function resolveOptions(opts: LaunchOptions, dir: string): Promise<Resolve
     systemAccount: opts.systemAccount,
     authorization: opts.authorization,
     maxPayload: opts.maxPayload,
+    ping: opts.ping,
     debug: opts.debug,
   });
   if (opts.websocket) resolved.websocket = { ...opts.websocket, port: await pick(opts.websocket.port) };

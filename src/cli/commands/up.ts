@@ -93,6 +93,8 @@ async function startEmbedded(opts: UpOpts, dir: string): Promise<NatsServer[]> {
           ...(first ? { leafnodes: { port: opts.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) } } : {}),
           ...(n > 1 ? { cluster: { name: `lattice-${opts.lattice}`, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
           serverName: `lattice-${opts.lattice}-${process.pid}${name ? `-${name}` : ""}`,
+          // A frozen client is let go within about 6 s (nats-server's default: 4 minutes).
+          ping: LATTICE_SERVER_PING,
           dir: join(dir, `nats${name}`),
           keepDir: true,
           readyTimeoutMs: 30_000,
@@ -105,6 +107,9 @@ async function startEmbedded(opts: UpOpts, dir: string): Promise<NatsServer[]> {
   }
   return servers;
 }
+
+/** Ping settings of the servers `lattice up` starts (docs/reliability.md gives them for other servers). */
+const LATTICE_SERVER_PING = { intervalMs: 2_000, maxOut: 3 };
 
 async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
   const dir = latticeDir(opts.stateDir, opts.lattice);

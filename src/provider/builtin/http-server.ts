@@ -261,12 +261,12 @@ class HttpServerProvider {
           return tooLarge(res, MAX_INVOCATION_PAYLOAD);
         }
       }
-      const key = this.keys.callIdFor(s.target, headerValue(req, "idempotency-key"), request.method, request.pathWithQuery, body);
+      const key = this.keys.callIdFor(s.target, headerValue(req, "idempotency-key"), request.method, request.pathWithQuery, body, Date.now() + s.timeoutMs);
       if ("status" in key) return text(res, key.status, key.reason);
       // Every resend carries the request's key: whatever it does downstream is done once.
       const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], {
         linkName: s.linkName,
-        deadline: Date.now() + s.timeoutMs,
+        deadline: key.deadline ?? Date.now() + s.timeoutMs,
         callId: key.callId,
         attemptTimeoutMs: s.retryMs,
       });

@@ -20,7 +20,7 @@
  * is refused. A write that JetStream cannot take fails the call: nothing is applied unrecorded.
  */
 import { createHash } from "node:crypto";
-import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, type PubAck, type StoredMsg } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { RecentReplies } from "../../nats/recent-replies.js";
@@ -45,6 +45,15 @@ const DEFAULT_STORE = "default";
 const STORE_NAME = /^[-\w]{1,255}$/;
 const KEY = /^[-/=.\w]+$/;
 
+/** One effect: the call id it is applied once for, and what it is (operation, key, argument). */
+interface Effect {
+  callId: string;
+  what: string;
+}
+
+/** The header a JetStream write carries its effect's fingerprint in, to tell a reused key. */
+const EFFECT_HEADER = "Lattice-Effect";
+
 /** How long the provider remembers an effect it applied: as long as JetStream's KV duplicate window. */
 const DEDUPE_MS = 120_000;
 const EFFECTS_REMEMBERED = 50_000;
@@ -57,10 +66,11 @@ interface Store {
   /** Make sure the store exists (create it on first use). */
   open(store: string): Promise<void>;
   get(store: string, key: string): Promise<Uint8Array | null>;
-  set(store: string, key: string, value: Uint8Array, callId: string): Promise<void>;
-  delete(store: string, key: string, callId: string): Promise<void>;
+  /** `effect`: the call's key and a fingerprint of what it does, for a store that records them. */
+  set(store: string, key: string, value: Uint8Array, effect: Effect): Promise<void>;
+  delete(store: string, key: string, effect: Effect): Promise<void>;
   keys(store: string): Promise<string[]>;
-  increment(store: string, key: string, delta: bigint, callId: string): Promise<bigint>;
+  increment(store: string, key: string, delta: bigint, effect: Effect): Promise<bigint>;
   /** Undefined when healthy, else what is wrong. */
   check(): Promise<string | undefined>;
   close(): void;
@@ -151,18 +161,18 @@ class MemoryStore implements Store {
   get(name: string, k: string): Promise<Uint8Array | null> {
     return Promise.resolve(this.store(name).get(k) ?? null);
   }
-  set(name: string, k: string, value: Uint8Array, _callId: string): Promise<void> {
+  set(name: string, k: string, value: Uint8Array, _effect: Effect): Promise<void> {
     this.store(name).set(k, value.slice());
     return Promise.resolve();
   }
-  delete(name: string, k: string, _callId: string): Promise<void> {
+  delete(name: string, k: string, _effect: Effect): Promise<void> {
     this.store(name).delete(k);
     return Promise.resolve();
   }
   keys(name: string): Promise<string[]> {
     return Promise.resolve([...this.store(name).keys()].sort());
   }
-  increment(name: string, k: string, delta: bigint, _callId: string): Promise<bigint> {
+  increment(name: string, k: string, delta: bigint, _effect: Effect): Promise<bigint> {
     const s = this.store(name);
     const next = added(`${name}/${k}`, counterValue(`${name}/${k}`, s.get(k) ?? null), delta);
     s.set(k, encoder.encode(next.toString()));
@@ -182,6 +192,7 @@ class JetStreamStore implements Store {
   private readonly js: JetStreamClient;
   private readonly kvm: Kvm;
   private readonly buckets = new Map<string, Promise<KV>>();
+  private jsm?: Promise<JetStreamManager>;
   /** Counters by `store/key`: the value and revision this provider last wrote or read. */
   private readonly known = new Map<string, { value: bigint; revision: number }>();
   /** The last increment queued for each counter, for the next to wait on. */
@@ -212,32 +223,44 @@ class JetStreamStore implements Store {
     return e && e.operation === "PUT" ? e.value : null;
   }
 
-  async set(name: string, k: string, value: Uint8Array, callId: string): Promise<void> {
+  async set(name: string, k: string, value: Uint8Array, effect: Effect): Promise<void> {
     this.known.delete(`${name}/${k}`);
     await this.bucket(name);
-    await this.write(name, k, value, { callId });
+    await this.write(name, k, value, effect);
   }
 
-  async delete(name: string, k: string, callId: string): Promise<void> {
+  async delete(name: string, k: string, effect: Effect): Promise<void> {
     this.known.delete(`${name}/${k}`);
     const kv = await this.bucket(name);
     const e = await kv.get(k);
-    if (e && e.operation === "PUT") await this.write(name, k, new Uint8Array(), { callId, operation: "DEL" });
+    if (e && e.operation === "PUT") await this.write(name, k, new Uint8Array(), effect, { operation: "DEL" });
   }
 
   /**
    * A write to a key of a bucket, as KV makes it (a message on `$KV.<bucket>.<key>`), with the
-   * call id as the message id (the stream drops a second one within its duplicate window) and,
-   * for a compare-and-set, the revision it must follow.
+   * call id as the message id (the stream drops a second one within its duplicate window), the
+   * effect's fingerprint in a header and, for a compare-and-set, the revision it must follow.
+   * A duplicate is checked against the message it repeats, while the stream still has it: a call
+   * id that wrote something else is refused. Answers the ack and, for a duplicate, that message.
    */
-  private write(name: string, k: string, data: Uint8Array, o: { callId: string; revision?: number; operation?: "DEL" }): Promise<PubAck> {
-    const h = o.operation ? headers() : undefined;
-    h?.set("KV-Operation", o.operation!);
-    return this.js.publish(`$KV.${name}.${k}`, data, {
-      msgID: o.callId,
-      ...(h ? { headers: h } : {}),
+  private async write(name: string, k: string, data: Uint8Array, effect: Effect, o: { revision?: number; operation?: "DEL" } = {}): Promise<{ ack: PubAck; original?: StoredMsg | null }> {
+    const h = headers();
+    h.set(EFFECT_HEADER, effect.what);
+    if (o.operation) h.set("KV-Operation", o.operation);
+    const ack = await this.js.publish(`$KV.${name}.${k}`, data, {
+      msgID: effect.callId,
+      headers: h,
       ...(o.revision !== undefined ? { expect: { lastSubjectSequence: o.revision } } : {}),
     });
+    if (!ack.duplicate) return { ack };
+    const original = await (await this.manager()).streams.getMessage(`KV_${name}`, { seq: ack.seq }).catch(() => null);
+    const was = original?.header?.get(EFFECT_HEADER);
+    if (was && was !== effect.what) throw reused(effect.callId, was);
+    return { ack, original };
+  }
+
+  private manager(): Promise<JetStreamManager> {
+    return (this.jsm ??= this.js.jetstreamManager());
   }
 
   async keys(name: string): Promise<string[]> {
@@ -254,9 +277,9 @@ class JetStreamStore implements Store {
    * JetStream round trips on reads and lost compare-and-sets). Other writers still can; their
    * writes make the next compare-and-set fail, and that one reads.
    */
-  increment(name: string, k: string, delta: bigint, callId: string): Promise<bigint> {
+  increment(name: string, k: string, delta: bigint, effect: Effect): Promise<bigint> {
     const id = `${name}/${k}`;
-    const run = (this.queues.get(id) ?? Promise.resolve()).then(() => this.incrementNow(name, k, delta, callId));
+    const run = (this.queues.get(id) ?? Promise.resolve()).then(() => this.incrementNow(name, k, delta, effect));
     const tail = run.then(
       () => undefined,
       () => undefined,
@@ -266,7 +289,7 @@ class JetStreamStore implements Store {
     return run;
   }
 
-  private async incrementNow(name: string, k: string, delta: bigint, callId: string): Promise<bigint> {
+  private async incrementNow(name: string, k: string, delta: bigint, effect: Effect): Promise<bigint> {
     const kv = await this.bucket(name);
     const id = `${name}/${k}`;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
@@ -278,13 +301,13 @@ class JetStreamStore implements Store {
       }
       const next = added(id, last.value, delta);
       try {
-        const ack = await this.write(name, k, encoder.encode(next.toString()), { callId, revision: last.revision });
+        const { ack, original } = await this.write(name, k, encoder.encode(next.toString()), effect, { revision: last.revision });
         if (ack.duplicate) {
           // Applied before, by this provider before a restart or by another one: not again. Its
           // result is the value it wrote, while the stream still holds it; else the value now.
           this.known.delete(id);
-          const then = await kv.get(k, { revision: ack.seq }).catch(() => null);
-          const now = then ?? (await kv.get(k));
+          if (original) return counterValue(id, original.data);
+          const now = await kv.get(k);
           return now !== null && now.operation === "PUT" ? counterValue(id, now.value) : 0n;
         }
         this.remember(id, { value: next, revision: ack.seq });
@@ -317,6 +340,11 @@ class JetStreamStore implements Store {
   }
 }
 
+/** A call id that applied another effect: an idempotency key names one call. */
+function reused(callId: string, was: string): LatticeError {
+  return new LatticeError(ErrorCode.BadRequest, `call id ${callId} was used for another effect (${was.split(" ")[0]} ${was.split(" ")[1] ?? ""}): an idempotency key names one call`);
+}
+
 /**
  * The effects this provider applied, by call id, for DEDUPE_MS: what they were (a fingerprint of
  * the operation and its arguments) and their result. Failed effects are forgotten: a retry may
@@ -329,7 +357,7 @@ class AppliedEffects {
   get(callId: string, what: string): Promise<unknown> | undefined {
     const e = this.byCall.get(callId);
     if (!e || e.until < Date.now()) return undefined;
-    if (e.what !== what) throw new LatticeError(ErrorCode.BadRequest, `call id ${callId} was used for another effect (${e.what.split(" ")[0]}): an idempotency key names one call`);
+    if (e.what !== what) throw reused(callId, e.what);
     return e.result;
   }
 
@@ -379,11 +407,11 @@ function keyvalueProvider(rt: ProviderRuntime) {
 
   const applied = new AppliedEffects();
   /** Run an effect once per call id: a retry gets the first run's result; a key reused for other arguments, a refusal. */
-  const effect = <T>(ctx: CallContext, what: string, fn: () => Promise<T>): Promise<T> =>
+  const effect = <T>(ctx: CallContext, what: string, fn: (e: Effect) => Promise<T>): Promise<T> =>
     op(async () => {
       const before = applied.get(ctx.callId, what);
       if (before) return (await before) as T;
-      const run = fn();
+      const run = fn({ callId: ctx.callId, what });
       applied.set(ctx.callId, what, run);
       return run;
     });
@@ -392,11 +420,11 @@ function keyvalueProvider(rt: ProviderRuntime) {
     "bucket/get": (_ctx, h, k) => op(() => store.get(handle(h), key(k))),
     "bucket/set": (ctx, h, k, v) => {
       const [name, kk, value] = [handle(h), key(k), bytes(v)];
-      return effect(ctx, `set ${name}/${kk} ${createHash("sha256").update(value).digest("base64url")}`, () => store.set(name, kk, value, ctx.callId));
+      return effect(ctx, `set ${name}/${kk} ${createHash("sha256").update(value).digest("base64url")}`, (e) => store.set(name, kk, value, e));
     },
     "bucket/delete": (ctx, h, k) => {
       const [name, kk] = [handle(h), key(k)];
-      return effect(ctx, `delete ${name}/${kk}`, () => store.delete(name, kk, ctx.callId));
+      return effect(ctx, `delete ${name}/${kk}`, (e) => store.delete(name, kk, e));
     },
     "bucket/exists": (_ctx, h, k) => op(async () => (await store.get(handle(h), key(k))) !== null),
     "bucket/list-keys": (_ctx, h, c) =>
@@ -423,7 +451,7 @@ function keyvalueProvider(rt: ProviderRuntime) {
       "wasi:keyvalue/atomics": {
         increment: (ctx: CallContext, h: unknown, k: unknown, delta: unknown) => {
           const [name, kk, d] = [handle(h), key(k), u64(delta, "delta")];
-          return effect(ctx, `increment ${name}/${kk} ${d}`, () => store.increment(name, kk, d, ctx.callId));
+          return effect(ctx, `increment ${name}/${kk} ${d}`, (e) => store.increment(name, kk, d, e));
         },
       },
     },

@@ -15,25 +15,31 @@ const KEY_MEMORY_MS = 10 * 60_000;
 const KEYS_REMEMBERED = 10_000;
 const CLIENT_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export type KeyOutcome = { callId: string } | { status: 400 | 422; reason: string };
+/**
+ * The call id, and for a client's key sent again the deadline of its first request: every retry
+ * of a call keeps its deadline, which is how the actor's end tells a retry from a reused key.
+ */
+export type KeyOutcome = { callId: string; deadline?: number } | { status: 400 | 422; reason: string };
 
 export class RequestKeys {
-  /** Client keys by call id: the request they came with (a hash) and until when. */
-  private readonly seen = new Map<string, { request: string; until: number }>();
+  /** Client keys by call id: the request they came with (a hash), its deadline, and until when. */
+  private readonly seen = new Map<string, { request: string; deadline: number; until: number }>();
 
-  /** The call id for a request to `target`; `clientKey` is its Idempotency-Key header, if any. */
-  callIdFor(target: string, clientKey: string | undefined, method: string, path: string, body: Uint8Array): KeyOutcome {
+  /** The call id for a request to `target` due by `deadline`; `clientKey` is its Idempotency-Key header, if any. */
+  callIdFor(target: string, clientKey: string | undefined, method: string, path: string, body: Uint8Array, deadline: number): KeyOutcome {
     if (clientKey === undefined) return { callId: randomUUID() };
     if (!CLIENT_KEY.test(clientKey)) return { status: 400, reason: "bad request: Idempotency-Key must be 1-255 printable characters without spaces" };
     const callId = `ik.${createHash("sha256").update(`${target}\n${clientKey}`).digest("base64url").slice(0, 32)}`;
     const request = createHash("sha256").update(`${method} ${path}\n`).update(body).digest("base64url");
     const now = Date.now();
     const known = this.seen.get(callId);
-    if (known && known.until > now && known.request !== request) {
-      return { status: 422, reason: "unprocessable: this Idempotency-Key was used for a different request" };
+    if (known && known.until > now) {
+      if (known.request !== request) return { status: 422, reason: "unprocessable: this Idempotency-Key was used for a different request" };
+      // Sent again while the first may still be running: the same call, with the same deadline.
+      if (known.deadline > now) return { callId, deadline: known.deadline };
     }
     this.seen.delete(callId);
-    this.seen.set(callId, { request, until: now + KEY_MEMORY_MS });
+    this.seen.set(callId, { request, deadline, until: now + KEY_MEMORY_MS });
     for (const [id, e] of this.seen) {
       if (e.until > now && this.seen.size <= KEYS_REMEMBERED) break;
       this.seen.delete(id);
