@@ -12,9 +12,14 @@ import {
   LatticeError,
   MAX_CONTROL_PAYLOAD,
   PingRequest,
+  MAX_CALL_ID,
   Subjects,
   assertLabel,
+  callIdProblem,
+  childCallId,
   decode,
+  decodeCall,
+  encodeCall,
   encode,
   makeEvent,
   shortEventType,
@@ -62,6 +67,37 @@ describe("subjects", () => {
     const a = new Subjects("a");
     const ab = new Subjects("a-b");
     assert.ok(!ab.event("host_started").startsWith(a.eventsWildcard().slice(0, -1)));
+  });
+});
+
+describe("invocation subjects and call ids", () => {
+  const s = new Subjects("default");
+
+  it("parses group and direct subjects alike, and refuses a bad member address", () => {
+    assert.deepEqual(s.parseInvocation(s.invocation("kv", "wasi:keyvalue/atomics@0.2.0-draft", "increment")), { target: "kv", iface: "wasi:keyvalue/atomics@0.2.0-draft", fn: "increment" });
+    assert.deepEqual(s.parseInvocation(s.invocationDirect("kv", "abcdefgh2345", "wasi:keyvalue/store", "bucket/get")), { target: "kv", iface: "wasi:keyvalue/store", fn: "bucket/get", member: "abcdefgh2345" });
+    assert.ok(!s.invocationDirect("kv", "abcdefgh2345", "", "run").startsWith(s.invocationWildcard("kv").slice(0, -1)), "a direct call is not in the group's wildcard");
+    assert.throws(() => s.invocationDirect("kv", "UPPER", "", "run"), /invalid member address/);
+  });
+
+  it("refuses a call without a usable call id", () => {
+    const call = (callId: string) => decodeCall(encodeCall({ args: [], deadline: 1, callId, source: "t" }));
+    for (const bad of ["", "has space", "tab\t", "é", "x".repeat(MAX_CALL_ID + 1)]) {
+      assert.throws(() => call(bad), (e) => e instanceof LatticeError && e.code === "bad_request" && e.message === callIdProblem(bad));
+    }
+    assert.equal(call("x".repeat(MAX_CALL_ID)).callId.length, MAX_CALL_ID);
+  });
+
+  it("derives a call's children's ids from its own, bounded in length", () => {
+    assert.equal(childCallId("req-1", 0), "req-1.0");
+    assert.equal(childCallId("req-1.0", 3), "req-1.0.3");
+    let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    for (let depth = 0; depth < 100; depth++) {
+      id = childCallId(id, depth % 3);
+      assert.equal(callIdProblem(id), undefined, id);
+    }
+    assert.match(id, /^~[0-9a-z]+(\.[0-2])+$/, "hashed once it grew too long, then grown again");
+    assert.notEqual(childCallId(`${"a".repeat(120)}`, 1), childCallId(`${"b".repeat(120)}`, 1), "hashed parents stay apart");
   });
 });
 
