@@ -11,6 +11,7 @@ import { emptyGuardStats, type GuardStats } from "../nats/call-signing.js";
 import { CallLedger } from "../nats/call-ledger.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
 import { RESILIENT, parseServers, redactUrl, type Connector } from "../nats/connection-options.js";
+import { routerOf } from "../nats/router.js";
 import {
   ActorScaleRequest,
   ActorStopRequest,
@@ -133,6 +134,8 @@ export class Host {
     });
     this.nc = nc;
     this.startedAtMs = Date.now();
+    // Where the host's calls go is the router's choice; when it turns from a member, say so.
+    routerOf(nc).onAvoid((target, by, forMs, why) => this.log.info(`calls to ${target} avoid ${by} for ${forMs / 1000} s: ${why}`));
 
     const policy = this.opts.policy
       ? new PolicyGate(this.opts.policy, {

@@ -40,6 +40,8 @@ export interface InvokeResult {
   value: unknown;
   /** The host or provider whose instance answered. */
   responder?: string;
+  /** How many times the call was sent before the answer came (1: the first went through). */
+  attempts: number;
 }
 
 /** A retry with less time than this left would only add load. */
@@ -160,7 +162,7 @@ class Attempts {
     }
     this.routes.answered(ms, reply.at, reply.by);
     if (this.done) return;
-    if (reply.ok) return this.finish(() => this.resolve({ value: reply.value, responder: reply.by ?? undefined }));
+    if (reply.ok) return this.finish(() => this.resolve({ value: reply.value, responder: reply.by ?? undefined, attempts: this.sent }));
     const err = replyError(reply.error);
     // Overloaded or paused there: another member may take it now.
     if (err.code === ErrorCode.Unavailable && this.retries && this.router.mayRetry()) {

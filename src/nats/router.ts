@@ -78,6 +78,9 @@ export interface Member {
   strikes: number;
 }
 
+/** Told when a member starts being avoided: which target, which member (`by`), for how long, and why. */
+export type AvoidListener = (target: string, by: string, forMs: number, why: string) => void;
+
 /** What a caller knows of one target of one lattice. */
 export class TargetRoutes {
   readonly members = new Map<string, Member>();
@@ -89,6 +92,7 @@ export class TargetRoutes {
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
     readonly target: string,
+    private readonly onAvoid: AvoidListener,
   ) {}
 
   /** The member for the next attempt, or undefined for the queue group. `tried`: members this call has been sent to. */
@@ -168,7 +172,9 @@ export class TargetRoutes {
     const oldest = m.waiting[0];
     if (oldest === undefined || clock - oldest < Math.max(STALL_MS, 4 * m.rtt.srtt)) return false;
     m.strikes++;
-    m.avoidUntil = now + Math.min(MAX_AVOID_MS, FIRST_AVOID_MS * 2 ** (m.strikes - 1));
+    const forMs = Math.min(MAX_AVOID_MS, FIRST_AVOID_MS * 2 ** (m.strikes - 1));
+    m.avoidUntil = now + forMs;
+    this.onAvoid(this.target, m.by, forMs, `a call to it was unanswered for ${Math.round(clock - oldest)} ms`);
     m.waiting.length = 0; // its attempts still end, each when its call does; the stall is noted once
     return true;
   }
@@ -224,14 +230,23 @@ export class Router {
   private readonly targets = new Map<string, TargetRoutes>();
   private tokens = RETRY_BURST;
   private floorAt = Date.now();
+  private readonly avoidListeners = new Set<AvoidListener>();
 
   constructor(private readonly nc: NatsConnection) {}
+
+  /** Be told each time a member starts being avoided (hosts and providers log it); returns the way to stop. */
+  onAvoid(listener: AvoidListener): () => void {
+    this.avoidListeners.add(listener);
+    return () => this.avoidListeners.delete(listener);
+  }
 
   routes(subjects: Subjects, target: string): TargetRoutes {
     const key = `${subjects.lattice}\u0000${target}`;
     let t = this.targets.get(key);
     if (!t) {
-      t = new TargetRoutes(this.nc, subjects, target);
+      t = new TargetRoutes(this.nc, subjects, target, (...a) => {
+        for (const l of this.avoidListeners) l(...a);
+      });
       this.targets.set(key, t);
     }
     return t;

@@ -10,6 +10,7 @@ import { callSecurity, type CallSecurity } from "../nats/call-security.js";
 import type { CallSigner, GuardStats } from "../nats/call-signing.js";
 import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
+import { routerOf } from "../nats/router.js";
 import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, unversioned, type Link } from "../protocol/index.js";
 import type { CallContext, CallOptions, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
 
@@ -61,6 +62,7 @@ export class Provider {
 
   /** Build the definition, follow links, then serve. */
   async start(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
+    routerOf(this.s.nc).onAvoid((target, by, forMs, why) => this.s.log.info(`calls to ${target} avoid ${by} for ${forMs / 1000} s: ${why}`));
     this.def = await define(this.runtime());
     this.state.start();
     void this.view.start().catch((e: unknown) => this.s.log.warn("lattice view did not seed", { error: String(e) }));

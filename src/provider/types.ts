@@ -67,8 +67,8 @@ export interface ProviderRuntime {
   readonly log: Logger;
   /** Call a function of a target (an actor) as this provider. */
   call(target: string, iface: string, fn: string, args: readonly unknown[], opts?: CallOptions): Promise<unknown>;
-  /** Like `call`, also saying which host's instance answered. */
-  invoke(target: string, iface: string, fn: string, args: readonly unknown[], opts?: CallOptions): Promise<{ value: unknown; responder?: string }>;
+  /** Like `call`, also saying which host's instance answered, and after how many attempts. */
+  invoke(target: string, iface: string, fn: string, args: readonly unknown[], opts?: CallOptions): Promise<{ value: unknown; responder?: string; attempts: number }>;
   /** Report health; the supervising host publishes changes as `provider_health`. */
   setHealth(healthy: boolean, message?: string): void;
 }

@@ -264,14 +264,14 @@ class HttpServerProvider {
       const key = this.keys.callIdFor(s.target, headerValue(req, "idempotency-key"), request.method, request.pathWithQuery, body, Date.now() + s.timeoutMs);
       if ("status" in key) return text(res, key.status, key.reason);
       // Every resend carries the request's key: whatever it does downstream is done once.
-      const { value, responder } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], {
+      const { value, responder, attempts } = await this.rt.invoke(s.target, HTTP_INCOMING_HANDLER, HTTP_HANDLE, [request], {
         linkName: s.linkName,
         deadline: key.deadline ?? Date.now() + s.timeoutMs,
         callId: key.callId,
         attemptTimeoutMs: s.retryMs,
       });
       outcome = "served";
-      write(res, request.method, httpResponseOf(value), responder);
+      write(res, request.method, httpResponseOf(value), responder, attempts);
     } catch (e) {
       if (isLatticeError(e) && e.code === ErrorCode.Unavailable) outcome = "refused";
       if (req.destroyed && !req.complete) return; // the client went away
@@ -344,11 +344,13 @@ function tooLarge(res: ServerResponse, limit: number): void {
   text(res, 413, `payload too large: the request body is over ${limit} bytes`, ["connection", "close"]);
 }
 
-/** Write an actor's answer: its headers (hop-by-hop ones dropped) and body, with its length. */
 /** Tells a client which host's instance answered (for people debugging a lattice, and for tests). */
 export const RESPONDER_HEADER = "x-lattice-responder";
+/** On an answer that took more than one attempt: how many (the others went unanswered in time). */
+export const ATTEMPTS_HEADER = "x-lattice-attempts";
 
-function write(res: ServerResponse, method: string, r: HttpResponse, responder?: string): void {
+/** Write an actor's answer: its headers (hop-by-hop ones dropped) and body, with its length. */
+function write(res: ServerResponse, method: string, r: HttpResponse, responder?: string, attempts = 1): void {
   if (r.status < 200) {
     text(res, 502, `bad gateway: the actor answered status ${r.status}`);
     return;
@@ -363,6 +365,7 @@ function write(res: ServerResponse, method: string, r: HttpResponse, responder?:
   }
   if (!noBody) headers.push("content-length", String(r.body.length));
   if (responder) headers.push(RESPONDER_HEADER, responder);
+  if (attempts > 1) headers.push(ATTEMPTS_HEADER, String(attempts));
   try {
     res.writeHead(r.status, headers);
   } catch (e) {
