@@ -63,9 +63,11 @@ let hostCalls = 0;
 
 const forwarded = new ForwardedImports((iface, fn, args) => {
   if (!bridge) throw new Error(`${iface}.${fn} called before the instance was bound to an actor`);
-  const left = Math.max(1, (deadline || Date.now() + HOST_CALL_TIMEOUT_MS) - Date.now());
+  // The served call's deadline as it is: a retry of that call elsewhere makes this host call again
+  // under the same key, and the key names one call only with the same deadline.
+  const until = deadline || Date.now() + HOST_CALL_TIMEOUT_MS;
   const key = callId === undefined ? undefined : childCallId(callId, hostCalls++);
-  return callHostSync(bridge, { iface, fn, args, deadline: Date.now() + left, ...(key ? { callId: key } : {}) }, Math.min(left, HOST_CALL_TIMEOUT_MS));
+  return callHostSync(bridge, { iface, fn, args, deadline: until, ...(key ? { callId: key } : {}) }, Math.min(Math.max(1, until - Date.now()), HOST_CALL_TIMEOUT_MS));
 });
 
 function fresh(): Record<string, unknown> {

@@ -164,10 +164,11 @@ class Attempts {
     if (this.done) return;
     if (reply.ok) return this.finish(() => this.resolve({ value: reply.value, responder: reply.by ?? undefined, attempts: this.sent }));
     const err = replyError(reply.error);
-    // Overloaded or paused there: another member may take it now.
-    if (err.code === ErrorCode.Unavailable && this.retries && this.router.mayRetry()) {
+    // Overloaded or paused there: another member may take it now. While an earlier attempt is
+    // still out, its answer is awaited: it may be running the call, so "not done" would be untrue.
+    if (err.code === ErrorCode.Unavailable) {
       this.fallback = err;
-      this.send();
+      if (this.retries && this.router.mayRetry()) this.send();
       return this.settleIfIdle();
     }
     this.finish(() => this.reject(err));
