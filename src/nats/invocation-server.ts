@@ -168,10 +168,10 @@ export class InvocationServer {
       reply = Promise.resolve(this.failure(refused));
     } else if (call) {
       // Compared without the route: a retry may come through the group or straight to this member.
-      const what = `${functionOf(msg.subject)} ${call.source} ${call.deadline}`;
+      const what = `${functionOf(msg.subject)} ${call.source}`;
       let entry = this.recent.get(call.callId);
       if (entry && entry.call !== what) {
-        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another call (another function, caller or deadline): an idempotency key names one call`)));
+        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another call (another function or caller): an idempotency key names one call`)));
       } else {
         if (!entry) {
           entry = { reply: this.once(msg.subject, call), until: call.deadline, call: what };

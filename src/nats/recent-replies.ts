@@ -12,8 +12,9 @@ export interface Remembered {
   /** Epoch milliseconds after which the call's caller has given up. */
   until: number;
   /**
-   * Which call it was: the function, its caller and its deadline, which every retry of a call
-   * keeps. A call id that comes back with another is another call reusing the key.
+   * Which call it was: the function and its caller, which every retry of a call keeps (its
+   * deadline need not: a client resending with an Idempotency-Key counts its time anew). A call
+   * id that comes back with another is another call reusing the key.
    */
   call: string;
 }
