@@ -13,7 +13,11 @@
  *   stalled member stops getting calls within a second (the calls it holds go on elsewhere, sent
  *   again after the attempt timeout). One that is merely slow keeps its calls, and its score.
  * - A member much slower than the others is seldom picked: the pair that includes it keeps the
- *   other; only the queue group's share still reaches it.
+ *   other; only the queue group's share still reaches it, and a probe once a second (PROBE_MS)
+ *   when the pair would keep it out: an estimate nobody refreshes would keep a member out for
+ *   good after one slow moment. A sample after such a gap starts the member's estimate anew.
+ * - Scores decide only between members that have each answered a call: a members answer's round
+ *   trip is a first guess, and one taken while that member's process was busy would keep it out.
  * - The attempt timeout is TCP's retransmission timeout over the target's round trips (smoothed
  *   round trip + 4 × its variation), between MIN_ATTEMPT_MS and MAX_ATTEMPT_MS.
  * - Members are learned from the answers (`at` and `by` of every reply) and by asking the target's
@@ -44,13 +48,23 @@ const RETRY_BURST = 50;
 /** Retries allowed a second whatever the traffic: a caller that calls rarely may still retry. */
 const RETRY_FLOOR_PER_S = 5;
 
-/** Round-trip estimation as TCP does it (RFC 6298): smoothed value and its variation. */
+/** A member the pair keeps out, not heard from this long, gets the call (a probe). */
+const PROBE_MS = 1_000;
+
+/**
+ * Round-trip estimation as TCP does it (RFC 6298): smoothed value and its variation. A sample
+ * that comes PROBE_MS or more after the one before starts the estimate anew: the old one is stale.
+ */
 class RoundTrip {
   srtt = 0;
   rttvar = 0;
+  /** When the last sample came (performance.now()). */
+  at = 0;
 
-  add(ms: number): void {
-    if (this.srtt === 0) {
+  add(ms: number, now = performance.now()): void {
+    const stale = now - this.at >= PROBE_MS;
+    this.at = now;
+    if (this.srtt === 0 || stale) {
       this.srtt = ms;
       this.rttvar = ms / 2;
     } else {
@@ -76,6 +90,8 @@ export interface Member {
   avoidUntil: number;
   /** Attempts left unanswered in a row: each doubles how long it is avoided. */
   strikes: number;
+  /** When it was last sent a probe (performance.now()): one at a time, PROBE_MS apart. */
+  probedAt: number;
 }
 
 /** Told when a member starts being avoided: which target, which member (`by`), for how long, and why. */
@@ -130,10 +146,19 @@ export class TargetRoutes {
     }
     if (!tried && Math.random() < EXPLORE) return undefined;
     if (!b) return a;
-    const [sa, sb] = [this.score(a), this.score(b)];
-    if (2 * sa < sb && sb - sa > PREFER_GAP_MS) return a;
-    if (2 * sb < sa && sa - sb > PREFER_GAP_MS) return b;
+    if (a.answered > 0 && b.answered > 0) {
+      const [sa, sb] = [this.score(a), this.score(b)];
+      if (2 * sa < sb && sb - sa > PREFER_GAP_MS) return this.probing(b, clock) ?? a;
+      if (2 * sb < sa && sa - sb > PREFER_GAP_MS) return this.probing(a, clock) ?? b;
+    }
     return Math.random() < 0.5 ? a : b;
+  }
+
+  /** `loser`, if it is due a probe: idle and not heard from for PROBE_MS. */
+  private probing(loser: Member, clock: number): Member | undefined {
+    if (loser.inflight > 0 || clock - Math.max(loser.rtt.at, loser.probedAt) < PROBE_MS) return undefined;
+    loser.probedAt = clock;
+    return loser;
   }
 
   /** How long an attempt may go unanswered before the call is sent again. */
@@ -191,7 +216,7 @@ export class TargetRoutes {
   private member(at: string, by: string): Member {
     let m = this.members.get(at);
     if (!m) {
-      m = { at, by, rtt: new RoundTrip(), inflight: 0, waiting: [], answered: 0, avoidUntil: 0, strikes: 0 };
+      m = { at, by, rtt: new RoundTrip(), inflight: 0, waiting: [], answered: 0, avoidUntil: 0, strikes: 0, probedAt: 0 };
       this.members.set(at, m);
     }
     return m;
