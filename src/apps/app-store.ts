@@ -48,7 +48,7 @@ export class AppStore {
   private readonly kv: KvBucket;
 
   constructor(nc: NatsConnection, lattice: string, opts: AppStoreOptions = {}) {
-    this.kv = new KvBucket(nc, appsBucketName(lattice), { ...opts, config: { history: 3 }, what: "app store" });
+    this.kv = new KvBucket(nc, appsBucketName(lattice), { ...opts, config: { history: 3 }, what: "app store", compareAndSet: true });
   }
 
   get bucket(): string {

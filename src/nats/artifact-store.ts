@@ -18,6 +18,7 @@ import { TimeoutError, ClosedConnectionError, DrainingConnectionError } from "@n
 import { jetstream, StorageType, type JetStreamClient } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { assertComponent, digestOf } from "../actor/wasm-binary.js";
+import { withReplicas } from "./replicas.js";
 import {
   ErrorCode,
   LATEST,
@@ -121,10 +122,13 @@ export class ArtifactStore {
     const version = ref.version === LATEST ? `sha256-${digest.slice("sha256:".length, "sha256:".length + 12)}` : ref.version;
     const target: ArtifactRef = { name: ref.name, version };
     return this.guard(async () => {
-      const os = await this.objm.create(this.bucket, {
-        storage: StorageType.File,
-        description: `components of lattice ${this.lattice}, by name:version`,
-      });
+      const os = await withReplicas((replicas) =>
+        this.objm.create(this.bucket, {
+          storage: StorageType.File,
+          replicas,
+          description: `components of lattice ${this.lattice}, by name:version`,
+        }),
+      );
       const info = await os.putBlob(
         { name: objectName(target), description: `component ${formatArtifactRef(target)}`, metadata: { [DIGEST_METADATA_KEY]: digest } },
         bytes,

@@ -20,7 +20,7 @@ export class CallLedger {
   private readonly kv: KvBucket;
 
   constructor(nc: NatsConnection, lattice: string, domain?: string) {
-    this.kv = new KvBucket(nc, `lattice_${assertLatticeName(lattice)}_calls`, { domain, config: { history: 1, ttl: LEDGER_TTL_MS }, what: "the call ledger" });
+    this.kv = new KvBucket(nc, `lattice_${assertLatticeName(lattice)}_calls`, { domain, config: { history: 1, ttl: LEDGER_TTL_MS }, what: "the call ledger", compareAndSet: true });
   }
 
   private open(): Promise<KV> {

@@ -1,6 +1,8 @@
 /**
  * A lattice's JetStream KV bucket, created on first use. A failed create is not remembered, so
- * the next use tries again (JetStream may come back); the failure reads as `unavailable`.
+ * the next use tries again (JetStream may come back); the failure reads as `unavailable`. A new
+ * bucket is replicated where the cluster allows, unless it is written by compare-and-set
+ * (`replicas.ts`).
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
@@ -8,6 +10,7 @@ import { Kvm, type KV, type KvEntry, type KvOptions } from "@nats-io/kv";
 import type { Static, TSchema } from "@sinclair/typebox";
 import { ErrorCode, LatticeError, validate } from "../protocol/index.js";
 import { assertJetStreamDomain } from "./artifact-store.js";
+import { kvCopies, withReplicas } from "./replicas.js";
 
 export interface BucketOptions {
   /** JetStream domain of the hub holding it (needed on leaf nodes). */
@@ -18,6 +21,11 @@ export interface BucketOptions {
   config: Partial<KvOptions>;
   /** What it holds, for error messages (`lattice state`). */
   what: string;
+  /**
+   * Written by compare-and-set (create, or update on a revision): then kept to one copy, whose
+   * check is serializable on every nats-server (`replicas.ts`).
+   */
+  compareAndSet?: boolean;
 }
 
 export class KvBucket {
@@ -34,7 +42,8 @@ export class KvBucket {
   }
 
   open(): Promise<KV> {
-    this.kv ??= this.kvm.create(this.name, this.opts.config).catch((e: unknown) => {
+    const create = (replicas: number) => this.kvm.create(this.name, { ...kvCopies(replicas), ...this.opts.config });
+    this.kv ??= (this.opts.compareAndSet ? create(1) : withReplicas(create)).catch((e: unknown) => {
       this.kv = undefined;
       throw new LatticeError(ErrorCode.Unavailable, `${this.opts.what} (JetStream KV ${this.name}) is unreachable: ${e instanceof Error ? e.message : String(e)}`);
     });
