@@ -8,6 +8,7 @@
  * time to route around it (from the fault to the last request sent that failed or took over
  * SLOW_MS), and the drift.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import { AppStore, parseManifest } from "../src/apps/index.js";
 import { connectNode, freePort } from "../src/nats/node.js";
 import { RESILIENT } from "../src/nats/index.js";
@@ -41,6 +42,8 @@ export interface HttpScenarioResult {
   routeAroundMs: number;
   /** Counted by the app minus answered 200: must be 0. */
   drift: number;
+  /** Requests not answered 200, by status and first line of the answer. */
+  failures?: Record<string, number>;
   notes?: string;
 }
 
@@ -49,9 +52,13 @@ interface Sent {
   ms: number;
   status: number;
   responder?: string;
+  /** Of a request not answered 200: its status and the first line of its body. */
+  why?: string;
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
+/** The keyvalue bucket the hand-wired counter counts in. */
+const COUNTER_BUCKET = "chaos_http";
 /** A request slower than this was held up by the fault (these take 10-30 ms when all is well). */
 const SLOW_MS = 250;
 
@@ -79,7 +86,7 @@ async function wireCounter(env: NodeJS.ProcessEnv, hosts: Array<{ id: string }>)
   }
   await lattice(["start", "provider", "http-server", "--id", "http", "--host", hosts[0]!.id], env);
   const port = await freePort();
-  await lattice(["config", "put", "counter-kv", "bucket=chaos_http"], env);
+  await lattice(["config", "put", "counter-kv", `bucket=${COUNTER_BUCKET}`], env);
   await lattice(["config", "put", "web", `address=127.0.0.1:${port}`], env);
   await lattice(["link", "put", "counter", "kv", "wasi:keyvalue", "--config", "counter-kv"], env);
   await lattice(["link", "put", "http", "counter", "wasi:http/incoming-handler", "--config", "web"], env);
@@ -101,10 +108,11 @@ async function httpLoad(url: string, key: string, rate: number, durationMs: numb
     sends.push(
       fetch(`${url}/${key}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).then(
         async (r) => {
-          await r.arrayBuffer();
-          out.push({ at, ms: Date.now() - t0 - at, status: r.status, responder: r.headers.get("x-lattice-responder") ?? undefined });
+          const body = await r.text();
+          const why = r.status === 200 ? undefined : `${r.status} ${body.split("\n", 1)[0]!.slice(0, 200)}`;
+          out.push({ at, ms: Date.now() - t0 - at, status: r.status, responder: r.headers.get("x-lattice-responder") ?? undefined, why });
         },
-        () => void out.push({ at, ms: Date.now() - t0 - at, status: 0 }),
+        (e: unknown) => void out.push({ at, ms: Date.now() - t0 - at, status: 0, why: String(e) }),
       ),
     );
   }
@@ -123,6 +131,8 @@ function summarize(scenario: string, sent: Sent[], countedValue: number, fault: 
     .map((s) => s.ms)
     .sort((a, b) => a - b);
   const bad = sent.filter((s) => s.at >= fault.from && (s.status !== 200 || s.ms > SLOW_MS));
+  const failures = new Map<string, number>();
+  for (const s of sent) if (s.why !== undefined) failures.set(s.why, (failures.get(s.why) ?? 0) + 1);
   return {
     scenario,
     sent: sent.length,
@@ -132,6 +142,7 @@ function summarize(scenario: string, sent: Sent[], countedValue: number, fault: 
     p99DuringFaultMs: during[Math.max(0, Math.ceil(during.length * 0.99) - 1)] ?? 0,
     routeAroundMs: bad.length === 0 ? 0 : bad[bad.length - 1]!.at - fault.from,
     drift: countedValue - ok,
+    ...(failures.size ? { failures: Object.fromEntries(failures) } : {}),
     ...(notes ? { notes } : {}),
   };
 }
@@ -238,7 +249,10 @@ export async function partitionHttp(cleanup: Cleanup, shape: HttpShape): Promise
   return summarize("a leaf cut from the hub for 10 s", sent, await counted(url, key), { from, to: from + 10_000 });
 }
 
-/** SIGKILL one server of a 3-server hub cluster a third of the way in. */
+/**
+ * SIGKILL, a third of the way in, the server of a 3-server hub cluster that leads the counter's
+ * bucket (its three copies elect another leader; writes wait for it).
+ */
 export async function serverKillHttp(cleanup: Cleanup, shape: HttpShape): Promise<HttpScenarioResult> {
   const topo = await topology(cleanup, { hub: 3 });
   const servers = topo.url("hub");
@@ -246,15 +260,20 @@ export async function serverKillHttp(cleanup: Cleanup, shape: HttpShape): Promis
   const hosts = [];
   for (const name of ["edge", "h2", "h3"]) hosts.push(await hostProcess(cleanup, servers, name, shape, ["--no-reconcile", "--js-domain", HUB_DOMAIN]));
   const url = await wireCounter(env, hosts);
+  const nc = await connectNode({ ...RESILIENT, servers });
+  cleanup.add(() => nc.close());
+  const info = await (await jetstreamManager(nc, { domain: HUB_DOMAIN })).streams.info(`KV_${COUNTER_BUCKET}`);
+  const victim = topo.hub.find((s) => s.options.serverName === info.cluster?.leader) ?? topo.hub[0]!;
   const key = `server-${Date.now()}`;
   const from = shape.durationMs / 3;
   let killed = false;
   const sent = await httpLoad(url, key, shape.rate, shape.durationMs, (at) => {
     if (killed || at < from) return;
     killed = true;
-    void topo.hub[0]!.kill("SIGKILL");
+    void victim.kill("SIGKILL");
   });
-  return summarize("SIGKILL 1 of 3 hub servers", sent, await counted(url, key), { from, to: shape.durationMs });
+  const copies = `the bucket has ${info.config.num_replicas} copies; killed ${victim.options.serverName ?? "?"}, ${victim.options.serverName === info.cluster?.leader ? "its leader" : "not its leader"}`;
+  return summarize("SIGKILL the hub server leading the counter's bucket (1 of 3)", sent, await counted(url, key), { from, to: shape.durationMs }, copies);
 }
 
 /**
