@@ -13,11 +13,14 @@
  *   stalled member stops getting calls within a second (the calls it holds go on elsewhere, sent
  *   again after the attempt timeout). One that is merely slow keeps its calls, and its score.
  * - A member much slower than the others is seldom picked: the pair that includes it keeps the
- *   other; only the queue group's share still reaches it, and a probe once a second (PROBE_MS)
- *   when the pair would keep it out: an estimate nobody refreshes would keep a member out for
- *   good after one slow moment. A sample after such a gap starts the member's estimate anew.
- * - Scores decide only between members that have each answered a call: a members answer's round
- *   trip is a first guess, and one taken while that member's process was busy would keep it out.
+ *   other; only the queue group's share still reaches it. That share keeps its estimate fresh:
+ *   a sample a second or more after the one before starts the estimate anew, so one slow moment
+ *   does not keep a member out (a probe with a real call instead, once a second, cost the
+ *   probed calls the slow member's latency: p99 over HTTP 112 → 390 ms with one host 200 ms slow).
+ * - A member's first answered call is not a measurement: it pays what a first call costs once (a
+ *   JavaScript instance warming up, caches filling), often ten times the next, and a member
+ *   scored by it would be left out until its estimate went stale. The members answers, taken in
+ *   one question for all, are the first comparison.
  * - The attempt timeout is TCP's retransmission timeout over the target's round trips (smoothed
  *   round trip + 4 × its variation), between MIN_ATTEMPT_MS and MAX_ATTEMPT_MS.
  * - Members are learned from the answers (`at` and `by` of every reply) and by asking the target's
@@ -48,12 +51,12 @@ const RETRY_BURST = 50;
 /** Retries allowed a second whatever the traffic: a caller that calls rarely may still retry. */
 const RETRY_FLOOR_PER_S = 5;
 
-/** A member the pair keeps out, not heard from this long, gets the call (a probe). */
-const PROBE_MS = 1_000;
+/** A sample this long after the one before starts a round-trip estimate anew. */
+const STALE_MS = 1_000;
 
 /**
  * Round-trip estimation as TCP does it (RFC 6298): smoothed value and its variation. A sample
- * that comes PROBE_MS or more after the one before starts the estimate anew: the old one is stale.
+ * that comes STALE_MS or more after the one before starts the estimate anew: the old one is stale.
  */
 class RoundTrip {
   srtt = 0;
@@ -62,7 +65,7 @@ class RoundTrip {
   at = 0;
 
   add(ms: number, now = performance.now()): void {
-    const stale = now - this.at >= PROBE_MS;
+    const stale = now - this.at >= STALE_MS;
     this.at = now;
     if (this.srtt === 0 || stale) {
       this.srtt = ms;
@@ -90,8 +93,6 @@ export interface Member {
   avoidUntil: number;
   /** Attempts left unanswered in a row: each doubles how long it is avoided. */
   strikes: number;
-  /** When it was last sent a probe (performance.now()): one at a time, PROBE_MS apart. */
-  probedAt: number;
 }
 
 /** Told when a member starts being avoided: which target, which member (`by`), for how long, and why. */
@@ -146,20 +147,12 @@ export class TargetRoutes {
     }
     if (!tried && Math.random() < EXPLORE) return undefined;
     if (!b) return a;
-    if (a.answered > 0 && b.answered > 0) {
-      const [sa, sb] = [this.score(a), this.score(b)];
-      if (2 * sa < sb && sb - sa > PREFER_GAP_MS) return this.probing(b, clock) ?? a;
-      if (2 * sb < sa && sa - sb > PREFER_GAP_MS) return this.probing(a, clock) ?? b;
-    }
+    const [sa, sb] = [this.score(a), this.score(b)];
+    if (2 * sa < sb && sb - sa > PREFER_GAP_MS) return a;
+    if (2 * sb < sa && sa - sb > PREFER_GAP_MS) return b;
     return Math.random() < 0.5 ? a : b;
   }
 
-  /** `loser`, if it is due a probe: idle and not heard from for PROBE_MS. */
-  private probing(loser: Member, clock: number): Member | undefined {
-    if (loser.inflight > 0 || clock - Math.max(loser.rtt.at, loser.probedAt) < PROBE_MS) return undefined;
-    loser.probedAt = clock;
-    return loser;
-  }
 
   /** How long an attempt may go unanswered before the call is sent again. */
   attemptTimeoutMs(): number {
@@ -173,7 +166,7 @@ export class TargetRoutes {
     this.rtt.add(ms);
     if (!at) return;
     const m = this.member(at, by ?? at);
-    m.rtt.add(ms);
+    if (m.answered > 0) m.rtt.add(ms);
     m.answered++;
     m.strikes = 0;
     m.avoidUntil = 0;
@@ -216,7 +209,7 @@ export class TargetRoutes {
   private member(at: string, by: string): Member {
     let m = this.members.get(at);
     if (!m) {
-      m = { at, by, rtt: new RoundTrip(), inflight: 0, waiting: [], answered: 0, avoidUntil: 0, strikes: 0, probedAt: 0 };
+      m = { at, by, rtt: new RoundTrip(), inflight: 0, waiting: [], answered: 0, avoidUntil: 0, strikes: 0 };
       this.members.set(at, m);
     }
     return m;
