@@ -9,8 +9,8 @@ describe("recent replies", () => {
   it("keeps a reply until its deadline, then lets it go", () => {
     const r = new RecentReplies(100);
     const now = Date.now();
-    r.add("old", { reply, until: now - 1, call: "s" });
-    r.add("live", { reply, until: now + 60_000, call: "s" });
+    r.add("old", { reply, until: now - 1, call: "s", args: [] });
+    r.add("live", { reply, until: now + 60_000, call: "s", args: [] });
     assert.equal(r.get("old"), undefined, "dropped when the next one came");
     assert.ok(r.get("live"));
   });
@@ -18,7 +18,7 @@ describe("recent replies", () => {
   it("keeps at most its limit, the oldest going first", () => {
     const r = new RecentReplies(1_000);
     const until = Date.now() + 60_000;
-    for (let i = 0; i < 50_000; i++) r.add(`c${i}`, { reply, until, call: "s" });
+    for (let i = 0; i < 50_000; i++) r.add(`c${i}`, { reply, until, call: "s", args: [] });
     assert.equal(r.get("c48999"), undefined);
     assert.ok(r.get("c49000"));
     assert.ok(r.get("c49999"));
@@ -27,10 +27,10 @@ describe("recent replies", () => {
   it("a call id added again after it expired is not dropped with its old entry", () => {
     const r = new RecentReplies(10);
     const now = Date.now();
-    r.add("x", { reply, until: now - 1, call: "s" });
-    const fresh = { reply, until: now + 60_000, call: "s" };
+    r.add("x", { reply, until: now - 1, call: "s", args: [] });
+    const fresh = { reply, until: now + 60_000, call: "s", args: [] };
     r.add("x", fresh);
-    r.add("y", { reply, until: now + 60_000, call: "s" });
+    r.add("y", { reply, until: now + 60_000, call: "s", args: [] });
     assert.equal(r.get("x"), fresh);
   });
 });

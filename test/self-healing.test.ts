@@ -153,11 +153,14 @@ describe("self-healing: frozen and slow members, effects once", () => {
     const now = await increment(kv[1]!.at, 0, `after-${callId}`);
     assert.ok(now.ok && now.value === first.value, `applied once: ${show([first, now])}`);
     // One that did answers a resend with a deadline counted anew (a client retrying with an
-    // Idempotency-Key) with the reply it gave, and refuses the key from another caller.
+    // Idempotency-Key) with the reply it gave, and refuses the key with other arguments or from
+    // another caller.
     const resent = await increment(kv[0]!.at, 5, callId, Date.now() + 10_000);
     assert.ok(resent.ok && resent.value === first.value, show([first, resent]));
-    const other = await increment(kv[0]!.at, 5, callId, deadline, "someone-else");
-    assert.ok(!other.ok && other.error.code === "bad_request" && /used for another call/.test(other.error.message), show(other));
+    for (const [delta, source] of [[7, "test"], [5, "someone-else"]] as const) {
+      const other = await increment(kv[0]!.at, delta, callId, deadline, source);
+      assert.ok(!other.ok && other.error.code === "bad_request" && /used for another call/.test(other.error.message), show(other));
+    }
   });
 });
 

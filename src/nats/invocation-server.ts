@@ -10,6 +10,7 @@ import type { InvocationGuard } from "./call-signing.js";
 import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
 import { RecentReplies } from "./recent-replies.js";
+import { sameValue } from "../protocol/same-value.js";
 import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, type CallEnvelope, type Subjects } from "../protocol/index.js";
 
 /** One decoded call, as a target's handler sees it. */
@@ -170,11 +171,11 @@ export class InvocationServer {
       // Compared without the route: a retry may come through the group or straight to this member.
       const what = `${functionOf(msg.subject)} ${call.source}`;
       let entry = this.recent.get(call.callId);
-      if (entry && entry.call !== what) {
-        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another call (another function or caller): an idempotency key names one call`)));
+      if (entry && (entry.call !== what || !sameValue(entry.args, call.args))) {
+        reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another call (another function, caller or arguments): an idempotency key names one call`)));
       } else {
         if (!entry) {
-          entry = { reply: this.once(msg.subject, call), until: call.deadline, call: what };
+          entry = { reply: this.once(msg.subject, call), until: call.deadline, call: what, args: call.args };
           this.recent.add(call.callId, entry);
         }
         reply = entry.reply;

@@ -12,11 +12,13 @@ export interface Remembered {
   /** Epoch milliseconds after which the call's caller has given up. */
   until: number;
   /**
-   * Which call it was: the function and its caller, which every retry of a call keeps (its
-   * deadline need not: a client resending with an Idempotency-Key counts its time anew). A call
-   * id that comes back with another is another call reusing the key.
+   * Which call it was: the function and its caller, which every retry of a call keeps with its
+   * arguments (its deadline need not: a client resending with an Idempotency-Key counts its time
+   * anew). A call id that comes back with others is another call reusing the key.
    */
   call: string;
+  /** Its arguments, as decoded: a retry brings the same. */
+  args: unknown;
 }
 
 export class RecentReplies<T extends { until: number } = Remembered> {
