@@ -1,7 +1,8 @@
 /**
  * How many copies JetStream keeps of the lattice's streams (state, apps, call ledger, artifacts,
  * keyvalue buckets). On a JetStream cluster of 3 or more servers: 3, so losing a server loses no
- * state and stops no writes (the stream elects a new leader). On a single server, or a cluster
+ * state and stops writes only while the stream elects a new leader (4-9 s on nats-server 2.9).
+ * On a single server, or a cluster
  * that cannot place 3 (2 servers, or one down when the stream is made): 1, since 2 copies would
  * stop writes on the loss of either one anyway. Only a new stream is placed; one that exists
  * keeps its settings.
