@@ -282,14 +282,18 @@ export class AppReconciler {
       }
     }
 
-    // Take down what the app no longer declares; forget each thing once it is gone.
+    // Take down what the app no longer declares; forget each thing once it is gone. An actor or
+    // provider is gone when no inventory shows it, not when the stop request returns: a host
+    // still draining calls answers a stop late, and the gathered replies end without it.
     const remove = minus(owned, wanted);
     const kept = { ...owned };
     for (const id of remove.actors) {
-      if (await this.attempt(record.name, `stop actor ${id}`, reasons, () => this.client.stopActor(id))) kept.actors = kept.actors.filter((x) => x !== id);
+      if (!hosts.some((h) => h.actors.some((a) => a.id === id))) kept.actors = kept.actors.filter((x) => x !== id);
+      else await this.attempt(record.name, `stop actor ${id}`, reasons, () => this.client.stopActor(id));
     }
     for (const id of remove.providers) {
-      if (await this.attempt(record.name, `stop provider ${id}`, reasons, () => this.client.stopProvider(id))) kept.providers = kept.providers.filter((x) => x !== id);
+      if (!hosts.some((h) => h.providers.some((p) => p.id === id && p.state !== "stopped"))) kept.providers = kept.providers.filter((x) => x !== id);
+      else await this.attempt(record.name, `stop provider ${id}`, reasons, () => this.client.stopProvider(id));
     }
     for (const l of remove.links) {
       if (await this.attempt(record.name, `unlink ${l.source} on ${l.interface} (${l.name})`, reasons, () => this.state.deleteLink(l.source, l.interface, l.name))) {
