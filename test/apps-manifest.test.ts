@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ManifestError, parseManifest, planComponent, weightedShares } from "../src/apps/index.js";
+import { ManifestError, parseManifest, planComponent, weightedShares, type LatticeChecks } from "../src/apps/index.js";
 import { isLatticeError, type HostAccepts, type HostInventory, type ManifestComponent } from "../src/protocol/index.js";
 import { EXAMPLES_DIR } from "./kit/fixtures.js";
 
@@ -30,9 +30,9 @@ links:
   - { source: cart, target: kv, interface: "wasi:keyvalue" }
 `;
 
-function problemsOf(text: string): ManifestError {
+function problemsOf(text: string, checks: LatticeChecks = {}): ManifestError {
   try {
-    parseManifest(text);
+    parseManifest(text, "manifest", checks);
   } catch (e) {
     if (e instanceof ManifestError) return e;
     throw e;
@@ -53,6 +53,21 @@ describe("app manifests", () => {
       const m = parseManifest(readFileSync(join(EXAMPLES_DIR, "apps", f), "utf8"), f);
       assert.equal(m.name, "counter", f);
     }
+  });
+
+  it("checks providers and artifacts against the lattice when asked to", () => {
+    const text = "name: shop\nversion: v1\ncomponents:\n  - id: p\n    provider: nosuch\n  - id: m\n    provider: ./mine.mjs\n  - id: a\n    actor: cart:2\n  - id: b\n    actor: cart\n";
+    assert.equal(parseManifest(text).name, "shop", "without checks nothing is looked up");
+    const e = problemsOf(text, { builtinProviders: ["keyvalue"], artifacts: { lattice: "t", stored: [{ name: "cart", version: "1" }] } });
+    assert.deepEqual(
+      e.problems.map((p) => [p.line, p.path]),
+      [
+        [5, "components[0].provider"],
+        [9, "components[2].actor"],
+      ],
+    );
+    assert.match(e.problems[0]!.message, /^nosuch is neither a built-in provider \(keyvalue\) nor a provider module/);
+    assert.equal(e.problems[1]!.message, "artifact cart:2 is not in lattice t's artifact store: push it first (`lattice push FILE --name cart:2`)");
   });
 
   it("lists every problem at once, each with its path and line", () => {
