@@ -170,7 +170,7 @@ describe("actors in the lattice", () => {
     assert.equal(total.reduce((n, x) => n + x.instances, 0), 1);
     const stop = await runCli(["stop", "actor", "echo"], env);
     assert.equal(stop.code, 0, stop.stderr);
-    assert.match(stop.stdout, /stopped actor echo \(1 instances\)/);
+    assert.match(stop.stdout, /stopped actor echo \(1 instance\)/);
     const gone = await runCli(["call", "echo", `${ECHO}.echo`, '["x"]'], env);
     assert.match(gone.stderr, /not_found: no instance of echo is running/);
   });

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ManifestError, parseManifest, planComponent, weightedShares } from "../src/apps/index.js";
-import { isLatticeError, type HostInventory, type ManifestComponent } from "../src/protocol/index.js";
+import { ManifestError, parseManifest, planComponent, weightedShares, type LatticeChecks } from "../src/apps/index.js";
+import { isLatticeError, type HostAccepts, type HostInventory, type ManifestComponent } from "../src/protocol/index.js";
 import { EXAMPLES_DIR } from "./kit/fixtures.js";
 
 const VALID = `
@@ -30,9 +30,9 @@ links:
   - { source: cart, target: kv, interface: "wasi:keyvalue" }
 `;
 
-function problemsOf(text: string): ManifestError {
+function problemsOf(text: string, checks: LatticeChecks = {}): ManifestError {
   try {
-    parseManifest(text);
+    parseManifest(text, "manifest", checks);
   } catch (e) {
     if (e instanceof ManifestError) return e;
     throw e;
@@ -53,6 +53,21 @@ describe("app manifests", () => {
       const m = parseManifest(readFileSync(join(EXAMPLES_DIR, "apps", f), "utf8"), f);
       assert.equal(m.name, "counter", f);
     }
+  });
+
+  it("checks providers and artifacts against the lattice when asked to", () => {
+    const text = "name: shop\nversion: v1\ncomponents:\n  - id: p\n    provider: nosuch\n  - id: m\n    provider: ./mine.mjs\n  - id: a\n    actor: cart:2\n  - id: b\n    actor: cart\n";
+    assert.equal(parseManifest(text).name, "shop", "without checks nothing is looked up");
+    const e = problemsOf(text, { builtinProviders: ["keyvalue"], artifacts: { lattice: "t", stored: [{ name: "cart", version: "1" }] } });
+    assert.deepEqual(
+      e.problems.map((p) => [p.line, p.path]),
+      [
+        [5, "components[0].provider"],
+        [9, "components[2].actor"],
+      ],
+    );
+    assert.match(e.problems[0]!.message, /^nosuch is neither a built-in provider \(keyvalue\) nor a provider module/);
+    assert.equal(e.problems[1]!.message, "artifact cart:2 is not in lattice t's artifact store: push it first (`lattice push FILE --name cart:2`)");
   });
 
   it("lists every problem at once, each with its path and line", () => {
@@ -129,10 +144,10 @@ links:
   });
 });
 
-function inv(id: string, labels: Record<string, string>, actors: Record<string, number> = {}, providers: string[] = []): HostInventory {
+function inv(id: string, labels: Record<string, string>, actors: Record<string, number> = {}, providers: string[] = [], accepts?: HostAccepts): HostInventory {
   const hostId = `N${id.padEnd(55, "2")}`;
   return {
-    host: { id: hostId, name: id, lattice: "t", labels, version: "0", startedAt: new Date().toISOString(), heartbeatMs: 1000, uptimeSeconds: 1 },
+    host: { id: hostId, name: id, lattice: "t", labels, version: "0", startedAt: new Date().toISOString(), heartbeatMs: 1000, uptimeSeconds: 1, ...(accepts ? { accepts } : {}) },
     actors: Object.entries(actors).map(([a, n]) => ({ id: a, ref: "x:1", digest: "sha256:0", instances: n, startedAt: new Date().toISOString(), constraints: {} })),
     providers: providers.map((p) => ({ id: p, ref: "keyvalue", state: "running" as const, restarts: 0, startedAt: new Date().toISOString(), health: { healthy: true, message: "", at: new Date().toISOString() } })),
   };
@@ -157,7 +172,7 @@ describe("placement plans", () => {
   it("says why a share cannot be placed", () => {
     const p = planComponent(actor({ labels: { tier: "app" }, spread: { instances: 2, weights: { "region=ap": 1 } } }), [inv("EU", { region: "eu", tier: "app" })]);
     assert.equal(p.desired.size, 0);
-    assert.match(p.reasons[0]!, /2 instance\(s\) unplaced: no host matches tier=app,region=ap/);
+    assert.match(p.reasons[0]!, /2 instances unplaced: no host matches tier=app,region=ap/);
   });
 
   it("runs a daemon on every matching host", () => {
@@ -166,11 +181,37 @@ describe("placement plans", () => {
     assert.deepEqual(byName(planComponent({ id: "kv", provider: "keyvalue", placement: { daemon: {} } }, hosts).desired), { A: 1, B: 1, C: 1 });
   });
 
+  it("passes over hosts that refuse, by what they advertise or as they answered, and says so", () => {
+    const issuer = `A${"B".repeat(55)}`;
+    const strict = inv("STRICT", {}, {}, [], { actors: true, providers: true, issuers: [issuer] });
+    const bare = inv("BARE", {}, {}, [], { actors: false, providers: false });
+    // Until some host runs cart:1, nobody knows it is unsigned: the strict host may still take it.
+    assert.deepEqual(byName(planComponent(actor({ spread: { instances: 2 } }), [strict, bare, inv("A", {})]).desired), { STRICT: 1, A: 1 });
+    const runs = inv("A", {}, { cart: 1 });
+    runs.actors[0]!.ref = "cart:1";
+    const p = planComponent(actor({ spread: { instances: 2 } }), [strict, bare, runs]);
+    assert.deepEqual(byName(p.desired), { A: 2 });
+    assert.deepEqual(p.reasons, []);
+    assert.deepEqual(p.skipped, ["host STRICT skipped: it runs only actors signed by ABBBBBBB…, and cart:1 is unsigned", "host BARE skipped: it runs no actors"]);
+
+    const a = inv("A", {});
+    const refused = planComponent(actor({ daemon: {} }), [a, inv("B", {})], new Map([[a.host.id, "forbidden: actor cart refused by policy: no"]]));
+    assert.deepEqual(byName(refused.desired), { B: 1 });
+    assert.deepEqual(refused.skipped, ["host A skipped: forbidden: actor cart refused by policy: no"]);
+
+    const none = planComponent(actor({ spread: { instances: 1 } }), [bare]);
+    assert.deepEqual(none.reasons, ["1 instance unplaced: every host refuses it"]);
+    const kv = planComponent({ id: "kv", provider: "keyvalue", placement: { spread: { instances: 2 } } }, [bare, inv("A", {})]);
+    assert.deepEqual(byName(kv.desired), { A: 1 });
+    assert.deepEqual(kv.reasons, ["wants 2 hosts, the lattice has 2, 1 of them takes it"]);
+    assert.deepEqual(kv.skipped, ["host BARE skipped: it supervises no providers"]);
+  });
+
   it("keeps a spread provider where it runs and reports too few hosts", () => {
     const hosts = [inv("A", {}), inv("B", {}, {}, ["kv"])];
     assert.deepEqual(byName(planComponent({ id: "kv", provider: "keyvalue" }, hosts).desired), { B: 1 });
     const p = planComponent({ id: "kv", provider: "keyvalue", placement: { spread: { instances: 3 } } }, hosts);
     assert.equal(p.desired.size, 2);
-    assert.match(p.reasons[0]!, /wants 3 host\(s\), 2 match/);
+    assert.match(p.reasons[0]!, /wants 3 hosts, the lattice has 2/);
   });
 });

@@ -181,7 +181,7 @@ describe("declarative apps", () => {
       const s = await status("edge");
       return s?.phase === "unsatisfied" ? s : undefined;
     }, 30_000, "edge unsatisfied");
-    assert.match(s.components[0]!.reasons.join(), /2 instance\(s\) unplaced: no host matches zone=z/);
+    assert.match(s.components[0]!.reasons.join(), /2 instances unplaced: no host matches zone=z/);
     hosts.push(await host(cleanup, nats.clientUrl, { name: "z", labels: { zone: "z" }, ...reconciling() }));
     await deployed("edge", "1");
     const inv = await inventories();

@@ -6,13 +6,16 @@
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from "yaml";
 import {
   ErrorCode,
+  LATEST,
   LatticeError,
   MAX_MANIFEST_BYTES,
   Manifest,
   assertLabel,
+  formatArtifactRef,
   isLatticeError,
   parseArtifactRef,
   schemaProblems,
+  type ArtifactRef,
   type Labels,
   type ManifestComponent,
 } from "../protocol/index.js";
@@ -36,8 +39,19 @@ export class ManifestError extends LatticeError {
   }
 }
 
+/**
+ * Checks of what a manifest names against what the lattice has, for `lattice app validate` and
+ * `deploy` (the reconciler finds these only when it tries to start the component).
+ */
+export interface LatticeChecks {
+  /** The providers built into hosts (`keyvalue`…): any other provider ref must name a module file. */
+  builtinProviders?: readonly string[];
+  /** The versions in the lattice's artifact store, and the lattice's name: every actor's artifact must be there. */
+  artifacts?: { lattice: string; stored: ReadonlyArray<{ name: string; version: string }> };
+}
+
 /** Parse and check a manifest's text; throws ManifestError listing every problem. */
-export function parseManifest(text: string, source = "manifest"): Manifest {
+export function parseManifest(text: string, source = "manifest", checks: LatticeChecks = {}): Manifest {
   const size = new TextEncoder().encode(text).length;
   if (size > MAX_MANIFEST_BYTES) throw new ManifestError([{ path: "/", message: `${size} bytes, over the limit of ${MAX_MANIFEST_BYTES}` }], source);
   const lines = new LineCounter();
@@ -54,7 +68,7 @@ export function parseManifest(text: string, source = "manifest"): Manifest {
   } catch (e) {
     throw new ManifestError([{ path: "/", message: e instanceof Error ? e.message : String(e) }], source);
   }
-  const problems = checkManifest(value);
+  const problems = checkManifest(value, checks);
   if (problems.length > 0) {
     throw new ManifestError(
       problems.map((p) => ({ ...p, path: dotted(p.path), line: lineOf(doc, lines, p.path) })),
@@ -65,7 +79,7 @@ export function parseManifest(text: string, source = "manifest"): Manifest {
 }
 
 /** Problems of a manifest value, with JSON-pointer paths; empty when it is deployable. */
-export function checkManifest(value: unknown): Array<{ path: string; message: string }> {
+export function checkManifest(value: unknown, checks: LatticeChecks = {}): Array<{ path: string; message: string }> {
   const problems = schemaProblems(Manifest, value);
   if (problems.length > 0) return dedupe(problems);
   const m = value as Manifest;
@@ -76,7 +90,7 @@ export function checkManifest(value: unknown): Array<{ path: string; message: st
     const seen = ids.get(c.id);
     if (seen !== undefined) out.push({ path: `${at}/id`, message: `id ${c.id} is also used by components[${seen}]` });
     else ids.set(c.id, i);
-    out.push(...checkComponent(c, at));
+    out.push(...checkComponent(c, at), ...checkAgainstLattice(c, at, checks));
   });
   const links = new Map<string, number>();
   (m.links ?? []).forEach((l, i) => {
@@ -117,6 +131,31 @@ function checkComponent(c: ManifestComponent, at: string): Array<{ path: string;
     }
     if (p.spread!.instances > 0 && Object.values(weights).every((w) => w === 0)) {
       out.push({ path: `${at}/placement/spread/weights`, message: "at least one weight must be above 0" });
+    }
+  }
+  return out;
+}
+
+function checkAgainstLattice(c: ManifestComponent, at: string, checks: LatticeChecks): Array<{ path: string; message: string }> {
+  const out: Array<{ path: string; message: string }> = [];
+  const builtins = checks.builtinProviders;
+  // A module is loaded by the host from a .js or .mjs file (see provider/node-launcher.ts).
+  if (builtins && c.provider !== undefined && !builtins.includes(c.provider) && !/\.m?js$/.test(c.provider)) {
+    out.push({ path: `${at}/provider`, message: `${c.provider} is neither a built-in provider (${builtins.join(", ")}) nor a provider module (the path of a .js or .mjs file on the host)` });
+  }
+  const artifacts = checks.artifacts;
+  if (artifacts && c.actor !== undefined) {
+    let ref: ArtifactRef;
+    try {
+      ref = parseArtifactRef(c.actor);
+    } catch {
+      return out; // reported by checkComponent
+    }
+    // `name` (`name:latest`) follows the newest version pushed under that name.
+    const stored = artifacts.stored.some((a) => a.name === ref.name && (ref.version === LATEST || a.version === ref.version));
+    if (!stored) {
+      const name = formatArtifactRef(ref);
+      out.push({ path: `${at}/actor`, message: `artifact ${name} is not in lattice ${artifacts.lattice}'s artifact store: push it first (\`lattice push FILE --name ${name}\`)` });
     }
   }
   return out;

@@ -1,10 +1,12 @@
 /**
  * Where each component of a manifest should run, given the hosts that answered: instance counts
  * by host, and the reasons when the placement cannot be met. Pure. Placements keep what already
- * runs where they can, so a new pass after a host loss only adds what the loss took.
+ * runs where they can, so a new pass after a host loss only adds what the loss took. Hosts that
+ * refuse the component (by what they advertise, or as they answered a start) are passed over.
  */
-import { matches, spread, type Candidate } from "../ctl/placement.js";
-import type { HostInventory, Labels, ManifestComponent } from "../protocol/index.js";
+import { actorRefusal, matches, providerRefusal, signerOf, spread, type Candidate } from "../ctl/placement.js";
+import { plural } from "../ctl/wording.js";
+import { formatArtifactRef, parseArtifactRef, type HostInventory, type Labels, type ManifestComponent } from "../protocol/index.js";
 import { parseSelector } from "./manifest.js";
 
 export interface ComponentPlan {
@@ -12,20 +14,39 @@ export interface ComponentPlan {
   desired: Map<string, number>;
   /** Why the placement falls short (no matching host, too few hosts…). */
   reasons: string[];
+  /** Matching hosts passed over because they refuse the component, each with why. */
+  skipped: string[];
 }
 
-export function planComponent(c: ManifestComponent, hosts: readonly HostInventory[]): ComponentPlan {
-  return c.actor !== undefined ? planActor(c, hosts) : planProvider(c, hosts);
+/** Hosts that refused to start the component when asked, by id, with their answer. */
+export type Refusals = ReadonlyMap<string, string>;
+
+export function planComponent(c: ManifestComponent, hosts: readonly HostInventory[], refused: Refusals = new Map()): ComponentPlan {
+  return c.actor !== undefined ? planActor(c, hosts, refused) : planProvider(c, hosts, refused);
 }
 
-function planActor(c: ManifestComponent, hosts: readonly HostInventory[]): ComponentPlan {
+/** The hosts with the placement's labels, split into those that take the component and the skipped. */
+function eligible(hosts: readonly HostInventory[], labels: Labels, why: (h: HostInventory) => string | undefined): { base: HostInventory[]; matching: HostInventory[]; skipped: string[] } {
+  const matching = hosts.filter((h) => matches(h.host.labels, labels));
+  const skipped: string[] = [];
+  const base = matching.filter((h) => {
+    const reason = why(h);
+    if (reason !== undefined) skipped.push(`host ${h.host.name} skipped: ${reason}`);
+    return reason === undefined;
+  });
+  return { base, matching, skipped };
+}
+
+function planActor(c: ManifestComponent, hosts: readonly HostInventory[], refused: Refusals): ComponentPlan {
   const p = c.placement ?? {};
-  const base = hosts.filter((h) => matches(h.host.labels, p.labels ?? {}));
+  const ref = formatArtifactRef(parseArtifactRef(c.actor!));
+  const signer = signerOf(ref, hosts.flatMap((h) => h.actors.filter((a) => a.id === c.id)));
+  const { base, matching, skipped } = eligible(hosts, p.labels ?? {}, (h) => actorRefusal(h.host, ref, signer) ?? refused.get(h.host.id));
   const desired = new Map<string, number>();
   const reasons: string[] = [];
   if (p.daemon) {
     for (const h of base) desired.set(h.host.id, p.daemon.instances ?? 1);
-    return { desired, reasons };
+    return { desired, reasons, skipped };
   }
   const total = p.spread?.instances ?? 1;
   const shares = p.spread?.weights ? weightedShares(p.spread.weights, total) : [{ labels: {}, instances: total }];
@@ -43,7 +64,12 @@ function planActor(c: ManifestComponent, hosts: readonly HostInventory[]): Compo
         current: Math.min(unclaimed.get(h.host.id) ?? 0, share.instances),
       }));
     if (candidates.length === 0) {
-      reasons.push(`${share.instances} instance(s) unplaced: no host matches ${describe({ ...(p.labels ?? {}), ...share.labels })}`);
+      const labels = { ...(p.labels ?? {}), ...share.labels };
+      const any = Object.keys(labels).length === 0;
+      let why: string;
+      if (matching.some((h) => matches(h.host.labels, share.labels))) why = any ? "every host refuses it" : `every host that matches ${describe(labels)} refuses it`;
+      else why = any ? "the lattice has no host" : `no host matches ${describe(labels)}`;
+      reasons.push(`${plural(share.instances, "instance")} unplaced: ${why}`);
       continue;
     }
     for (const [hostId, n] of spread(candidates, share.instances)) {
@@ -52,16 +78,16 @@ function planActor(c: ManifestComponent, hosts: readonly HostInventory[]): Compo
       unclaimed.set(hostId, Math.max(0, (unclaimed.get(hostId) ?? 0) - n));
     }
   }
-  return { desired, reasons };
+  return { desired, reasons, skipped };
 }
 
-function planProvider(c: ManifestComponent, hosts: readonly HostInventory[]): ComponentPlan {
+function planProvider(c: ManifestComponent, hosts: readonly HostInventory[], refused: Refusals): ComponentPlan {
   const p = c.placement ?? {};
-  const base = hosts.filter((h) => matches(h.host.labels, p.labels ?? {}));
+  const { base, matching, skipped } = eligible(hosts, p.labels ?? {}, (h) => providerRefusal(h.host) ?? refused.get(h.host.id));
   const desired = new Map<string, number>();
   if (p.daemon) {
     for (const h of base) desired.set(h.host.id, 1);
-    return { desired, reasons: [] };
+    return { desired, reasons: [], skipped };
   }
   const wanted = p.spread?.instances ?? 1;
   const runs = (h: HostInventory) => h.providers.some((x) => x.id === c.id && x.state !== "stopped");
@@ -71,9 +97,11 @@ function planProvider(c: ManifestComponent, hosts: readonly HostInventory[]): Co
     (a, b) => Number(runs(b)) - Number(runs(a)) || a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id),
   );
   for (const h of ranked.slice(0, wanted)) desired.set(h.host.id, 1);
-  const reasons =
-    base.length < wanted ? [`wants ${wanted} host(s), ${base.length} match ${describe(p.labels ?? {})}`] : [];
-  return { desired, reasons };
+  const labels = p.labels ?? {};
+  const found = Object.keys(labels).length === 0 ? `the lattice has ${matching.length}` : `${matching.length} ${matching.length === 1 ? "matches" : "match"} ${describe(labels)}`;
+  const takers = base.length < matching.length ? `, ${base.length} of them ${base.length === 1 ? "takes" : "take"} it` : "";
+  const reasons = base.length < wanted ? [`wants ${plural(wanted, "host")}, ${found}${takers}`] : [];
+  return { desired, reasons, skipped };
 }
 
 /** Split `total` by weight (largest remainder), in the weights' order. */
@@ -94,6 +122,5 @@ export function weightedShares(weights: Record<string, number>, total: number): 
 }
 
 function describe(labels: Labels): string {
-  const s = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
-  return s === "" ? "(any host: the lattice has none)" : s;
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
 }

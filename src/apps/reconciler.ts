@@ -12,6 +12,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { KvWatchInclude } from "@nats-io/kv";
 import { LatticeClient } from "../ctl/lattice-client.js";
+import { isRefusal, toWireError } from "../ctl/placement.js";
 import type { Logger } from "../host/logger.js";
 import { silentLogger } from "../host/logger.js";
 import { LatticeState } from "../nats/lattice-state.js";
@@ -39,7 +40,7 @@ import {
 import { AppStore, canonical } from "./app-store.js";
 import { NOTHING, desiredState, isEmpty, minus, specOf, union } from "./desired.js";
 import { KvLease } from "./lease.js";
-import { planComponent, type ComponentPlan } from "./plan.js";
+import { planComponent, type ComponentPlan, type Refusals } from "./plan.js";
 
 export interface ReconcilerOptions {
   nc: NatsConnection;
@@ -66,6 +67,12 @@ const TRIGGERS = new Set<string>([
 ]);
 const DEBOUNCE_MS = 50;
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * How long a host that refused to start a component is left out of its placement. Once the
+ * instances run elsewhere, asking again is harmless: a placement keeps what runs, so the host is
+ * only asked if it is needed.
+ */
+const REFUSAL_TTL_MS = 30_000;
 const WATCH_RETRY_MS = 2_000;
 
 export class AppReconciler {
@@ -89,6 +96,8 @@ export class AppReconciler {
   private readonly written = new Map<string, string>();
   /** The last phase and version announced per app, so each change is one `app_status` event. */
   private readonly announced = new Map<string, string>();
+  /** Hosts that refused to start a component, by `app component ref`: host id → answer and until when. */
+  private readonly refusals = new Map<string, Map<string, { reason: string; until: number }>>();
   /** Passes run and operations issued, for tests and benchmarks. */
   readonly stats = { passes: 0, operations: 0, failures: 0 };
 
@@ -188,6 +197,7 @@ export class AppReconciler {
     this.stats.passes++;
     const hosts = await this.liveInventories();
     if (!hosts) return;
+    this.forgetOldRefusals();
     const [links, configs] = await Promise.all([this.state.links(), this.state.configs()]);
     const statuses = new Map<string, AppStatus | undefined>();
     for (const r of records) statuses.set(r.name, await this.store.status(r.name));
@@ -272,14 +282,18 @@ export class AppReconciler {
       }
     }
 
-    // Take down what the app no longer declares; forget each thing once it is gone.
+    // Take down what the app no longer declares; forget each thing once it is gone. An actor or
+    // provider is gone when no inventory shows it, not when the stop request returns: a host
+    // still draining calls answers a stop late, and the gathered replies end without it.
     const remove = minus(owned, wanted);
     const kept = { ...owned };
     for (const id of remove.actors) {
-      if (await this.attempt(record.name, `stop actor ${id}`, reasons, () => this.client.stopActor(id))) kept.actors = kept.actors.filter((x) => x !== id);
+      if (!hosts.some((h) => h.actors.some((a) => a.id === id))) kept.actors = kept.actors.filter((x) => x !== id);
+      else await this.attempt(record.name, `stop actor ${id}`, reasons, () => this.client.stopActor(id));
     }
     for (const id of remove.providers) {
-      if (await this.attempt(record.name, `stop provider ${id}`, reasons, () => this.client.stopProvider(id))) kept.providers = kept.providers.filter((x) => x !== id);
+      if (!hosts.some((h) => h.providers.some((p) => p.id === id && p.state !== "stopped"))) kept.providers = kept.providers.filter((x) => x !== id);
+      else await this.attempt(record.name, `stop provider ${id}`, reasons, () => this.client.stopProvider(id));
     }
     for (const l of remove.links) {
       if (await this.attempt(record.name, `unlink ${l.source} on ${l.interface} (${l.name})`, reasons, () => this.state.deleteLink(l.source, l.interface, l.name))) {
@@ -307,15 +321,18 @@ export class AppReconciler {
   private async actor(app: string, c: ManifestComponent, hosts: HostInventory[], previousSpec: string | undefined): Promise<Outcome> {
     const ref = formatArtifactRef(parseArtifactRef(c.actor!));
     const spec = await specOf(ref, c.config);
-    const plan = planComponent(c, hosts);
+    const refusals = `${app} ${c.id} ${ref}`;
+    const plan = planComponent(c, hosts, this.refused(refusals));
     const running = runningActor(c.id, hosts);
-    const reasons = [...plan.reasons];
+    const failures: string[] = [];
     const refs = new Map(hosts.flatMap((h) => h.actors.filter((a) => a.id === c.id).map((a) => [h.host.id, a.ref] as const)));
     const stale = previousSpec !== spec;
     const request = (instances: number) => ({ actorId: c.id, ref, instances, config: c.config ?? {}, constraints: c.placement?.labels ?? {} });
     let allApplied = true;
     const apply = async (hostId: string, n: number) => {
-      const ok = await this.attempt(app, `run ${n} of actor ${c.id} on host ${nameOf(hosts, hostId)}`, reasons, () => this.client.scaleOnHost(hostId, request(n)));
+      const ok = await this.attempt(app, `run ${n} of actor ${c.id} on host ${nameOf(hosts, hostId)}`, failures, () =>
+        this.noteRefusal(refusals, hostId, n > 0, this.client.scaleOnHost(hostId, request(n))),
+      );
       if (ok) running.set(hostId, n);
       else allApplied = false;
     };
@@ -324,24 +341,25 @@ export class AppReconciler {
     await Promise.all(up.map(([h, n]) => apply(h, n)));
     const down = [...running].filter(([h, n]) => n > (plan.desired.get(h) ?? 0));
     await Promise.all(down.map(([h]) => apply(h, plan.desired.get(h) ?? 0)));
-    return outcome(c, ref, allApplied ? spec : previousSpec, plan, running, reasons);
+    return outcome(c, ref, allApplied ? spec : previousSpec, plan, running, failures);
   }
 
   private async provider(app: string, c: ManifestComponent, hosts: HostInventory[], previousSpec: string | undefined): Promise<Outcome> {
     const ref = c.provider!;
     const spec = await specOf(ref, c.config);
-    const plan = planComponent(c, hosts);
-    const reasons = [...plan.reasons];
+    const refusals = `${app} ${c.id} ${ref}`;
+    const plan = planComponent(c, hosts, this.refused(refusals));
+    const failures: string[] = [];
     const entries = new Map(hosts.flatMap((h) => h.providers.filter((p) => p.id === c.id && p.state !== "stopped").map((p) => [h.host.id, p] as const)));
     const running = new Map([...entries.keys()].map((h) => [h, 1]));
     const stale = previousSpec !== spec;
     let allApplied = true;
     const start = async (hostId: string) => {
       const had = entries.get(hostId);
-      const ok = await this.attempt(app, `start provider ${c.id} on host ${nameOf(hosts, hostId)}`, reasons, async () => {
+      const ok = await this.attempt(app, `start provider ${c.id} on host ${nameOf(hosts, hostId)}`, failures, async () => {
         // A provider process cannot change ref or config in place: restart it.
         if (had && (had.ref !== ref || stale)) await this.client.stopProviderOn(hostId, c.id);
-        await this.client.startProviderOn(hostId, { providerId: c.id, ref, ...(c.config ? { config: c.config } : {}) });
+        await this.noteRefusal(refusals, hostId, true, this.client.startProviderOn(hostId, { providerId: c.id, ref, ...(c.config ? { config: c.config } : {}) }));
       });
       if (ok) running.set(hostId, 1);
       else allApplied = false;
@@ -351,10 +369,39 @@ export class AppReconciler {
     const down = [...entries.keys()].filter((h) => !plan.desired.has(h));
     await Promise.all(
       down.map(async (h) => {
-        if (await this.attempt(app, `stop provider ${c.id} on host ${nameOf(hosts, h)}`, reasons, () => this.client.stopProviderOn(h, c.id))) running.delete(h);
+        if (await this.attempt(app, `stop provider ${c.id} on host ${nameOf(hosts, h)}`, failures, () => this.client.stopProviderOn(h, c.id))) running.delete(h);
       }),
     );
-    return outcome(c, ref, allApplied ? spec : previousSpec, plan, running, reasons);
+    return outcome(c, ref, allApplied ? spec : previousSpec, plan, running, failures);
+  }
+
+  /** The hosts that refused to start this component (`app component ref`) lately, with their answers. */
+  private refused(key: string): Refusals {
+    return new Map([...(this.refusals.get(key) ?? [])].map(([h, r]) => [h, r.reason]));
+  }
+
+  /** Refusals older than REFUSAL_TTL_MS are forgotten: the host is asked again when it is needed. */
+  private forgetOldRefusals(): void {
+    const now = Date.now();
+    for (const [key, hosts] of this.refusals) {
+      for (const [h, r] of hosts) if (r.until <= now) hosts.delete(h);
+      if (hosts.size === 0) this.refusals.delete(key);
+    }
+  }
+
+  /** A start that the host refuses (claims, policy, nothing to run it with) keeps that host out of the placement for a while. */
+  private async noteRefusal<T>(key: string, hostId: string, starting: boolean, op: Promise<T>): Promise<T> {
+    try {
+      return await op;
+    } catch (e) {
+      const error = toWireError(e);
+      if (starting && isRefusal(error)) {
+        const hosts = this.refusals.get(key) ?? new Map<string, { reason: string; until: number }>();
+        hosts.set(hostId, { reason: `${error.code}: ${error.message}`, until: Date.now() + REFUSAL_TTL_MS });
+        this.refusals.set(key, hosts);
+      }
+      throw e;
+    }
   }
 
   /**
@@ -437,7 +484,8 @@ interface Outcome {
   unplaced: boolean;
 }
 
-function outcome(c: ManifestComponent, ref: string, spec: string | undefined, plan: ComponentPlan, running: Map<string, number>, reasons: string[]): Outcome {
+/** `failures`: operations of this pass that failed or are backing off. Skipped hosts are said, not failures. */
+function outcome(c: ManifestComponent, ref: string, spec: string | undefined, plan: ComponentPlan, running: Map<string, number>, failures: string[]): Outcome {
   const positive = (m: Map<string, number>) => Object.fromEntries([...m].filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b)));
   return {
     status: {
@@ -447,10 +495,9 @@ function outcome(c: ManifestComponent, ref: string, spec: string | undefined, pl
       ...(spec ? { spec } : {}),
       desired: positive(plan.desired),
       running: positive(running),
-      reasons: reasons.slice(0, 64),
+      reasons: [...plan.reasons, ...failures, ...plan.skipped].slice(0, 64),
     },
-    // Reasons past the plan's own come from operations that failed or are backing off.
-    failed: reasons.length > plan.reasons.length,
+    failed: failures.length > 0,
     unplaced: plan.reasons.length > 0,
   };
 }

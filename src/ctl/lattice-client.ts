@@ -8,7 +8,7 @@ import type { Static } from "@sinclair/typebox";
 import type { CallSigner } from "../nats/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
-import { matches, spread, type Candidate } from "./placement.js";
+import { actorRefusal, isRefusal, matches, place, providerRefusal, signerOf, toWireError, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
   ActorStopReply,
@@ -56,7 +56,7 @@ export interface StartActorOptions {
   actorId: string;
   ref: string;
   instances: number;
-  /** Only this host. */
+  /** Only this host: its id, or its name when no other host has that name. */
   hostId?: string;
   /** Only hosts with all these labels. */
   constraints?: Labels;
@@ -69,7 +69,7 @@ export interface StartProviderOptions {
   providerId: string;
   /** A built-in provider (`keyvalue`…) or the path of a provider module on the host. */
   ref: string;
-  /** Only this host. */
+  /** Only this host: its id, or its name when no other host has that name. */
   hostId?: string;
   /** Only hosts with all these labels. */
   constraints?: Labels;
@@ -87,11 +87,25 @@ export interface CallOptions {
   signer?: CallSigner;
 }
 
-/** What a placement did: per-host results, and the hosts that refused. */
-export interface PlacementResult {
-  results: ActorScaleResult[];
-  errors: Array<{ hostId: string; error: WireError }>;
+/** A host that placement passed over, and why: what it advertises, or its answer when asked. */
+export interface SkippedHost {
+  hostId: string;
+  hostName: string;
+  reason: string;
 }
+
+/** What a placement did: per-host results, the hosts it passed over, and the hosts that failed. */
+export interface PlacementResult {
+  results: Array<ActorScaleResult & { hostName: string }>;
+  /** Hosts that refuse this actor; the instances went to the others. */
+  skipped: SkippedHost[];
+  errors: Array<{ hostId: string; hostName: string; error: WireError }>;
+  /** Instances no host took (every qualifying host refused or failed). */
+  unplaced: number;
+}
+
+/** A provider started, on the host named, after passing over the hosts that refuse it. */
+export type ProviderPlacement = ProviderStartResult & { hostName: string; skipped: SkippedHost[] };
 
 export type EventRecord = { subject: string; event: AnyCloudEvent } | { subject: string; error: string };
 
@@ -147,14 +161,9 @@ export class LatticeClient {
       throw new LatticeError(ErrorCode.BadRequest, `actor ${o.actorId} already runs ${other.ref}; stop it first, or scale it with \`lattice scale actor\``);
     }
     const constraints = o.constraints ?? {};
-    const candidates = candidatesOf(inventories.replies, o.actorId).filter(
-      (c) => (o.hostId === undefined || c.hostId === o.hostId) && matches(c.labels, constraints),
-    );
-    if (candidates.length === 0) {
-      const why = o.hostId !== undefined ? `host ${o.hostId} is not in lattice ${this.subjects.lattice}` : `no host matches ${describeLabels(constraints)}`;
-      throw new LatticeError(ErrorCode.NotFound, `cannot place actor ${o.actorId}: ${why}`);
-    }
-    return this.apply(candidates, o.instances, { actorId: o.actorId, ref, config: o.config, constraints }, o.timeoutMs);
+    const hosts = (o.hostId !== undefined ? [this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
+    if (hosts.length === 0) throw new LatticeError(ErrorCode.NotFound, `cannot place actor ${o.actorId}: no host matches ${describeLabels(constraints)}`);
+    return this.apply(hosts, o.instances, { actorId: o.actorId, ref, config: o.config, constraints }, o.timeoutMs);
   }
 
   /** Rescale a running actor to `instances` in total, over the hosts its constraints allow. */
@@ -162,8 +171,8 @@ export class LatticeClient {
     const inventories = await this.inventories();
     const entry = inventories.replies.flatMap((inv) => inv.actors).find((a) => a.id === actorId);
     if (!entry) throw new LatticeError(ErrorCode.NotFound, `actor ${actorId} is not running in lattice ${this.subjects.lattice}`);
-    const candidates = candidatesOf(inventories.replies, actorId).filter((c) => c.current > 0 || matches(c.labels, entry.constraints));
-    return this.apply(candidates, instances, { actorId, ref: entry.ref, constraints: entry.constraints }, timeoutMs);
+    const hosts = inventories.replies.filter((inv) => inv.actors.some((a) => a.id === actorId) || matches(inv.host.labels, entry.constraints));
+    return this.apply(hosts, instances, { actorId, ref: entry.ref, constraints: entry.constraints }, timeoutMs);
   }
 
   /** Stop an actor everywhere; resolves with the number of instances stopped. */
@@ -176,10 +185,11 @@ export class LatticeClient {
 
   /**
    * Start a provider on one host: the given one, or the least loaded host that matches the
-   * constraints. Starting one that already runs with the same ref (and no host named) changes
-   * nothing; with another ref it is an error.
+   * constraints and takes it (a host that refuses is passed over for the next). Starting one
+   * that already runs with the same ref (and no host named) changes nothing; with another ref it
+   * is an error.
    */
-  async startProvider(o: StartProviderOptions): Promise<ProviderStartResult> {
+  async startProvider(o: StartProviderOptions): Promise<ProviderPlacement> {
     assertTargetId(o.providerId);
     const inventories = await this.inventories();
     const running = inventories.replies.flatMap((inv) => inv.providers.filter((p) => p.id === o.providerId).map((p) => ({ hostId: inv.host.id, p })));
@@ -188,18 +198,35 @@ export class LatticeClient {
       throw new LatticeError(ErrorCode.BadRequest, `provider ${o.providerId} already runs ${other.p.ref} on host ${other.hostId}; stop it first`);
     }
     const constraints = o.constraints ?? {};
-    const candidates = inventories.replies.filter((inv) => (o.hostId === undefined || inv.host.id === o.hostId) && matches(inv.host.labels, constraints));
-    if (candidates.length === 0) {
-      const why = o.hostId !== undefined ? `host ${o.hostId} is not in lattice ${this.subjects.lattice}` : `no host matches ${describeLabels(constraints)}`;
-      throw new LatticeError(ErrorCode.NotFound, `cannot place provider ${o.providerId}: ${why}`);
-    }
-    // Where it runs already (the start is then a no-op), else the host with the fewest providers,
-    // then the fewest actor instances.
+    const named = o.hostId !== undefined;
+    const candidates = (o.hostId !== undefined ? [this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
+    if (candidates.length === 0) throw new LatticeError(ErrorCode.NotFound, `cannot place provider ${o.providerId}: no host matches ${describeLabels(constraints)}`);
+    // Where it runs already (the start is then a no-op), else the hosts with the fewest providers,
+    // then the fewest actor instances; the first that takes it.
+    const runs = (inv: HostInventory) => inv.providers.some((p) => p.id === o.providerId);
     const instances = (inv: HostInventory) => inv.actors.reduce((n, a) => n + a.instances, 0);
-    const target =
-      candidates.find((inv) => inv.providers.some((p) => p.id === o.providerId)) ??
-      [...candidates].sort((a, b) => a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id))[0]!;
-    return this.startProviderOn(target.host.id, { providerId: o.providerId, ref: o.ref, ...(o.config ? { config: o.config } : {}) }, o.timeoutMs);
+    const ranked = [...candidates].sort(
+      (a, b) => Number(runs(b)) - Number(runs(a)) || a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id),
+    );
+    const skipped: SkippedHost[] = [];
+    const req = { providerId: o.providerId, ref: o.ref, ...(o.config ? { config: o.config } : {}) };
+    for (const inv of ranked) {
+      const advertised = runs(inv) ? undefined : providerRefusal(inv.host);
+      if (advertised) {
+        skipped.push({ hostId: inv.host.id, hostName: inv.host.name, reason: advertised });
+        continue;
+      }
+      try {
+        return { ...(await this.startProviderOn(inv.host.id, req, o.timeoutMs)), hostName: inv.host.name, skipped };
+      } catch (e) {
+        const error = toWireError(e);
+        // A host named by the caller answers for itself; otherwise a refusal moves on to the next.
+        if (named || !isRefusal(error)) throw e;
+        skipped.push({ hostId: inv.host.id, hostName: inv.host.name, reason: `${error.code}: ${error.message}` });
+      }
+    }
+    const why = skipped.map((s) => `host ${s.hostName}: ${s.reason}`).join("; ");
+    throw new LatticeError(ErrorCode.Unavailable, `cannot place provider ${o.providerId}: no host takes it (${why})`);
   }
 
   /** Start a provider on one given host (no placement, no checks). */
@@ -233,26 +260,42 @@ export class LatticeClient {
     return r.value;
   }
 
-  private async apply(
-    candidates: Candidate[],
-    total: number,
-    req: Omit<ActorScaleRequest, "instances">,
-    timeoutMs?: number,
-  ): Promise<PlacementResult> {
-    const plan = spread(candidates, total);
-    const out: PlacementResult = { results: [], errors: [] };
-    await Promise.all(
-      candidates
-        .filter((c) => plan.get(c.hostId) !== c.current)
-        .map(async (c) => {
-          try {
-            out.results.push(await this.scaleOnHost(c.hostId, { ...req, instances: plan.get(c.hostId) ?? 0 }, timeoutMs));
-          } catch (e) {
-            out.errors.push({ hostId: c.hostId, error: isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: String(e) } });
-          }
-        }),
-    );
-    return out;
+  /**
+   * Place `total` instances over these hosts: those that advertise they would refuse the actor
+   * (and run none of it) are passed over at once, those that refuse when asked as they answer.
+   */
+  private async apply(hosts: HostInventory[], total: number, req: Omit<ActorScaleRequest, "instances">, timeoutMs?: number): Promise<PlacementResult> {
+    const signer = signerOf(req.ref, hosts.flatMap((inv) => inv.actors.filter((a) => a.id === req.actorId)));
+    const skipped: SkippedHost[] = [];
+    const candidates: Candidate[] = [];
+    for (const inv of hosts) {
+      const c = candidateOf(inv, req.actorId);
+      const why = c.current === 0 ? actorRefusal(inv.host, req.ref, signer) : undefined;
+      if (why) skipped.push({ hostId: inv.host.id, hostName: inv.host.name, reason: why });
+      else candidates.push(c);
+    }
+    const placed = await place(candidates, total, (hostId, instances) => this.scaleOnHost(hostId, { ...req, instances }, timeoutMs));
+    const names = new Map(hosts.map((inv) => [inv.host.id, inv.host.name]));
+    const name = (id: string) => names.get(id) ?? id;
+    const byName = (a: { hostId: string }, b: { hostId: string }) => name(a.hostId).localeCompare(name(b.hostId)) || a.hostId.localeCompare(b.hostId);
+    return {
+      results: placed.results.sort(byName).map((r) => ({ ...r, hostName: name(r.hostId) })),
+      skipped: [...skipped, ...placed.refused.map((r) => ({ hostId: r.hostId, hostName: name(r.hostId), reason: `${r.error.code}: ${r.error.message}` }))].sort(byName),
+      errors: placed.errors.sort(byName).map((e) => ({ ...e, hostName: name(e.hostId) })),
+      unplaced: placed.unplaced,
+    };
+  }
+
+  /** The inventory of the host `idOrName` names: its id, or a name no other host has. */
+  private pickHost(inventories: HostInventory[], idOrName: string): HostInventory {
+    const byId = inventories.find((inv) => inv.host.id === idOrName);
+    if (byId) return byId;
+    const named = inventories.filter((inv) => inv.host.name === idOrName);
+    if (named.length === 1) return named[0]!;
+    if (named.length > 1) {
+      throw new LatticeError(ErrorCode.BadRequest, `${named.length} hosts are named ${idOrName} (${named.map((inv) => inv.host.id).join(", ")}); give the id of the one you mean`);
+    }
+    throw new LatticeError(ErrorCode.NotFound, `host ${idOrName} is not in lattice ${this.subjects.lattice}: no host has that id or name (\`lattice get hosts\` lists them)`);
   }
 
   /** Stream the lattice's events until the signal aborts. Undecodable ones come as errors. */
@@ -319,13 +362,13 @@ function decodeReply<
   }
 }
 
-function candidatesOf(inventories: HostInventory[], actorId: string): Candidate[] {
-  return inventories.map((inv) => ({
+function candidateOf(inv: HostInventory, actorId: string): Candidate {
+  return {
     hostId: inv.host.id,
     labels: inv.host.labels,
     load: inv.actors.reduce((n, a) => n + a.instances, 0),
     current: inv.actors.find((a) => a.id === actorId)?.instances ?? 0,
-  }));
+  };
 }
 
 function describeLabels(labels: Labels): string {

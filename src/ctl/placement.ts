@@ -1,9 +1,11 @@
 /**
  * Where an actor's instances go: spread over the hosts that qualify, filling the least loaded
- * first, so `--scale 4` on two hosts gives two each. Pure: the control client feeds it what the
- * lattice answered.
+ * first, so `--scale 4` on two hosts gives two each. Hosts that say they would refuse (see
+ * `HostInfo.accepts`) are passed over before anything is asked; a host that refuses when asked
+ * has its share spread again over the others. Pure but for the `scale` callback of `place`: the
+ * control client and the app reconciler feed it what the lattice answered.
  */
-import type { Labels } from "../protocol/index.js";
+import { ErrorCode, isLatticeError, type ActorEntry, type ActorScaleResult, type HostInfo, type Labels, type WireError } from "../protocol/index.js";
 
 export interface Candidate {
   hostId: string;
@@ -40,4 +42,120 @@ export function spread(candidates: readonly Candidate[], total: number): Map<str
     have--;
   }
   return plan;
+}
+
+/** Who signed an actor's component, as far as the lattice has seen: unknown until a host runs it. */
+export type Signer = { issuer: string } | "unsigned" | undefined;
+
+/**
+ * The signer of `ref` by the hosts that run it: their entries carry the verified claims of a
+ * signed component and none for an unsigned one. Undefined when no host runs it, or they disagree
+ * (a `latest` ref that moved between starts).
+ */
+export function signerOf(ref: string, entries: readonly ActorEntry[]): Signer {
+  const seen = new Set(entries.filter((e) => e.ref === ref).map((e) => e.claims?.issuer ?? ""));
+  if (seen.size !== 1) return undefined;
+  const [issuer] = [...seen];
+  return issuer ? { issuer } : "unsigned";
+}
+
+/** Why `host` would refuse to start actor `ref`, by what it advertises; undefined when it may take it. */
+export function actorRefusal(host: HostInfo, ref: string, signer: Signer): string | undefined {
+  const a = host.accepts;
+  if (!a) return undefined;
+  if (!a.actors) return "it runs no actors";
+  if (!a.issuers || signer === undefined) return undefined;
+  if (signer === "unsigned") return `it runs only actors signed by ${issuerList(a.issuers)}, and ${ref} is unsigned`;
+  if (!a.issuers.includes(signer.issuer)) return `it runs only actors signed by ${issuerList(a.issuers)}, and ${ref} is signed by ${shortKey(signer.issuer)}`;
+  return undefined;
+}
+
+/** Why `host` would refuse to start any provider; undefined when it may take one. */
+export function providerRefusal(host: HostInfo): string | undefined {
+  return host.accepts && !host.accepts.providers ? "it supervises no providers" : undefined;
+}
+
+/**
+ * Whether a host's error refuses the start, so another host should be tried: the component's
+ * claims or the host's policy forbid it there, or the host has nothing to run it with. Other
+ * errors are not retried elsewhere: a missing artifact fails everywhere, and a host that timed
+ * out may still be starting the instances.
+ */
+export function isRefusal(error: WireError): boolean {
+  return error.code === ErrorCode.Forbidden || error.code === ErrorCode.Unavailable;
+}
+
+export function toWireError(e: unknown): WireError {
+  return isLatticeError(e) ? { code: e.code, message: e.message } : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Run `instances` instances of the actor on one host (the count it runs after, in the result). */
+export type ScaleOnHost = (hostId: string, instances: number) => Promise<ActorScaleResult>;
+
+export interface HostError {
+  hostId: string;
+  error: WireError;
+}
+
+export interface PlaceOutcome {
+  /** The last result of each host that changed; `previous` is what it ran before the first change. */
+  results: ActorScaleResult[];
+  /** Hosts that refused when asked: their share went to the others. */
+  refused: HostError[];
+  /** Hosts that failed otherwise. */
+  errors: HostError[];
+  /** Instances no host took. */
+  unplaced: number;
+}
+
+/**
+ * Spread `total` instances over the candidates and ask each host that changes. A host that
+ * refuses to grow is dropped (what it runs already stays and counts) and its share spread again
+ * over the rest, until every instance has a host or no candidate is left.
+ */
+export async function place(candidates: readonly Candidate[], total: number, scale: ScaleOnHost): Promise<PlaceOutcome> {
+  const all = candidates.map((c) => ({ ...c }));
+  const results = new Map<string, ActorScaleResult>();
+  const refused: HostError[] = [];
+  const errors: HostError[] = [];
+  let open = all;
+  let want = total;
+  while (open.length > 0) {
+    const plan = spread(open, want);
+    const dropped = new Set<Candidate>();
+    await Promise.all(
+      open
+        .filter((c) => plan.get(c.hostId) !== c.current)
+        .map(async (c) => {
+          const n = plan.get(c.hostId) ?? 0;
+          try {
+            const r = await scale(c.hostId, n);
+            const first = results.get(c.hostId);
+            results.set(c.hostId, first ? { ...r, previous: first.previous } : r);
+            c.load += r.actor.instances - c.current;
+            c.current = r.actor.instances;
+          } catch (e) {
+            const error = toWireError(e);
+            if (n > c.current && isRefusal(error)) {
+              refused.push({ hostId: c.hostId, error });
+              dropped.add(c);
+            } else errors.push({ hostId: c.hostId, error });
+          }
+        }),
+    );
+    if (dropped.size === 0) break;
+    for (const c of dropped) want = Math.max(0, want - c.current);
+    open = open.filter((c) => !dropped.has(c));
+  }
+  const placed = all.reduce((n, c) => n + c.current, 0);
+  return { results: [...results.values()], refused, errors, unplaced: Math.max(0, total - placed) };
+}
+
+function issuerList(keys: readonly string[]): string {
+  return keys.length === 0 ? "no issuer" : keys.map(shortKey).join(", ");
+}
+
+/** `ABCDEFGH…`: a public key shortened for people. */
+export function shortKey(key: string): string {
+  return key.length > 12 ? `${key.slice(0, 8)}…` : key;
 }

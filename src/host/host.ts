@@ -22,6 +22,7 @@ import {
   ProviderStopRequest,
   InventoryRequest,
   LATTICE_VERSION,
+  MAX_ADVERTISED_ISSUERS,
   PingRequest,
   Subjects,
   assertIssuerKey,
@@ -116,6 +117,7 @@ export class Host {
     this.labels = { ...opts.labels };
     for (const [k, v] of Object.entries(this.labels)) assertLabel(k, v);
     for (const key of opts.allowedIssuers ?? []) assertIssuerKey(key);
+    if ((opts.allowedIssuers?.length ?? 0) > MAX_ADVERTISED_ISSUERS) throw new Error(`at most ${MAX_ADVERTISED_ISSUERS} allowed issuers (the host advertises them in every heartbeat)`);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     if (!Number.isInteger(this.heartbeatMs) || this.heartbeatMs < 10) throw new Error("heartbeat must be a whole number of milliseconds, at least 10");
     this.log = opts.logger ?? silentLogger;
@@ -297,6 +299,11 @@ export class Host {
       startedAt: new Date(this.startedAtMs).toISOString(),
       heartbeatMs: this.heartbeatMs,
       uptimeSeconds: Math.max(0, (Date.now() - this.startedAtMs) / 1000),
+      accepts: {
+        actors: this.opts.actors !== undefined,
+        providers: this.opts.providers !== undefined,
+        ...(this.opts.allowedIssuers ? { issuers: [...this.opts.allowedIssuers] } : {}),
+      },
     };
   }
 

@@ -6,7 +6,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ERROR_CODES } from "./errors.js";
 import { ARTIFACT_NAME_PATTERN } from "./artifacts.js";
-import { ClaimsSummary } from "./claims.js";
+import { ClaimsSummary, ISSUER_KEY_PATTERN } from "./claims.js";
 import { HOST_ID_PATTERN, LABEL_KEY_PATTERN, LATTICE_NAME_PATTERN, MAX_HOST_NAME, MAX_LABEL_VALUE, TARGET_ID_PATTERN } from "./names.js";
 
 export const HostId = Type.String({ pattern: HOST_ID_PATTERN });
@@ -17,6 +17,23 @@ export const Labels = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), T
   additionalProperties: false,
 });
 export type Labels = Static<typeof Labels>;
+
+/** A host advertises at most this many allowed issuers (they ride in every heartbeat). */
+export const MAX_ADVERTISED_ISSUERS = 64;
+
+/**
+ * What a host takes, so placement can pass over a host that would refuse without asking it.
+ * Only what is cheap to say: a policy hook's answers are not known before the start is asked.
+ */
+export const HostAccepts = Type.Object({
+  /** It runs actors (a host without an actor runtime refuses every actor). */
+  actors: Type.Boolean(),
+  /** It supervises capability provider processes. */
+  providers: Type.Boolean(),
+  /** Set: it runs only actors signed by one of these issuers (unsigned ones are refused). */
+  issuers: Type.Optional(Type.Array(Type.String({ pattern: ISSUER_KEY_PATTERN }), { maxItems: MAX_ADVERTISED_ISSUERS })),
+});
+export type HostAccepts = Static<typeof HostAccepts>;
 
 /** Who a host is. Sent in host_started, every heartbeat and every ping reply. */
 export const HostInfo = Type.Object({
@@ -32,6 +49,8 @@ export const HostInfo = Type.Object({
   heartbeatMs: Type.Integer({ minimum: 1, maximum: 3_600_000 }),
   /** Seconds since start, measured by the host itself (immune to clock skew between machines). */
   uptimeSeconds: Type.Number({ minimum: 0 }),
+  /** What it takes; absent from hosts of earlier versions, which placement treats as taking anything. */
+  accepts: Type.Optional(HostAccepts),
 });
 export type HostInfo = Static<typeof HostInfo>;
 

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import type { PlacementResult } from "../../ctl/index.js";
+import { plural, type PlacementResult } from "../../ctl/index.js";
 import { LATEST, formatArtifactRef, parseArtifactRef } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
@@ -22,14 +22,27 @@ function actorCommand(description: string): Command {
   return new Command("actor").description(description);
 }
 
-function finish(opts: OutputOpts, what: string, r: PlacementResult): void {
+function finish(opts: OutputOpts, what: string, actorId: string, r: PlacementResult): void {
+  const name = hostNamer(r);
   if (opts.output === "json") printJson(r);
   else {
-    for (const x of r.results) process.stdout.write(`${what} actor ${x.actor.id} (${x.actor.ref}) on host ${x.hostId}: ${x.previous} -> ${x.actor.instances} instances\n`);
-    if (r.results.length === 0 && r.errors.length === 0) process.stdout.write("nothing to change\n");
+    for (const x of r.results) process.stdout.write(`${what} actor ${x.actor.id} (${x.actor.ref}) on host ${name(x)}: ${x.previous} -> ${plural(x.actor.instances, "instance")}\n`);
+    if (r.results.length === 0 && r.errors.length === 0 && r.unplaced === 0) process.stdout.write("nothing to change\n");
+    for (const s of r.skipped) process.stderr.write(`skipped host ${name(s)}: ${s.reason}\n`);
   }
-  for (const e of r.errors) process.stderr.write(`host ${e.hostId}: ${e.error.code}: ${e.error.message}\n`);
-  if (r.errors.length > 0) throw new CliError(`${r.errors.length} host(s) refused; see above`);
+  for (const e of r.errors) process.stderr.write(`host ${name(e)}: ${e.error.code}: ${e.error.message}\n`);
+  const problems = [
+    ...(r.unplaced > 0 ? [`${plural(r.unplaced, "instance")} of actor ${actorId} found no host that takes ${r.unplaced === 1 ? "it" : "them"}`] : []),
+    ...(r.errors.length > 0 ? [`${plural(r.errors.length, "host")} failed`] : []),
+  ];
+  if (problems.length > 0) throw new CliError(`${problems.join("; ")}; see above`);
+}
+
+/** Hosts by name; a name that several hosts in the result share gets the start of the id too. */
+function hostNamer(r: PlacementResult): (h: { hostId: string; hostName: string }) => string {
+  const ids = new Map<string, Set<string>>();
+  for (const h of [...r.results, ...r.skipped, ...r.errors]) ids.set(h.hostName, (ids.get(h.hostName) ?? new Set()).add(h.hostId));
+  return (h) => ((ids.get(h.hostName)?.size ?? 0) > 1 ? `${h.hostName} (${h.hostId.slice(0, 8)}…)` : h.hostName);
 }
 
 /** A REF naming a file is pushed to the artifact store first, as `<id>:<digest>`, so every host can fetch it. */
@@ -49,7 +62,7 @@ export function startCommand(): Command {
     .argument("<ref>", "artifact reference, or a path to a component file")
     .requiredOption("--id <id>", "the actor's id: what calls and links name")
     .addOption(new Option("--scale <n>", "number of instances, spread over the hosts that qualify").default(1).argParser(parseCount))
-    .addOption(new Option("--host <host-id>", "only on this host").conflicts("constraint"))
+    .addOption(new Option("--host <host>", "only on this host: its id, or its name").conflicts("constraint"))
     .addOption(new Option("--constraint <key=value>", "only on hosts with this label (repeatable)").argParser(collectLabel))
     .addOption(new Option("--config <key=value>", "a config value for the actor (repeatable)").argParser(collectConfig))
     .action(async (refArg: string, opts: StartOpts) => {
@@ -57,7 +70,7 @@ export function startCommand(): Command {
       const r = await withClient(opts, (c) =>
         c.startActor({ actorId: opts.id, ref, instances: opts.scale, hostId: opts.host, constraints: opts.constraint, config: opts.config, timeoutMs: Math.max(opts.timeout, PLACE_TIMEOUT_MS) }),
       );
-      finish(opts, "started", r);
+      finish(opts, "started", opts.id, r);
     });
   return new Command("start")
     .description("start something in the lattice")
@@ -81,7 +94,7 @@ function startProviderCommand(): Command {
     .description(`start a capability provider on one host: a built-in (${BUILTIN_PROVIDERS.join(", ")}) or a provider module (.js/.mjs) on that host`)
     .argument("<ref>", "built-in provider name, or the path of a provider module")
     .requiredOption("--id <id>", "the provider's id: what calls and links name")
-    .addOption(new Option("--host <host-id>", "on this host").conflicts("constraint"))
+    .addOption(new Option("--host <host>", "on this host: its id, or its name").conflicts("constraint"))
     .addOption(new Option("--constraint <key=value>", "on a host with this label (repeatable); the least loaded one").argParser(collectLabel))
     .addOption(new Option("--config <key=value>", "a start config value for the provider (repeatable)").argParser(collectConfig))
     .action(async (refArg: string, opts: StartProviderOpts) => {
@@ -91,7 +104,8 @@ function startProviderCommand(): Command {
       );
       if (opts.output === "json") return printJson(r);
       const p = r.provider;
-      process.stdout.write(`started provider ${p.id} (${p.ref}) on host ${r.hostId}: ${p.state}${p.pid !== undefined ? `, pid ${p.pid}` : ""}\n`);
+      for (const s of r.skipped) process.stderr.write(`skipped host ${s.hostName}: ${s.reason}\n`);
+      process.stdout.write(`started provider ${p.id} (${p.ref}) on host ${r.hostName}: ${p.state}${p.pid !== undefined ? `, pid ${p.pid}` : ""}\n`);
     });
 }
 
@@ -102,7 +116,7 @@ export function scaleCommand(): Command {
     .action(async (id: string, count: number, opts: ActorOpts) => {
       if (count === 0) return stopActor(id, opts);
       const r = await withClient(opts, (c) => c.scaleActor(id, count, Math.max(opts.timeout, PLACE_TIMEOUT_MS)));
-      finish(opts, "scaled", r);
+      finish(opts, "scaled", id, r);
     });
   return new Command("scale").description("scale something in the lattice").addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))));
 }
@@ -111,14 +125,14 @@ async function stopActor(id: string, opts: ActorOpts): Promise<void> {
   const stopped = await withClient(opts, (c) => c.stopActor(id));
   if (opts.output === "json") return printJson({ id, stopped });
   if (stopped === 0) throw new CliError(`actor ${id} is not running in lattice ${opts.lattice}`);
-  process.stdout.write(`stopped actor ${id} (${stopped} instances)\n`);
+  process.stdout.write(`stopped actor ${id} (${plural(stopped, "instance")})\n`);
 }
 
 async function stopProvider(id: string, opts: ActorOpts): Promise<void> {
   const stopped = await withClient(opts, (c) => c.stopProvider(id));
   if (opts.output === "json") return printJson({ id, stopped });
   if (stopped === 0) throw new CliError(`provider ${id} is not running in lattice ${opts.lattice}`);
-  process.stdout.write(`stopped provider ${id} (on ${stopped} host${stopped === 1 ? "" : "s"})\n`);
+  process.stdout.write(`stopped provider ${id} (on ${plural(stopped, "host")})\n`);
 }
 
 export function stopCommand(): Command {

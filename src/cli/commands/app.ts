@@ -3,16 +3,23 @@ import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { AppStore } from "../../apps/app-store.js";
-import { ManifestError, parseManifest } from "../../apps/manifest.js";
+import { ManifestError, parseManifest, type LatticeChecks } from "../../apps/manifest.js";
 import { LatticeClient } from "../../ctl/lattice-client.js";
-import { MAX_MANIFEST_BYTES, assertAppName, type AppRecord, type AppStatus, type Manifest } from "../../protocol/index.js";
+import { plural } from "../../ctl/wording.js";
+import { ArtifactStore } from "../../nats/artifact-store.js";
+import { BUILTIN_PROVIDERS } from "../../provider/node-launcher.js";
+import { MAX_MANIFEST_BYTES, assertAppName, isLatticeError, type AppRecord, type AppStatus, type HostInventory, type Manifest } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
-import { withConnection, withOutputOption, type OutputOpts } from "../lattice-options.js";
-import { printJson, printTable } from "../output.js";
+import { withConnection, type OutputOpts } from "../lattice-options.js";
+import { formatDuration, printJson, printTable } from "../output.js";
 import { parseDuration } from "../parse.js";
 import { withStoreOptions, type StoreOpts } from "./artifacts.js";
 
 type WaitOpts = StoreOpts & { wait?: number };
+type DeployOpts = WaitOpts & { checkArtifacts: boolean };
+
+/** What a manifest is checked against without asking the lattice. */
+const OFFLINE_CHECKS: LatticeChecks = { builtinProviders: BUILTIN_PROVIDERS };
 
 function withStore<T>(opts: StoreOpts, fn: (s: AppStore, nc: NatsConnection) => Promise<T>): Promise<T> {
   return withConnection(opts, (nc) => fn(new AppStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: Math.max(opts.timeout, 5_000) }), nc));
@@ -22,24 +29,45 @@ function withWait(cmd: Command, what: string): Command {
   return cmd.addOption(new Option("--wait [duration]", `wait until ${what} (default 60s)`).argParser(parseDuration).preset("60s"));
 }
 
-async function readManifest(file: string, opts: OutputOpts): Promise<Manifest> {
-  let text: string;
+async function readManifestText(file: string): Promise<string> {
   try {
     const bytes = await readFile(file);
     if (bytes.length > MAX_MANIFEST_BYTES) throw new CliError(`${file} is ${bytes.length} bytes, over the manifest limit of ${MAX_MANIFEST_BYTES}`);
-    text = bytes.toString("utf8");
+    return bytes.toString("utf8");
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+}
+
+function checkedManifest(text: string, file: string, opts: OutputOpts, checks: LatticeChecks): Manifest {
   try {
-    return parseManifest(text, file);
+    return parseManifest(text, file, checks);
   } catch (e) {
     if (e instanceof ManifestError && opts.output === "json") {
       printJson({ valid: false, file, problems: e.problems });
-      throw new CliError(`${file}: ${e.problems.length} problem(s)`);
+      throw new CliError(`${file}: ${plural(e.problems.length, "problem")}`);
     }
     throw e instanceof ManifestError ? new CliError(e.message) : e;
+  }
+}
+
+interface StoredArtifacts {
+  artifacts?: LatticeChecks["artifacts"];
+  /** Why they could not be listed. */
+  warning?: string;
+}
+
+/**
+ * The versions in the lattice's artifact store, to check a manifest's actors against; a warning
+ * instead when the store cannot be read (the reconciler then finds a missing artifact itself).
+ */
+async function storedArtifacts(nc: NatsConnection, opts: StoreOpts): Promise<StoredArtifacts> {
+  try {
+    const stored = await new ArtifactStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: Math.max(opts.timeout, 5_000) }).list();
+    return { artifacts: { lattice: opts.lattice, stored } };
+  } catch (e) {
+    return { warning: `the artifact store cannot be read (${isLatticeError(e) ? e.message : String(e)})` };
   }
 }
 
@@ -66,11 +94,17 @@ function deployCommand(): Command {
   return withWait(
     new Command("deploy")
       .description("store a manifest version and make it the one the lattice runs (the reconciler converges to it)")
-      .argument("<file>", "the manifest (YAML or JSON); see docs/apps.md"),
+      .argument("<file>", "the manifest (YAML or JSON); see docs/apps.md")
+      .option("--no-check-artifacts", "deploy even if an actor's artifact is not in the store yet (the app starts it once pushed)"),
     "the app runs as declared",
-  ).action(async (file: string, opts: WaitOpts) => {
-    const manifest = await readManifest(file, opts);
-    await withStore(opts, async (store) => {
+  ).action(async (file: string, opts: DeployOpts) => {
+    const text = await readManifestText(file);
+    // What needs no lattice is refused before connecting.
+    checkedManifest(text, file, opts, OFFLINE_CHECKS);
+    await withStore(opts, async (store, nc) => {
+      const found: StoredArtifacts = opts.checkArtifacts ? await storedArtifacts(nc, opts) : {};
+      if (found.warning) process.stderr.write(`warning: actor artifacts not checked: ${found.warning}\n`);
+      const manifest = checkedManifest(text, file, opts, { ...OFFLINE_CHECKS, artifacts: found.artifacts });
       const r = await store.deploy(manifest);
       const status = opts.wait ? await waitFor(store, manifest.name, opts.wait, `deployed at ${manifest.version}`, (s) => s?.version === manifest.version && s.phase === "deployed") : undefined;
       if (opts.output === "json") return printJson({ app: manifest.name, version: manifest.version, previous: r.previous, unchanged: r.unchanged, ...(status ? { status } : {}) });
@@ -81,16 +115,21 @@ function deployCommand(): Command {
 }
 
 function validateCommand(): Command {
-  return withOutputOption(
-    new Command("validate")
-      .description("check a manifest without deploying it: every problem, with its path and line")
-      .argument("<file>")
-      .action(async (file: string, opts: OutputOpts) => {
-        const m = await readManifest(file, opts);
-        if (opts.output === "json") return printJson({ valid: true, file, app: m.name, version: m.version });
-        process.stdout.write(`${file}: app ${m.name} ${m.version}, ${m.components.length} component(s), ${(m.links ?? []).length} link(s): valid\n`);
-      }),
-  );
+  return new Command("validate")
+    .description("check a manifest without deploying it: every problem, with its path and line; actors' artifacts too when the lattice can be reached")
+    .argument("<file>")
+    .action(async (file: string, opts: StoreOpts) => {
+      const text = await readManifestText(file);
+      checkedManifest(text, file, opts, OFFLINE_CHECKS);
+      const found = await withConnection(opts, (nc) => storedArtifacts(nc, opts)).catch((e: unknown): StoredArtifacts => ({
+        warning: `lattice ${opts.lattice} cannot be reached at ${opts.natsUrl} (${e instanceof Error ? e.message : String(e)})`,
+      }));
+      if (found.warning) process.stderr.write(`note: actor artifacts not checked: ${found.warning}\n`);
+      const m = checkedManifest(text, file, opts, { ...OFFLINE_CHECKS, artifacts: found.artifacts });
+      if (opts.output === "json") return printJson({ valid: true, file, app: m.name, version: m.version, artifactsChecked: found.artifacts !== undefined });
+      const links = m.links ?? [];
+      process.stdout.write(`${file}: app ${m.name} ${m.version}, ${plural(m.components.length, "component")}, ${plural(links.length, "link")}: valid\n`);
+    });
 }
 
 function listCommand(): Command {
@@ -99,12 +138,18 @@ function listCommand(): Command {
       const records = await store.records();
       const rows = await Promise.all(records.map(async (r) => ({ record: r, status: await store.status(r.name) })));
       if (opts.output === "json") return printJson(rows.map(({ record, status }) => ({ ...record, phase: status?.phase ?? "pending", status: status ?? null })));
+      const now = Date.now();
       printTable(
         ["NAME", "VERSION", "PHASE", "INSTANCES", "UPDATED"],
-        rows.map(({ record, status }) => [record.name, record.deployed ?? "-", status?.phase ?? "pending", status ? counts(status) : "-", record.updatedAt]),
+        rows.map(({ record, status }) => [record.name, record.deployed ?? "-", status?.phase ?? "pending", status ? counts(status) : "-", ago(record.updatedAt, now)]),
       );
     }),
   );
+}
+
+/** `20s ago`, as `get artifacts` says it. */
+function ago(time: string, now: number): string {
+  return `${formatDuration(Math.max(0, now - Date.parse(time)) / 1000)} ago`;
 }
 
 /** `running/desired` over all components. */
@@ -113,27 +158,70 @@ function counts(s: AppStatus): string {
   return `${s.components.reduce((n, c) => n + sum(c.running), 0)}/${s.components.reduce((n, c) => n + sum(c.desired), 0)}`;
 }
 
+/** One component as a host runs it now (its inventory), with the ref it runs. */
+interface LiveComponent {
+  component: string;
+  kind: "actor" | "provider";
+  hostId: string;
+  hostName: string;
+  ref: string;
+  instances: number;
+}
+
+/** What the hosts run now of the status's components: the versions running, beside the desired ones. */
+function liveComponents(inventories: HostInventory[], status: AppStatus | undefined): LiveComponent[] {
+  const out: LiveComponent[] = [];
+  for (const c of status?.components ?? []) {
+    for (const inv of inventories) {
+      const host = { hostId: inv.host.id, hostName: inv.host.name };
+      if (c.kind === "actor") {
+        const a = inv.actors.find((x) => x.id === c.id && x.instances > 0);
+        if (a) out.push({ component: c.id, kind: c.kind, ...host, ref: a.ref, instances: a.instances });
+      } else {
+        const p = inv.providers.find((x) => x.id === c.id && x.state !== "stopped");
+        if (p) out.push({ component: c.id, kind: c.kind, ...host, ref: p.ref, instances: 1 });
+      }
+    }
+  }
+  return out;
+}
+
 function statusCommand(): Command {
   return new Command("status")
-    .description("per component: desired and running instances on each host, and why they differ")
+    .description("per component and host: the desired version and instances, what runs now, and why they differ")
     .argument("<name>")
     .action(async (name: string, opts: StoreOpts) => {
       assertAppName(name);
       await withStore(opts, async (store, nc) => {
         const [record, status] = await Promise.all([store.record(name), store.status(name)]);
         if (!record) throw new CliError(`there is no app ${name} in lattice ${opts.lattice}`);
-        if (opts.output === "json") return printJson({ ...record, phase: status?.phase ?? "pending", status: status ?? null });
-        const names = new Map((await new LatticeClient(nc, opts.lattice, { timeoutMs: opts.timeout }).hosts()).replies.map((h) => [h.id, h.name]));
-        process.stdout.write(`app ${name} ${record.deployed ?? "(undeploying)"}: ${status?.phase ?? "pending (no reconciler has reported yet)"}\n`);
+        const inventories = (await new LatticeClient(nc, opts.lattice, { timeoutMs: opts.timeout }).inventories()).replies;
+        const live = liveComponents(inventories, status);
+        if (opts.output === "json") return printJson({ ...record, phase: status?.phase ?? "pending", status: status ?? null, live });
+        const names = new Map(inventories.map((inv) => [inv.host.id, inv.host.name]));
+        const of = status && status.version !== record.deployed ? ` (as last reported, for version ${status.version ?? "(none)"})` : "";
+        process.stdout.write(`app ${name} ${record.deployed ?? "(undeploying)"}: ${status ? `${status.phase}${of}` : "pending (no reconciler has reported yet)"}\n`);
         if (!status) return;
         for (const r of status.reasons) process.stdout.write(`  ${r}\n`);
         const rows: string[][] = [];
+        const notes: string[] = [];
         for (const c of status.components) {
-          const hosts = [...new Set([...Object.keys(c.desired), ...Object.keys(c.running)])].sort();
-          if (hosts.length === 0) rows.push([c.id, c.kind, c.ref, "-", "0", "0"]);
-          for (const h of hosts) rows.push([c.id, c.kind, c.ref, names.get(h) ?? `${h.slice(0, 8)}… (gone)`, String(c.desired[h] ?? 0), String(c.running[h] ?? 0)]);
+          const runs = live.filter((l) => l.component === c.id);
+          const hosts = [...new Set([...Object.keys(c.desired), ...runs.map((l) => l.hostId)])].sort();
+          if (hosts.length === 0) rows.push([c.id, c.kind, "-", "0", "0"]);
+          for (const h of hosts) {
+            const wanted = c.desired[h] ?? 0;
+            const now = runs.find((l) => l.hostId === h);
+            rows.push([c.id, c.kind, names.get(h) ?? `${h.slice(0, 8)}… (gone)`, wanted > 0 ? `${wanted} × ${c.ref}` : "0", now ? `${now.instances} × ${now.ref}` : "0"]);
+          }
+          const other = runs.filter((l) => l.ref !== c.ref);
+          if (other.length > 0) {
+            const n = other.reduce((sum, l) => sum + l.instances, 0);
+            notes.push(`${c.id}: ${plural(n, "instance")} still ${n === 1 ? "runs" : "run"} ${[...new Set(other.map((l) => l.ref))].join(", ")}, not the desired ${c.ref}`);
+          }
         }
-        printTable(["COMPONENT", "KIND", "REF", "HOST", "DESIRED", "RUNNING"], rows);
+        printTable(["COMPONENT", "KIND", "HOST", "DESIRED", "RUNNING"], rows);
+        for (const n of notes) process.stdout.write(`${n}\n`);
         for (const c of status.components) for (const r of c.reasons) process.stdout.write(`${c.id}: ${r}\n`);
       });
     });
@@ -185,7 +273,7 @@ export function appCommand(): Command {
   return new Command("app")
     .description("declarative apps: deploy a manifest and the lattice keeps it running as declared")
     .addCommand(withStoreOptions(deployCommand()))
-    .addCommand(validateCommand())
+    .addCommand(withStoreOptions(validateCommand()))
     .addCommand(withStoreOptions(listCommand()))
     .addCommand(withStoreOptions(statusCommand()))
     .addCommand(withStoreOptions(versionsCommand()))
