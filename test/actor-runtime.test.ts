@@ -2,12 +2,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { NodeActorRuntime } from "../src/actor/node-runtime.js";
-import type { ActorInstances } from "../src/actor/runtime.js";
+import type { ActorInstances, ImportForwarder } from "../src/actor/runtime.js";
 import { silentLogger } from "../src/host/index.js";
 import { LatticeError } from "../src/protocol/index.js";
 import { watCoreModule, watEcho, watNeedsImport } from "./kit/fixtures.js";
+import { until } from "./kit/poll.js";
 
 const ECHO = "acme:demo/echo";
+const RELAY = "acme:demo/relay";
 const soon = () => Date.now() + 5_000;
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -60,7 +62,7 @@ describe("actor runtime", () => {
     assert.equal(await echo.invoke({ iface: ECHO, fn: "echo", args: ["meanwhile"], deadline: soon() }), "meanwhile");
     assert.match(await looping, /^timeout: .*did not answer acme:demo\/echo.spin before its deadline/);
     assert.equal(await echo.invoke({ iface: ECHO, fn: "echo", args: ["after spin"], deadline: soon() }), "after spin");
-    assert.ok(echo.stats.replaced >= 1);
+    await until(() => echo.stats.replaced >= 1, 10_000, "the looping instance to be replaced");
     assert.equal(echo.size, 2);
   });
 
@@ -87,5 +89,110 @@ describe("actor runtime", () => {
     assert.match(await code(runtime.prepare(truncated, "cut.wasm")), /^bad_request: cut.wasm is not a valid component/);
     const needs = await runtime.prepare(await watNeedsImport(), "needs.wasm");
     assert.match(await code(runtime.start({ actorId: "needy", digest: needs, instances: 1 })), /^bad_request: actor needy imports acme:nowhere\/thing, which this host cannot serve/);
+  });
+});
+
+/** Resolves as `p` does, or rejects once `ms` pass without an answer. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Keep this thread busy until `until` (epoch ms), as a loaded host's thread is. */
+function busyUntil(until: number): void {
+  while (Date.now() < until) Math.random();
+}
+
+describe("nothing wedges an actor's instances", () => {
+  const runtime = new NodeActorRuntime(silentLogger);
+  let echoDigest: string;
+  let relayDigest: string;
+  const started: ActorInstances[] = [];
+  const start = async (actorId: string, digest: string, forward?: ImportForwarder) => {
+    const a = await runtime.start({ actorId, digest, instances: 1, forward });
+    started.push(a);
+    return a;
+  };
+
+  before(async () => {
+    echoDigest = await runtime.prepare(await watEcho(), "echo.wasm");
+    relayDigest = await runtime.prepare(await watNeedsImport(), "relay.wasm");
+  });
+  after(async () => {
+    await Promise.all(started.map((a) => a.stop()));
+    await runtime.close();
+  });
+
+  it("a host call answered after its call gave up does not answer the next call", async () => {
+    let late = false;
+    let calls = 0;
+    const relay = await start("relay", relayDigest, (_actor, call) => {
+      if (++calls > 1) return Promise.resolve(2);
+      // The first answer comes after the call's deadline, as from a slow link target.
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          resolve(1);
+          late = true;
+        }, call.deadline + 200 - Date.now()),
+      );
+    });
+    const deadline = Date.now() + 800;
+    // The host thread is busy while the deadline passes, as on a loaded host: the instance's own
+    // answer (its host call gave up) is read before the pool's deadline timer runs.
+    setTimeout(() => busyUntil(deadline + 150), deadline - 150 - Date.now());
+    const first = await code(relay.invoke({ iface: RELAY, fn: "call", args: [], deadline }));
+    await until(() => late, 5_000, "the late answer to the first host call");
+    assert.equal(await relay.invoke({ iface: RELAY, fn: "call", args: [], deadline: soon() }), 2, "the second call gets its own answer");
+    assert.match(first, /^timeout: /);
+  });
+
+  it("an instance that finishes within the grace after its deadline keeps serving", async () => {
+    let answer = false;
+    const relay = await start("patient", relayDigest, () => (answer ? Promise.resolve(3) : new Promise<never>(() => undefined)));
+    const before = relay.stats.replaced;
+    // The host call never answers: the instance gives up on it at the deadline, and answers.
+    assert.match(await code(relay.invoke({ iface: RELAY, fn: "call", args: [], deadline: Date.now() + 300 })), /^timeout: /);
+    await until(() => relay.load().busy === 0, 5_000, "the instance to finish its call");
+    answer = true;
+    assert.equal(await relay.invoke({ iface: RELAY, fn: "call", args: [], deadline: soon() }), 3);
+    assert.equal(relay.stats.replaced, before, "it was not replaced");
+  });
+
+  it("an instance still running past its deadline shows as stuck, then is replaced", async () => {
+    const one = await start("stuck", echoDigest);
+    const looping = code(one.invoke({ iface: ECHO, fn: "spin", args: [], deadline: Date.now() + 300 }));
+    assert.deepEqual(one.load(), { busy: 1, queued: 0, stuck: 0 });
+    assert.match(await looping, /^timeout: actor stuck did not answer acme:demo\/echo.spin before its deadline/);
+    assert.deepEqual(one.load(), { busy: 1, queued: 0, stuck: 1 });
+    await until(() => one.stats.replaced === 1 && one.load().busy === 0, 10_000, "the stuck instance to be replaced");
+    assert.equal(await one.invoke({ iface: ECHO, fn: "echo", args: ["fresh"], deadline: soon() }), "fresh");
+  });
+
+  it("a call waiting for an instance is refused at its deadline, though no instance frees", async () => {
+    const one = await start("busy", echoDigest);
+    const looping = code(one.invoke({ iface: ECHO, fn: "spin", args: [], deadline: Date.now() + 3_000 }));
+    const t = Date.now();
+    const waiting = one.invoke({ iface: ECHO, fn: "echo", args: ["waiting"], deadline: t + 300 });
+    assert.deepEqual(one.load(), { busy: 1, queued: 1, stuck: 0 });
+    assert.match(await code(waiting), /^timeout: call to actor busy expired while waiting for an instance/);
+    assert.ok(Date.now() - t < 1_500, `refused ${Date.now() - t} ms after it was made`);
+    assert.equal(one.load().queued, 0);
+    await looping;
+  });
+
+  it("a call queued behind one that expired is still served", async () => {
+    const one = await start("queue", echoDigest);
+    const now = Date.now();
+    const looping = code(one.invoke({ iface: ECHO, fn: "spin", args: [], deadline: now + 500 }));
+    const expiring = code(one.invoke({ iface: ECHO, fn: "echo", args: ["gone"], deadline: now + 200 }));
+    const served = one.invoke({ iface: ECHO, fn: "echo", args: ["served"], deadline: now + 9_000 });
+    assert.equal(await within(served, 8_000, "the call behind the expired one"), "served");
+    assert.match(await expiring, /^timeout/);
+    assert.match(await looping, /^timeout/);
   });
 });

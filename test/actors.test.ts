@@ -97,6 +97,24 @@ describe("actors in the lattice", () => {
     assert.equal(JSON.parse((await runCli(["call", "wat", `${ECHO}.add`, "[40, 2]"], env)).stdout), 42);
   });
 
+  it("the inventory shows what each actor's instances are doing", async () => {
+    const client = new LatticeClient(await connection(cleanup, nats.clientUrl), "default");
+    const wat = (inv: HostInventory[]) => inv.flatMap((h) => h.actors.filter((x) => x.id === "wat").map((x) => ({ host: h.host.id, ...x })));
+    const listed = async () => wat(await cliJson<HostInventory[]>(["get", "inventory"], env));
+    // Idle, once the instance that looped in the test before is replaced.
+    const before = await until(async () => {
+      const all = await listed();
+      return all.length > 0 && all.every((e) => e.load?.busy === 0 && e.load.queued === 0 && e.load.stuck === 0) && all;
+    }, 15_000, "idle instances of wat in the inventory");
+    const looping = runCli(["call", "wat", `${ECHO}.spin`, "--timeout", "4s"], env);
+    const busy = await until(async () => wat((await client.inventories()).replies).find((e) => e.load?.busy === 1), 10_000, "a busy instance of wat in the inventory");
+    assert.equal(busy.load?.queued, 0);
+    assert.equal((await looping).code, 1);
+    const replacedBefore = before.find((e) => e.host === busy.host)?.load?.replaced ?? 0;
+    const after = await until(async () => (await listed()).find((e) => e.host === busy.host && e.load?.busy === 0 && e.load.replaced > replacedBefore), 15_000, "the looping instance replaced");
+    assert.equal(after.load?.stuck, 0);
+  });
+
   it("bad input gets a clear error and the hosts stay up", async () => {
     const client = new LatticeClient(await connection(cleanup, nats.clientUrl), "default");
     const failures: string[] = [];
