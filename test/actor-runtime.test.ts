@@ -1,6 +1,7 @@
 /** The actor runtime alone (no NATS): compile once per digest, instances in workers, failures contained. */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { NodeActorRuntime } from "../src/actor/node-runtime.js";
 import type { ActorInstances, ImportForwarder } from "../src/actor/runtime.js";
 import { silentLogger } from "../src/host/index.js";
@@ -11,6 +12,37 @@ import { until } from "./kit/poll.js";
 const ECHO = "acme:demo/echo";
 const RELAY = "acme:demo/relay";
 const soon = () => Date.now() + 5_000;
+
+/**
+ * `acme:demo/shapes`: `dist: func(p: point) -> u32` (a record) and `paint: func(c: color) -> u32`
+ * (an enum), exported through a shim component that names the types, as wit-component does.
+ */
+const SHAPES_WAT = `(component
+  (core module $m
+    (func (export "dist") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+    (func (export "paint") (param i32) (result i32) (local.get 0)))
+  (core instance $i (instantiate $m))
+  (type $point (record (field "x" u32) (field "y" u32)))
+  (type $color (enum "red" "green"))
+  (func $dist (param "p" $point) (result u32) (canon lift (core func $i "dist")))
+  (func $paint (param "c" $color) (result u32) (canon lift (core func $i "paint")))
+  (component $shim
+    (type $point (record (field "x" u32) (field "y" u32)))
+    (import "import-type-point" (type $point-i (eq $point)))
+    (type $color (enum "red" "green"))
+    (import "import-type-color" (type $color-i (eq $color)))
+    (import "import-func-dist" (func $f1 (param "p" $point-i) (result u32)))
+    (import "import-func-paint" (func $f2 (param "c" $color-i) (result u32)))
+    (export $pe "point" (type $point-i))
+    (export $ce "color" (type $color-i))
+    (export "dist" (func $f1) (func (param "p" $pe) (result u32)))
+    (export "paint" (func $f2) (func (param "c" $ce) (result u32))))
+  (instance $inst (instantiate $shim
+    (with "import-func-dist" (func $dist))
+    (with "import-func-paint" (func $paint))
+    (with "import-type-point" (type $point))
+    (with "import-type-color" (type $color))))
+  (export "acme:demo/shapes" (instance $inst)))`;
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -71,6 +103,36 @@ describe("actor runtime", () => {
     assert.match(await code(echo.invoke({ iface: "acme:demo/other", fn: "echo", args: [], deadline: soon() })), /^not_found/);
     assert.match(await code(echo.invoke({ iface: ECHO, fn: "echo", args: [42], deadline: soon() })), /^bad_request: .*string/);
     assert.match(await code(echo.invoke({ iface: ECHO, fn: "echo", args: ["late"], deadline: Date.now() - 1 })), /^timeout/);
+  });
+
+  it("refuses a wrong number of arguments or a wrong type, naming the argument and its WIT type", async () => {
+    const calls = echo.stats.calls;
+    const bad = (fn: string, args: unknown[]) => code(echo.invoke({ iface: ECHO, fn, args, deadline: soon() }));
+    assert.equal(await bad("echo", ["a", "b"]), "bad_request: acme:demo/echo.echo takes 1 argument (s: string), got 2");
+    assert.equal(await bad("echo", []), "bad_request: acme:demo/echo.echo takes 1 argument (s: string), got 0");
+    assert.equal(await bad("add", [1]), "bad_request: acme:demo/echo.add takes 2 arguments (a: u64, b: u64), got 1");
+    assert.equal(await bad("spin", [1]), "bad_request: acme:demo/echo.spin takes no arguments, got 1");
+    assert.equal(await bad("echo", [42]), "bad_request: argument 1 (s) of acme:demo/echo.echo must be a string (WIT string), got a number");
+    assert.equal(await bad("add", [1, "2"]), "bad_request: argument 2 (b) of acme:demo/echo.add must be an integer from 0 to 18446744073709551615 (WIT u64), got a string");
+    assert.equal(await bad("add", [-1, 2]), "bad_request: argument 1 (a) of acme:demo/echo.add must be an integer from 0 to 18446744073709551615 (WIT u64), got -1");
+    assert.equal(await bad("add", [2n ** 64n, 2]), "bad_request: argument 1 (a) of acme:demo/echo.add must be an integer from 0 to 18446744073709551615 (WIT u64), got 18446744073709551616");
+    // What fits is passed on as before: a u64 as a number or a BigInt.
+    assert.equal(await echo.invoke({ iface: ECHO, fn: "add", args: [40, 2n], deadline: soon() }), 42n);
+    assert.equal(echo.stats.calls, calls + 1, "no refused call was taken");
+  });
+
+  it("checks records and enums field by field, by their WIT names", async () => {
+    const shapes = await runtime.start({ actorId: "shapes", digest: await runtime.prepare(await parse(SHAPES_WAT), "shapes.wasm"), instances: 1 });
+    try {
+      const call = (fn: string, args: unknown[]) => shapes.invoke({ iface: "acme:demo/shapes", fn, args, deadline: soon() });
+      assert.equal(await call("dist", [{ x: 3, y: 4 }]), 7);
+      assert.equal(await call("paint", ["green"]), 1);
+      assert.equal(await code(call("dist", [{ x: 3, y: -4 }])), "bad_request: argument 1 (p) of acme:demo/shapes.dist: p.y must be an integer from 0 to 4294967295 (WIT u32), got -4");
+      assert.equal(await code(call("dist", [[3, 4]])), "bad_request: argument 1 (p) of acme:demo/shapes.dist must be an object with fields x, y (WIT point), got a list of 2");
+      assert.equal(await code(call("paint", ["blue"])), 'bad_request: argument 1 (c) of acme:demo/shapes.paint must be one of "red", "green" (WIT color), got "blue"');
+    } finally {
+      await shapes.stop();
+    }
   });
 
   it("scales up and down", async () => {

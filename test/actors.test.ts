@@ -155,6 +155,14 @@ describe("actors in the lattice", () => {
     const noFn = await runCli(["call", "echo", `${ECHO}.nope`], env);
     assert.match(noFn.stderr, /not_found: actor echo exports no function/);
 
+    // Arguments are checked against the function's signature where the call is served.
+    const extra = await runCli(["call", "echo", `${ECHO}.echo`, '["a","b"]'], env);
+    assert.equal(extra.code, 1);
+    assert.match(extra.stderr, /^lattice: bad_request: acme:demo\/echo.echo takes 1 argument \(msg: string\), got 2/);
+    const wrongType = await runCli(["call", "echo", `${ECHO}.echo`, "[42]"], env);
+    assert.equal(wrongType.code, 1);
+    assert.match(wrongType.stderr, /^lattice: bad_request: argument 1 \(msg\) of acme:demo\/echo.echo must be a string \(WIT string\), got a number/);
+
     const badArgs = await runCli(["call", "echo", `${ECHO}.echo`, "{not json"], env);
     assert.match(badArgs.stderr, /ARGS_JSON is not valid JSON/);
     const bigButFine = join(tmpdir(), `lattice-test-${process.pid}-big.json`);

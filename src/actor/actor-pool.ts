@@ -188,6 +188,8 @@ export class ActorPool implements ActorInstances {
 
   invoke(inv: Invocation): Promise<unknown> {
     if (this.stopped) return Promise.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is stopping`));
+    const wrong = this.opts.component.calls?.problem(inv.iface, inv.fn, inv.args);
+    if (wrong) return Promise.reject(new LatticeError(ErrorCode.BadRequest, wrong));
     const refusal = this.overloaded(inv);
     if (refusal) {
       this.stats.refused++;
