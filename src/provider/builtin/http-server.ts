@@ -227,19 +227,20 @@ class HttpServerProvider {
 
   private async serve(lis: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const s = lis.settings;
+    let body: Uint8Array | undefined;
+    try {
+      if (Number(req.headers["content-length"]) > s.maxBody) return tooLarge(res, s.maxBody);
+      body = await readBody(req, s.maxBody);
+    } catch (e) {
+      return this.failed(req, res, s, e);
+    }
+    if (!body) return tooLarge(res, s.maxBody);
+    // Taken once the body is in: a client slow to send it holds no place in the actor's limit.
     let gate = this.limits.get(s.target);
     if (!gate) this.limits.set(s.target, (gate = new ConcurrencyLimit()));
-    if (!gate.tryAcquire()) {
-      req.resume(); // the body is not wanted, and the connection can serve the next request
-      return text(res, 503, `service unavailable: ${s.target} is overloaded (${gate.current} requests in flight); try again shortly`, ["retry-after", "1"]);
-    }
+    if (!gate.tryAcquire()) return text(res, 503, `service unavailable: ${s.target} is overloaded (${gate.current} requests in flight); try again shortly`, ["retry-after", "1"]);
     let outcome: Outcome = "failed";
     try {
-      const limit = s.maxBody;
-      const declared = Number(req.headers["content-length"]);
-      if (declared > limit) return tooLarge(res, limit);
-      const body = await readBody(req, limit);
-      if (!body) return tooLarge(res, limit);
       const headers: Array<[string, string]> = [];
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
         const name = req.rawHeaders[i]!.toLowerCase();
@@ -274,14 +275,19 @@ class HttpServerProvider {
       write(res, request.method, httpResponseOf(value), responder, attempts);
     } catch (e) {
       if (isLatticeError(e) && e.code === ErrorCode.Unavailable) outcome = "refused";
-      if (req.destroyed && !req.complete) return; // the client went away
-      const { status, reason } = statusOf(e);
-      if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
-      // Overload and stopping pass: a client may try again in a second.
-      text(res, status, reason, status === 503 ? ["retry-after", "1"] : []);
+      this.failed(req, res, s, e);
     } finally {
       gate.release(outcome);
     }
+  }
+
+  /** Answer a failure with its status and a one-line reason (nobody, if the client went away). */
+  private failed(req: IncomingMessage, res: ServerResponse, s: Settings, e: unknown): void {
+    if (req.destroyed && !req.complete) return; // the client went away
+    const { status, reason } = statusOf(e);
+    if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
+    // Overload and stopping pass: a client may try again in a second.
+    text(res, status, reason, status === 503 ? ["retry-after", "1"] : []);
   }
 }
 
