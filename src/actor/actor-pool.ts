@@ -83,7 +83,7 @@ const MIN_QUEUE = 32;
 /** Weight of the latest call in the moving average of call times. */
 const SERVICE_EWMA = 0.2;
 /** How long an instance may go on with a call past its deadline before it counts as stuck and is replaced. */
-export const OVERRUN_GRACE_MS = 1_000;
+const OVERRUN_GRACE_MS = 1_000;
 /** A worker that has not answered its bind by then never will (it died unseen, or hangs): replaced. */
 const READY_TIMEOUT_MS = 30_000;
 /** Waits between attempts to make a replacement instance: doubling from the first to the last. */
