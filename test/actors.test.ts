@@ -97,6 +97,24 @@ describe("actors in the lattice", () => {
     assert.equal(JSON.parse((await runCli(["call", "wat", `${ECHO}.add`, "[40, 2]"], env)).stdout), 42);
   });
 
+  it("the inventory shows what each actor's instances are doing", async () => {
+    const client = new LatticeClient(await connection(cleanup, nats.clientUrl), "default");
+    const wat = (inv: HostInventory[]) => inv.flatMap((h) => h.actors.filter((x) => x.id === "wat").map((x) => ({ host: h.host.id, ...x })));
+    const listed = async () => wat(await cliJson<HostInventory[]>(["get", "inventory"], env));
+    // Idle, once the instance that looped in the test before is replaced.
+    const before = await until(async () => {
+      const all = await listed();
+      return all.length > 0 && all.every((e) => e.load?.busy === 0 && e.load.queued === 0 && e.load.stuck === 0) && all;
+    }, 15_000, "idle instances of wat in the inventory");
+    const looping = runCli(["call", "wat", `${ECHO}.spin`, "--timeout", "4s"], env);
+    const busy = await until(async () => wat((await client.inventories()).replies).find((e) => e.load?.busy === 1), 10_000, "a busy instance of wat in the inventory");
+    assert.equal(busy.load?.queued, 0);
+    assert.equal((await looping).code, 1);
+    const replacedBefore = before.find((e) => e.host === busy.host)?.load?.replaced ?? 0;
+    const after = await until(async () => (await listed()).find((e) => e.host === busy.host && e.load?.busy === 0 && e.load.replaced > replacedBefore), 15_000, "the looping instance replaced");
+    assert.equal(after.load?.stuck, 0);
+  });
+
   it("bad input gets a clear error and the hosts stay up", async () => {
     const client = new LatticeClient(await connection(cleanup, nats.clientUrl), "default");
     const failures: string[] = [];
@@ -136,6 +154,14 @@ describe("actors in the lattice", () => {
 
     const noFn = await runCli(["call", "echo", `${ECHO}.nope`], env);
     assert.match(noFn.stderr, /not_found: actor echo exports no function/);
+
+    // Arguments are checked against the function's signature where the call is served.
+    const extra = await runCli(["call", "echo", `${ECHO}.echo`, '["a","b"]'], env);
+    assert.equal(extra.code, 1);
+    assert.match(extra.stderr, /^lattice: bad_request: acme:demo\/echo.echo takes 1 argument \(msg: string\), got 2/);
+    const wrongType = await runCli(["call", "echo", `${ECHO}.echo`, "[42]"], env);
+    assert.equal(wrongType.code, 1);
+    assert.match(wrongType.stderr, /^lattice: bad_request: argument 1 \(msg\) of acme:demo\/echo.echo must be a string \(WIT string\), got a number/);
 
     const badArgs = await runCli(["call", "echo", `${ECHO}.echo`, "{not json"], env);
     assert.match(badArgs.stderr, /ARGS_JSON is not valid JSON/);

@@ -1,8 +1,16 @@
 /**
  * The instances of one actor on one host: a fixed number of worker threads, each holding one
- * component instance and running one call at a time, with a bounded queue in front. A call past
- * its deadline terminates its worker (the only way to stop a guest stuck in a loop) and a fresh
- * worker takes the slot; a trap is handled inside the worker by a fresh instance.
+ * component instance and running one call at a time, with a bounded queue in front. A trap is
+ * handled inside the worker by a fresh instance.
+ *
+ * Nothing here waits on something that may never come. A call is answered by its deadline
+ * whatever its instance does: a queued call is refused then even if no instance ever frees (a
+ * timer watches the queue), a running one gets its timeout then. An instance still running its
+ * call OVERRUN_GRACE_MS after that deadline is stuck (a guest in a loop): its worker is
+ * terminated, the only way to stop it, and a fresh one takes the slot; one that finishes within
+ * the grace (a guest whose host call ended at the deadline) keeps serving. An instance whose
+ * worker does not get ready in time is replaced too, and a replacement that cannot be made is
+ * tried again until it can: the pool never stays short of instances.
  *
  * The queue is bounded: a call that finds it full, or that would wait past its deadline for an
  * instance, is refused at once with `unavailable` (an HTTP edge answers 503) rather than queued
@@ -19,7 +27,7 @@ import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";
 import { createBridge } from "./sync-bridge.js";
 import type { WorkerSupply } from "./worker-supply.js";
-import type { ActorInstances, ImportForwarder, InstanceStats, Invocation } from "./runtime.js";
+import type { ActorInstances, ImportForwarder, InstanceLoad, InstanceStats, Invocation } from "./runtime.js";
 import type { CallFailureKind, WorkerBind, WorkerCall, WorkerReply } from "./worker-protocol.js";
 
 export interface PoolOptions {
@@ -41,10 +49,19 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+interface Running extends Pending {
+  timer: ReturnType<typeof setTimeout>;
+  started: number;
+  /** Past its deadline: the caller has had its timeout, and the instance the grace to finish. */
+  overdue: boolean;
+}
+
 interface Slot {
   worker: Worker;
   ready: boolean;
-  current?: Pending & { timer: ReturnType<typeof setTimeout>; started: number };
+  /** While the instance is being bound to the actor: ends its start (with why it failed). */
+  starting?: (e?: Error) => void;
+  current?: Running;
   closeBridge: () => void;
 }
 
@@ -65,6 +82,24 @@ const QUEUE_PER_INSTANCE = 8;
 const MIN_QUEUE = 32;
 /** Weight of the latest call in the moving average of call times. */
 const SERVICE_EWMA = 0.2;
+/** How long an instance may go on with a call past its deadline before it counts as stuck and is replaced. */
+const OVERRUN_GRACE_MS = 1_000;
+/** A worker that has not answered its bind by then never will (it died unseen, or hangs): replaced. */
+const READY_TIMEOUT_MS = 30_000;
+/** Waits between attempts to make a replacement instance: doubling from the first to the last. */
+const RESPAWN_FIRST_MS = 500;
+const RESPAWN_MAX_MS = 30_000;
+/** setTimeout's longest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function after(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+  return setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+}
+
+/** `iface.fn`, or `fn` for a function the world exports. */
+function callName(inv: Invocation): string {
+  return inv.iface ? `${inv.iface}.${inv.fn}` : inv.fn;
+}
 
 /** How this actor's instances serve HTTP calls: its config's say, else the component's. */
 export function httpInstancesFor(actorId: string, component: CompiledComponent, config: Record<string, string>): HttpInstances {
@@ -98,6 +133,9 @@ export class ActorPool implements ActorInstances {
   private nextId = 1;
   private target: number;
   private stopped = false;
+  /** Refuses queued calls at their deadline: armed for the earliest one while any waits. */
+  private expiry?: ReturnType<typeof setTimeout>;
+  private expiryAt = Infinity;
   readonly stats: InstanceStats = { calls: 0, failed: 0, traps: 0, timeouts: 0, replaced: 0, refused: 0 };
 
   private constructor(private readonly opts: PoolOptions) {
@@ -111,7 +149,7 @@ export class ActorPool implements ActorInstances {
     this.target = opts.instances;
   }
 
-  /** Start the pool; resolves once every instance is ready, rejects if the first one cannot start. */
+  /** Start the pool; resolves once every instance is ready, rejects if one cannot start. */
   static async start(opts: PoolOptions): Promise<ActorPool> {
     if (!Number.isInteger(opts.instances) || opts.instances < 1) throw new LatticeError(ErrorCode.BadRequest, "an actor needs at least one instance");
     const pool = new ActorPool(opts);
@@ -137,8 +175,21 @@ export class ActorPool implements ActorInstances {
     return this.target;
   }
 
+  load(): InstanceLoad {
+    let busy = 0;
+    let stuck = 0;
+    for (const slot of this.slots) {
+      if (!slot.current) continue;
+      busy++;
+      if (slot.current.overdue) stuck++;
+    }
+    return { busy, queued: this.queue.length, stuck };
+  }
+
   invoke(inv: Invocation): Promise<unknown> {
     if (this.stopped) return Promise.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is stopping`));
+    const wrong = this.opts.component.calls?.problem(inv.iface, inv.fn, inv.args);
+    if (wrong) return Promise.reject(new LatticeError(ErrorCode.BadRequest, wrong));
     const refusal = this.overloaded(inv);
     if (refusal) {
       this.stats.refused++;
@@ -148,12 +199,14 @@ export class ActorPool implements ActorInstances {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, inv, resolve, reject });
       this.dispatch();
+      // Still queued (it is the last in the queue): it must not outlive its deadline there.
+      if (this.queue.length > 0) this.armExpiry(inv.deadline);
     });
   }
 
   /** Why a call cannot be taken now, if it cannot: it would wait too long for an instance. */
   private overloaded(inv: Invocation): LatticeError | undefined {
-    if (this.queue.length === 0 && [...this.slots].some((s) => s.ready && !s.current)) return undefined;
+    if (this.queue.length === 0 && this.hasIdle()) return undefined;
     const instances = `its ${this.target} instance${this.target === 1 ? "" : "s"}`;
     if (this.queue.length >= (this.maxQueue ?? Math.max(MIN_QUEUE, QUEUE_PER_INSTANCE * this.target))) {
       return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: ${this.queue.length} calls wait for ${instances}; try again shortly`);
@@ -161,6 +214,11 @@ export class ActorPool implements ActorInstances {
     const waitMs = ((this.queue.length + 1) * this.serviceMs) / Math.max(1, this.target);
     if (Date.now() + waitMs + this.serviceMs <= inv.deadline) return undefined;
     return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: a call would wait about ${Math.ceil(waitMs)} ms for ${instances}, past its deadline`);
+  }
+
+  private hasIdle(): boolean {
+    for (const slot of this.slots) if (slot.ready && !slot.current) return true;
+    return false;
   }
 
   /** Grow or shrink to `n` instances. Busy instances finish their call before they go. */
@@ -175,10 +233,13 @@ export class ActorPool implements ActorInstances {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.expiry);
+    this.expiry = undefined;
     for (const p of this.queue.splice(0)) p.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`));
     await Promise.all([...this.slots].map((s) => this.retire(s)));
   }
 
+  /** Add an instance; resolves once it is ready for calls, rejects (and drops it) if it cannot get there. */
   private async spawn(): Promise<void> {
     const bridge = createBridge((call) => {
       const fwd = this.opts.forward;
@@ -204,19 +265,31 @@ export class ActorPool implements ActorInstances {
     worker.removeAllListeners("error");
     worker.on("error", (e) => this.onCrash(slot, e));
     worker.on("exit", () => this.onCrash(slot, new Error("worker exited")));
-    await new Promise<void>((resolve) => {
-      worker.on("message", (m: WorkerReply) => {
-        if (m.type === "ready") {
-          slot.ready = true;
-          resolve();
-          this.dispatch();
-        } else {
-          this.onMessage(slot, m);
-        }
+    worker.on("message", (m: WorkerReply) => (m.type === "ready" ? this.onReady(slot) : this.onMessage(slot, m)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => slot.starting?.(new Error(`its worker did not get ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+        slot.starting = (e) => {
+          clearTimeout(timer);
+          slot.starting = undefined;
+          if (e) reject(e);
+          else resolve();
+        };
+        const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker, httpInstances: this.httpInstances };
+        worker.postMessage(bind, [bridge.worker.port]);
       });
-      const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker, httpInstances: this.httpInstances };
-      worker.postMessage(bind, [bridge.worker.port]);
-    });
+    } catch (e) {
+      void this.retire(slot);
+      throw new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId}: an instance failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private onReady(slot: Slot): void {
+    if (!slot.starting) return;
+    slot.ready = true;
+    slot.starting();
+    this.trim();
+    this.dispatch();
   }
 
   private onMessage(slot: Slot, m: WorkerReply): void {
@@ -231,73 +304,147 @@ export class ActorPool implements ActorInstances {
     }
     if (m.type !== "result") return;
     const cur = slot.current;
-    if (!cur || cur.id !== m.id) return; // the answer to a call that already timed out
+    if (!cur || cur.id !== m.id) return;
     clearTimeout(cur.timer);
     slot.current = undefined;
     const took = performance.now() - cur.started;
     this.serviceMs = this.serviceMs === 0 ? took : this.serviceMs + SERVICE_EWMA * (took - this.serviceMs);
-    if (m.ok) cur.resolve(m.value);
-    else {
-      this.stats.failed++;
-      if (m.kind === "trap") this.stats.traps++;
-      // A failed host call keeps the code the host gave it (not_found for a missing link, timeout…).
-      const code = m.kind === "host_error" && isErrorCode(m.code) ? m.code : FAILURE_CODE[m.kind];
-      const err = new LatticeError(code, m.kind === "trap" ? `actor ${this.opts.actorId} trapped: ${m.message}` : m.message);
-      if (m.payload !== undefined) err.payload = m.payload;
-      cur.reject(err);
-    }
+    // An overdue call's caller has had its timeout; the instance finished within the grace and stays.
+    if (!cur.overdue) this.answer(cur, m);
     this.trim();
     this.dispatch();
   }
 
+  private answer(cur: Running, m: WorkerReply & { type: "result" }): void {
+    if (m.ok) return cur.resolve(m.value);
+    this.stats.failed++;
+    if (m.kind === "trap") this.stats.traps++;
+    // A failed host call keeps the code the host gave it (not_found for a missing link, timeout…).
+    const code = m.kind === "host_error" && isErrorCode(m.code) ? m.code : FAILURE_CODE[m.kind];
+    const err = new LatticeError(code, m.kind === "trap" ? `actor ${this.opts.actorId} trapped: ${m.message}` : m.message);
+    if (m.payload !== undefined) err.payload = m.payload;
+    cur.reject(err);
+  }
+
+  /** Give idle instances the calls that wait; a call found past its deadline is refused, not run. */
   private dispatch(): void {
+    if (this.queue.length === 0) return;
     for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
       if (!slot.ready || slot.current) continue;
-      const next = this.queue.shift()!;
-      const left = next.inv.deadline - Date.now();
-      if (left <= 0) {
-        this.stats.timeouts++;
-        next.reject(new LatticeError(ErrorCode.Timeout, `call to actor ${this.opts.actorId} expired while waiting for an instance`));
-        continue;
-      }
-      const timer = setTimeout(() => this.onTimeout(slot), left);
-      slot.current = { ...next, timer, started: performance.now() };
-      const msg: WorkerCall = { type: "call", id: next.id, deadline: next.inv.deadline, callId: next.inv.callId, iface: next.inv.iface, fn: next.inv.fn, args: next.inv.args };
-      slot.worker.postMessage(msg);
+      const next = this.nextLive();
+      if (!next) return;
+      this.run(slot, next);
     }
   }
 
-  private onTimeout(slot: Slot): void {
+  private nextLive(): Pending | undefined {
+    for (let p = this.queue.shift(); p; p = this.queue.shift()) {
+      if (p.inv.deadline > Date.now()) return p;
+      this.stats.timeouts++;
+      p.reject(this.expired());
+    }
+    return undefined;
+  }
+
+  private expired(): LatticeError {
+    return new LatticeError(ErrorCode.Timeout, `call to actor ${this.opts.actorId} expired while waiting for an instance`);
+  }
+
+  private run(slot: Slot, p: Pending): void {
+    const inv = p.inv;
+    const msg: WorkerCall = { type: "call", id: p.id, deadline: inv.deadline, callId: inv.callId, iface: inv.iface, fn: inv.fn, args: inv.args };
+    try {
+      slot.worker.postMessage(msg);
+    } catch (e) {
+      // Arguments that cannot be cloned to the worker (none that came off the wire): this call fails, the instance is untouched.
+      this.stats.failed++;
+      p.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(inv)} cannot be passed to an instance: ${e instanceof Error ? e.message : String(e)}`));
+      return;
+    }
+    const timer = after(inv.deadline - Date.now(), () => this.onDeadline(slot));
+    slot.current = { id: p.id, inv, resolve: p.resolve, reject: p.reject, timer, started: performance.now(), overdue: false };
+  }
+
+  /** Keep a call that waits in the queue from outliving its deadline there. */
+  private armExpiry(deadline: number): void {
+    if (this.expiry && this.expiryAt <= deadline) return;
+    clearTimeout(this.expiry);
+    this.expiryAt = deadline;
+    this.expiry = after(deadline - Date.now(), () => this.expire());
+  }
+
+  private expire(): void {
+    this.expiry = undefined;
+    this.expiryAt = Infinity;
+    const now = Date.now();
+    let kept = 0;
+    let next = Infinity;
+    for (const p of this.queue) {
+      if (p.inv.deadline > now) {
+        this.queue[kept++] = p;
+        next = Math.min(next, p.inv.deadline);
+      } else {
+        this.stats.timeouts++;
+        p.reject(this.expired());
+      }
+    }
+    this.queue.length = kept;
+    if (kept > 0) this.armExpiry(next);
+  }
+
+  /** The call's deadline: its caller gets a timeout, and its instance the grace to finish. */
+  private onDeadline(slot: Slot): void {
     const cur = slot.current;
-    if (!cur) return;
-    slot.current = undefined;
+    if (!cur || cur.overdue) return;
+    const left = cur.inv.deadline - Date.now();
+    if (left > 0) {
+      cur.timer = after(left, () => this.onDeadline(slot)); // a deadline further off than a timer reaches
+      return;
+    }
+    cur.overdue = true;
     this.stats.timeouts++;
     this.stats.failed++;
-    cur.reject(new LatticeError(ErrorCode.Timeout, `actor ${this.opts.actorId} did not answer ${cur.inv.iface ? `${cur.inv.iface}.` : ""}${cur.inv.fn} before its deadline; its instance was replaced`));
+    cur.reject(new LatticeError(ErrorCode.Timeout, `actor ${this.opts.actorId} did not answer ${callName(cur.inv)} before its deadline`));
+    cur.timer = setTimeout(() => this.onStuck(slot), OVERRUN_GRACE_MS);
+  }
+
+  private onStuck(slot: Slot): void {
+    const cur = slot.current;
+    if (!cur?.overdue) return;
+    slot.current = undefined;
+    this.opts.log.warn(`an actor instance still ran ${callName(cur.inv)} ${OVERRUN_GRACE_MS} ms past its deadline: it is stuck, and replaced`, { actor: this.opts.actorId });
     void this.replace(slot);
   }
 
   private onCrash(slot: Slot, e: Error): void {
     if (!this.slots.has(slot)) return; // retired on purpose
+    if (slot.starting) return slot.starting(e); // its spawn fails, and whoever spawned it decides
     const cur = slot.current;
     slot.current = undefined;
     if (cur) {
       clearTimeout(cur.timer);
-      this.stats.failed++;
-      cur.reject(new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} instance crashed: ${e.message}`));
+      if (!cur.overdue) {
+        this.stats.failed++;
+        cur.reject(new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} instance crashed: ${e.message}`));
+      }
     }
     void this.replace(slot);
   }
 
+  /** Put a fresh instance in the place of `slot`, trying again until one can be made. */
   private async replace(slot: Slot): Promise<void> {
     if (!this.stopped) this.stats.replaced++;
-    await this.retire(slot);
-    if (this.stopped || this.slots.size >= this.target) return;
-    try {
-      await this.spawn();
-    } catch (e) {
-      this.opts.log.error("could not replace an actor instance", { actor: this.opts.actorId, error: String(e) });
+    // Not awaited: a worker slow to terminate must not hold back its replacement.
+    void this.retire(slot);
+    for (let wait = RESPAWN_FIRST_MS; !this.stopped && this.slots.size < this.target; wait = Math.min(2 * wait, RESPAWN_MAX_MS)) {
+      try {
+        await this.spawn();
+        return;
+      } catch (e) {
+        if (this.stopped) return;
+        this.opts.log.error(`could not replace an actor instance; trying again in ${wait / 1000} s`, { actor: this.opts.actorId, error: e instanceof Error ? e.message : String(e) });
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+      }
     }
   }
 
@@ -305,12 +452,20 @@ export class ActorPool implements ActorInstances {
   private trim(): void {
     for (const slot of this.slots) {
       if (this.slots.size <= this.target) return;
-      if (!slot.current) void this.retire(slot);
+      if (slot.ready && !slot.current) void this.retire(slot);
     }
   }
 
+  /** Drop an instance: what it was doing fails (only stop() retires a busy one). */
   private async retire(slot: Slot): Promise<void> {
     if (!this.slots.delete(slot)) return;
+    slot.starting?.(new Error(`actor ${this.opts.actorId} stopped`));
+    const cur = slot.current;
+    if (cur) {
+      slot.current = undefined;
+      clearTimeout(cur.timer);
+      if (!cur.overdue) cur.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`));
+    }
     slot.closeBridge();
     slot.worker.removeAllListeners("exit");
     await slot.worker.terminate();

@@ -5,6 +5,8 @@
  */
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { httpInstancesOf, type HttpInstances } from "./actor-metadata.js";
+import { CallChecker } from "./call-check.js";
+import { exportedFunctions } from "./component-exports.js";
 import type { Transpiled, Transpiler } from "./transpiler.js";
 import { assertComponent, digestOf } from "./wasm-binary.js";
 
@@ -20,6 +22,8 @@ export interface CompiledComponent {
   exports: Array<[string, "function" | "instance"]>;
   /** How its `wasi:http/incoming-handler` calls are served by default, and why (actor-metadata.ts). */
   http: { mode: HttpInstances; why: string };
+  /** Checks calls against its exports' signatures; absent when they could not be read from the binary. */
+  calls?: CallChecker;
 }
 
 export class ComponentCache {
@@ -62,7 +66,17 @@ export class ComponentCache {
     for (const [name, file] of Object.entries(out.files)) {
       if (name.endsWith(".wasm")) modules[name] = await WebAssembly.compile(file as Uint8Array<ArrayBuffer>);
     }
-    return { digest, size: bytes.length, js: new TextDecoder().decode(js), modules, imports: out.imports, exports: out.exports, http: httpInstancesOf(bytes) };
+    const signatures = exportedFunctions(bytes);
+    return {
+      digest,
+      size: bytes.length,
+      js: new TextDecoder().decode(js),
+      modules,
+      imports: out.imports,
+      exports: out.exports,
+      http: httpInstancesOf(bytes),
+      ...(signatures ? { calls: new CallChecker(signatures) } : {}),
+    };
   }
 }
 

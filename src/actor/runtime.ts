@@ -23,10 +23,20 @@ export interface InstanceStats {
   failed: number;
   traps: number;
   timeouts: number;
-  /** Instances replaced after a timeout or a crash. */
+  /** Instances replaced: stuck past a call's deadline, crashed, or never ready. */
   replaced: number;
   /** Calls refused because they would have waited too long for an instance (overload). */
   refused: number;
+}
+
+/** What the instances of an actor on one host are doing now (the inventory shows it). */
+export interface InstanceLoad {
+  /** Instances running a call. */
+  busy: number;
+  /** Calls waiting for an instance. */
+  queued: number;
+  /** Busy instances whose call is past its deadline: replaced unless they finish within a grace. */
+  stuck: number;
 }
 
 /** The running instances of one actor on one host. */
@@ -35,6 +45,7 @@ export interface ActorInstances {
   /** Instances wanted (some may be restarting). */
   readonly size: number;
   readonly stats: Readonly<InstanceStats>;
+  load(): InstanceLoad;
   invoke(inv: Invocation): Promise<unknown>;
   scale(n: number): Promise<void>;
   stop(): Promise<void>;

@@ -8,7 +8,7 @@ import type { HttpInstances } from "./actor-metadata.js";
 /** How the worker reaches the host synchronously (see sync-bridge.ts). */
 export interface BridgeChannel {
   port: MessagePort;
-  /** Int32Array over a SharedArrayBuffer: slot 0 is the "reply ready" flag. */
+  /** Int32Array over a SharedArrayBuffer: slot 0 counts the replies the host has posted. */
   signal: Int32Array;
 }
 
@@ -73,3 +73,11 @@ export interface HostCall {
 }
 
 export type HostCallReply = { ok: true; value: unknown } | { ok: false; code: string; message: string; payload?: unknown };
+
+/** A host call as it crosses the bridge, numbered so that its reply is told from a late one. */
+export interface BridgeRequest {
+  seq: number;
+  call: HostCall;
+}
+
+export type BridgeReply = HostCallReply & { seq: number };

@@ -11,6 +11,8 @@ import type { CompiledComponent } from "./component-cache.js";
 import type { WorkerLoad, WorkerReply } from "./worker-protocol.js";
 
 const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
+/** A worker that has not loaded a component by then is stuck: it is dropped (the take fails). */
+const LOAD_TIMEOUT_MS = 60_000;
 
 export interface SupplyOptions {
   /** Booted blank workers to keep (default 1). */
@@ -66,9 +68,11 @@ export class WorkerSupply {
   /** Keep one loaded instance of this digest ready, dropping the least recently used beyond the limit. */
   private prepare(component: CompiledComponent, forwarded: string[]): void {
     if (this.closed || this.digests === 0) return;
-    const ready = this.load(this.blankWorker(), component, forwarded);
-    ready.catch(() => (this.loaded = this.loaded.filter((l) => l.ready !== ready)));
-    this.loaded.unshift({ digest: component.digest, ready });
+    const entry: Loaded = { digest: component.digest, ready: this.load(this.blankWorker(), component, forwarded) };
+    // A spare that fails to load, or dies waiting to be taken, is not handed out.
+    const drop = () => (this.loaded = this.loaded.filter((l) => l !== entry));
+    void entry.ready.then((w) => w.once("exit", drop), drop);
+    this.loaded.unshift(entry);
     for (const old of this.loaded.splice(this.digests)) void old.ready.then((w) => w.terminate(), () => undefined);
   }
 
@@ -91,14 +95,24 @@ export class WorkerSupply {
 
   private load(w: Worker, component: CompiledComponent, forwarded: string[]): Promise<Worker> {
     return new Promise((resolve, reject) => {
-      const onExit = (code: number) => {
+      const done = () => {
+        clearTimeout(timer);
         w.off("message", onMessage);
+        w.off("exit", onExit);
+      };
+      const timer = setTimeout(() => {
+        done();
+        void w.terminate();
+        reject(new LatticeError(ErrorCode.Internal, `actor worker did not load ${component.digest} within ${LOAD_TIMEOUT_MS / 1000} s`));
+      }, LOAD_TIMEOUT_MS);
+      timer.unref();
+      const onExit = (code: number) => {
+        done();
         reject(new LatticeError(ErrorCode.Internal, `actor worker exited (${code}) while loading ${component.digest}`));
       };
       const onMessage = (m: WorkerReply) => {
         if (m.type !== "loaded" && m.type !== "init_failed") return;
-        w.off("message", onMessage);
-        w.off("exit", onExit);
+        done();
         if (m.type === "loaded") resolve(w);
         else {
           void w.terminate();

@@ -71,8 +71,9 @@ export class ActorSupervisor {
 
   constructor(private readonly d: SupervisorDeps) {}
 
+  /** What each actor runs here, and what its instances are doing now. */
   entries(): ActorEntry[] {
-    return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size }));
+    return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size, load: { ...a.instances.load(), replaced: a.instances.stats.replaced } }));
   }
 
   get count(): number {

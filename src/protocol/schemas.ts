@@ -78,6 +78,19 @@ export const TargetId = Type.String({ pattern: TARGET_ID_PATTERN });
 export const ArtifactRefString = Type.String({ minLength: 1, maxLength: 200, pattern: ARTIFACT_NAME_PATTERN.replace("$", "(:.*)?$") });
 export const ConfigValues = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 16 * 1024 }), { maxProperties: 256 });
 
+/** What an actor's instances on one host are doing, as of the inventory answer. */
+export const ActorLoad = Type.Object({
+  /** Instances running a call. */
+  busy: Type.Integer({ minimum: 0 }),
+  /** Calls waiting for an instance. */
+  queued: Type.Integer({ minimum: 0 }),
+  /** Busy instances whose call is past its deadline: replaced unless they finish within a grace (1 s). */
+  stuck: Type.Integer({ minimum: 0 }),
+  /** Instances replaced since the actor started here: stuck, crashed, or never ready. */
+  replaced: Type.Integer({ minimum: 0 }),
+});
+export type ActorLoad = Static<typeof ActorLoad>;
+
 /** An actor as one host runs it. */
 export const ActorEntry = Type.Object({
   id: TargetId,
@@ -90,6 +103,8 @@ export const ActorEntry = Type.Object({
   constraints: Labels,
   /** The verified claims of a signed component. */
   claims: Type.Optional(ClaimsSummary),
+  /** Set in inventory answers (an older host leaves it out). */
+  load: Type.Optional(ActorLoad),
 });
 export type ActorEntry = Static<typeof ActorEntry>;
 

@@ -28,12 +28,15 @@
  * request. Status codes of failures: 413 body too large, 502 no instance of the actor answers (or
  * it is no HTTP actor), 503 the actor is stopping or overloaded (with `Retry-After: 1`: its
  * instances refuse calls that find their queue full or would wait past their deadline, and this
- * provider what is over its limit of requests in flight to the actor, concurrency-limit.ts),
- * 504 the deadline passed, 500 any other failure (a trap, a guest error), 400/422 a bad or reused
- * Idempotency-Key; each with a one-line text body. A listener that cannot bind (address in use)
+ * provider what is over its limit of requests in flight to the actor, concurrency-limit.ts), and
+ * 503 at once while the provider's NATS connection is down (a request then could only wait out
+ * its deadline; those already on their way keep waiting, within theirs, for the connection to
+ * come back), 504 the deadline passed, 500 any other failure (a trap, a guest error), 400/422 a
+ * bad or reused Idempotency-Key; each with a one-line text body. A listener that cannot bind (address in use)
  * makes the provider unhealthy, with the reason, and is retried every 3 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
@@ -107,10 +110,13 @@ class HttpServerProvider {
   /** Per target actor: how many requests may be in flight to it (see concurrency-limit.ts). */
   private readonly limits = new Map<string, ConcurrencyLimit>();
   private readonly keys = new RequestKeys();
+  private readonly lattice: ConnectionState;
   private health = "";
   private stopped = false;
 
-  constructor(private readonly rt: ProviderRuntime) {}
+  constructor(private readonly rt: ProviderRuntime) {
+    this.lattice = new ConnectionState(rt.nc);
+  }
 
   /** Make the listeners match the links. */
   apply(links: ResolvedLink[]): void {
@@ -227,19 +233,22 @@ class HttpServerProvider {
 
   private async serve(lis: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const s = lis.settings;
+    let body: Uint8Array | undefined;
+    try {
+      if (Number(req.headers["content-length"]) > s.maxBody) return tooLarge(res, s.maxBody);
+      body = await readBody(req, s.maxBody);
+    } catch (e) {
+      return this.failed(req, res, s, e);
+    }
+    if (!body) return tooLarge(res, s.maxBody);
+    // Nothing can reach the actor now: say so at once rather than when the deadline has passed.
+    if (!this.lattice.up) return text(res, 503, "service unavailable: this server has lost its connection to the lattice; try again shortly", ["retry-after", "1"]);
+    // Taken once the body is in: a client slow to send it holds no place in the actor's limit.
     let gate = this.limits.get(s.target);
     if (!gate) this.limits.set(s.target, (gate = new ConcurrencyLimit()));
-    if (!gate.tryAcquire()) {
-      req.resume(); // the body is not wanted, and the connection can serve the next request
-      return text(res, 503, `service unavailable: ${s.target} is overloaded (${gate.current} requests in flight); try again shortly`, ["retry-after", "1"]);
-    }
+    if (!gate.tryAcquire()) return text(res, 503, `service unavailable: ${s.target} is overloaded (${gate.current} requests in flight); try again shortly`, ["retry-after", "1"]);
     let outcome: Outcome = "failed";
     try {
-      const limit = s.maxBody;
-      const declared = Number(req.headers["content-length"]);
-      if (declared > limit) return tooLarge(res, limit);
-      const body = await readBody(req, limit);
-      if (!body) return tooLarge(res, limit);
       const headers: Array<[string, string]> = [];
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
         const name = req.rawHeaders[i]!.toLowerCase();
@@ -274,13 +283,34 @@ class HttpServerProvider {
       write(res, request.method, httpResponseOf(value), responder, attempts);
     } catch (e) {
       if (isLatticeError(e) && e.code === ErrorCode.Unavailable) outcome = "refused";
-      if (req.destroyed && !req.complete) return; // the client went away
-      const { status, reason } = statusOf(e);
-      if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
-      // Overload and stopping pass: a client may try again in a second.
-      text(res, status, reason, status === 503 ? ["retry-after", "1"] : []);
+      this.failed(req, res, s, e);
     } finally {
       gate.release(outcome);
+    }
+  }
+
+  /** Answer a failure with its status and a one-line reason (nobody, if the client went away). */
+  private failed(req: IncomingMessage, res: ServerResponse, s: Settings, e: unknown): void {
+    if (req.destroyed && !req.complete) return; // the client went away
+    const { status, reason } = statusOf(e);
+    if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
+    // Overload and stopping pass: a client may try again in a second.
+    text(res, status, reason, status === 503 ? ["retry-after", "1"] : []);
+  }
+}
+
+/** Whether a NATS connection is up: down from a disconnect until it is back. */
+class ConnectionState {
+  up = true;
+
+  constructor(nc: NatsConnection) {
+    void this.follow(nc);
+  }
+
+  private async follow(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnecting" || s.type === "staleConnection" || s.type === "close") this.up = false;
+      else if (s.type === "reconnect") this.up = true;
     }
   }
 }
