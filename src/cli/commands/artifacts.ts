@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ArtifactStore, assertJetStreamDomain, shortDigest } from "../../nats/artifact-store.js";
 import { isLatticeError } from "../../protocol/index.js";
 import { withConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { formatDuration, printJson, printTable } from "../output.js";
+import { formatAge, formatBytes, printJson, printTable } from "../output.js";
 
 export interface JsDomainOpts {
   jsDomain?: string;
@@ -41,20 +41,6 @@ export function withArtifactStore<T>(opts: LatticeOpts & JsDomainOpts & { timeou
   return withConnection(opts, (nc) => fn(new ArtifactStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout })));
 }
 
-/** 1.2 MB: decimal units, one decimal below 10. */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let unit = "B";
-  for (const u of units) {
-    if (v < 1000) break;
-    v /= 1000;
-    unit = u;
-  }
-  return `${v < 10 ? (Math.round(v * 10) / 10).toFixed(1) : Math.round(v).toString()} ${unit}`;
-}
-
 /** The `get artifacts` subcommand, options included: `get.addCommand(artifactsCommand())`. */
 export function artifactsCommand(): Command {
   const cmd = new Command("artifacts")
@@ -71,7 +57,7 @@ export function artifactsCommand(): Command {
       const now = Date.now();
       printTable(
         ["NAME", "VERSION", "DIGEST", "SIZE", "PUSHED"],
-        list.map((a) => [a.name, a.version, shortDigest(a.digest), formatBytes(a.size), `${formatDuration(Math.max(0, now - Date.parse(a.pushedAt)) / 1000)} ago`]),
+        list.map((a) => [a.name, a.version, shortDigest(a.digest), formatBytes(a.size), formatAge(a.pushedAt, now)]),
       );
     });
   return withStoreOptions(cmd);
