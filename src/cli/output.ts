@@ -101,7 +101,7 @@ export function readerWentAway(): boolean {
 /**
  * Stop quietly, as a Unix tool does, when the reader of stdout or stderr goes away: Node ignores
  * SIGPIPE, so the next write fails with EPIPE, an error event that would otherwise crash the
- * command with a stack. A command that waits for a signal to stop (up, host, events) is
+ * command with a stack. A command that waits for a signal to stop (up, host, events, build) is
  * stopped that way, so it cleans up after itself; any other exits at once.
  */
 export function exitQuietlyOnClosedPipe(): void {
