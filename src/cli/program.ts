@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { LATTICE_VERSION } from "../protocol/index.js";
 import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
 import { appCommand } from "./commands/app.js";
+import { deleteCommand } from "./commands/artifacts.js";
 import { buildCommand } from "./commands/build.js";
 import { callCommand } from "./commands/call.js";
 import { claimsCommands } from "./commands/claims.js";
@@ -27,6 +28,7 @@ export function latticeProgram(): Command {
     .addCommand(eventsCommand())
     .addCommand(buildCommand())
     .addCommand(pushCommand())
+    .addCommand(deleteCommand())
     .addCommand(startCommand())
     .addCommand(scaleCommand())
     .addCommand(stopCommand())
