@@ -1,4 +1,4 @@
-/** The `lattice` command tree (main.ts runs it). */
+/** The `lattice` command tree (main.ts runs it; the docs test walks it). */
 import { Command } from "commander";
 import { LATTICE_VERSION } from "../protocol/index.js";
 import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
