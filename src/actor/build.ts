@@ -48,7 +48,17 @@ export interface BuildActorOptions {
    * built as it is, either way.
    */
   httpHandler?: HttpHandler;
+  /**
+   * Cancels the build: componentize-js is killed, with every process under it, and the work
+   * directory removed; the build rejects with the signal's reason. Without a signal the build's
+   * processes stay in this process's group, so a Ctrl-C in a terminal reaches them too.
+   */
+  signal?: AbortSignal;
+  /** Told each step as it begins, for progress reports: componentizing takes most of the time. */
+  onStep?: (step: BuildStep) => void;
 }
+
+export type BuildStep = "staging" | "componentizing" | "writing";
 
 export const HTTP_HANDLERS = ["layer", "engine"] as const;
 export type HttpHandler = (typeof HTTP_HANDLERS)[number];
@@ -113,10 +123,15 @@ export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
     throw new ActorBuildError(`unknown HTTP handler "${String(httpHandler)}" (${HTTP_HANDLERS.join(" or ")})`);
   }
 
+  const signal = opts.signal;
+  signal?.throwIfAborted();
   const work = await mkdtemp(join(tmpdir(), "lattice-build-"));
   try {
+    opts.onStep?.("staging");
     const stageDir = join(work, "src");
     const entry = await stageSources(source, stageDir);
+    signal?.throwIfAborted();
+    opts.onStep?.("componentizing");
     const result = await componentizeInChild({
       entry,
       stageDir,
@@ -127,9 +142,11 @@ export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
       wasmPath: join(work, "out.wasm"),
       resultPath: join(work, "result.json"),
       errorPath: join(work, "error.txt"),
-    }).catch(async (e: unknown) => {
+    }, join(work, "tmp"), signal).catch(async (e: unknown) => {
       throw await explain(e, { source, entry, witDir, world: opts.world });
     });
+    signal?.throwIfAborted();
+    opts.onStep?.("writing");
     let bytes: Uint8Array = new Uint8Array(await readFile(join(work, "out.wasm")));
     // The engine's shim answers once per instance; a handler of the module's own or the layer, many times.
     if (result.http) bytes = withActorMetadata(bytes, { http: result.http === "engine" ? "fresh" : "reuse" });
@@ -247,9 +264,31 @@ function shown(path: string): string {
 /** Raw failure text from componentize-js (or the child), before it is made readable. */
 class ComponentizeFailure extends Error {}
 
-function componentizeInChild(job: ChildJob): Promise<ChildResult> {
+/**
+ * Run componentize-js in a child process. `tmp` becomes the child's TMPDIR: componentize-js makes
+ * its own work directory there, so removing ours removes that too, however the build ends.
+ */
+async function componentizeInChild(job: ChildJob, tmp: string, cancel: AbortSignal | undefined): Promise<ChildResult> {
+  await mkdir(tmp);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CHILD_PATH, JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CHILD_PATH, JSON.stringify(job)], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, TMPDIR: tmp },
+      // A group of its own, so that cancelling kills wizer too, which componentize-js runs
+      // under the child with spawnSync (the child cannot pass a signal on while it waits).
+      detached: cancel !== undefined,
+    });
+    const killAll = () => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // The group is gone already.
+      }
+    };
+    cancel?.addEventListener("abort", killAll, { once: true });
+    // Whatever ends this process ends the build with it.
+    if (cancel) process.once("exit", killAll);
     // What the actor's top-level code prints while it is pre-initialized, and any crash report.
     let output = "";
     const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8_000));
@@ -257,12 +296,19 @@ function componentizeInChild(job: ChildJob): Promise<ChildResult> {
     child.stderr.on("data", keep);
     child.on("error", reject);
     child.on("close", (code, signal) => {
+      cancel?.removeEventListener("abort", killAll);
+      process.off("exit", killAll);
+      if (cancel?.aborted) return reject(abortReason(cancel));
       if (code === 0) return resolvePromise(JSON.parse(readFileSync(job.resultPath, "utf8")) as ChildResult);
       const reported = existsSync(job.errorPath) ? readFileSync(job.errorPath, "utf8") : "";
       const why = reported || `componentize-js exited ${signal ?? code}${output ? `: ${output.trim()}` : ""}`;
       reject(new ComponentizeFailure(why));
     });
   });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new ActorBuildError("the build was cancelled");
 }
 
 /** Whether the module exports `incomingHandler` (then it implements wasi:http itself). */

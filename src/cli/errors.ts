@@ -16,7 +16,9 @@ export class CliError extends Error {
 
 export function describeError(e: unknown): string {
   if (e instanceof NatsUnreachableError) {
-    return `${e.message}. Start a local lattice with \`lattice up\`, or point --nats-url (or LATTICE_NATS_URL) at a running NATS server.`;
+    // A TCP port that accepts but never sends NATS' INFO (a WebSocket or HTTP port) times out.
+    const hint = /timeout/i.test(e.reason) ? " (something may listen there, but it did not answer as a NATS server: is it NATS' client port?)" : "";
+    return `${e.message}${hint}. Start a local lattice with \`lattice up\`, or point --nats-url (or LATTICE_NATS_URL) at a running NATS server.`;
   }
   if (e instanceof NatsServerStartError) return e.summary;
   if (isLatticeError(e)) return `${e.code}: ${e.message}`;

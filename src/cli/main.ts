@@ -1,52 +1,37 @@
 #!/usr/bin/env node
-/** The `lattice` command. */
-import { Command, CommanderError } from "commander";
-import { LATTICE_VERSION } from "../protocol/index.js";
-import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
-import { appCommand } from "./commands/app.js";
-import { buildCommand } from "./commands/build.js";
-import { callCommand } from "./commands/call.js";
-import { claimsCommands } from "./commands/claims.js";
-import { downCommand } from "./commands/down.js";
-import { eventsCommand } from "./commands/events.js";
-import { getCommand } from "./commands/get.js";
-import { hostCommand } from "./commands/host.js";
-import { pushCommand } from "./commands/push.js";
-import { securityCommand } from "./commands/security.js";
-import { configCommand, linkCommand } from "./commands/state.js";
-import { upCommand } from "./commands/up.js";
+/**
+ * The `lattice` command. Every command leaves through the one exit path at the end of this
+ * file, with its exit code, whatever it still has open: a failed first connect of nats.js, for
+ * one, leaves its socket open (its transport's close() does nothing before the NATS handshake),
+ * so a command pointed at a port that accepts TCP but speaks another protocol (a WebSocket or
+ * HTTP port) printed its error and then never exited.
+ */
+import { CommanderError } from "commander";
 import { CliError, describeError } from "./errors.js";
+import { EXIT_CLOSED_PIPE, MESSAGE_PREFIX, exitQuietlyOnClosedPipe, readerWentAway } from "./output.js";
+import { latticeProgram } from "./program.js";
 
-const program = new Command("lattice")
-  .description("a self-forming application network of WebAssembly actors and capability providers over NATS")
-  .version(LATTICE_VERSION)
-  .showHelpAfterError()
-  .exitOverride()
-  .addCommand(upCommand())
-  .addCommand(downCommand())
-  .addCommand(hostCommand())
-  .addCommand(getCommand())
-  .addCommand(eventsCommand())
-  .addCommand(buildCommand())
-  .addCommand(pushCommand())
-  .addCommand(startCommand())
-  .addCommand(scaleCommand())
-  .addCommand(stopCommand())
-  .addCommand(callCommand())
-  .addCommand(linkCommand())
-  .addCommand(configCommand())
-  .addCommand(appCommand())
-  .addCommand(securityCommand());
-for (const cmd of claimsCommands()) program.addCommand(cmd);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
+async function run(argv: string[]): Promise<number> {
+  try {
+    await latticeProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
     // Commander has printed help, the version or the usage error already.
-    process.exitCode = e.exitCode;
-  } else {
-    process.stderr.write(`lattice: ${describeError(e)}\n`);
-    process.exitCode = e instanceof CliError ? e.exitCode : 1;
+    if (e instanceof CommanderError) return e.exitCode;
+    process.stderr.write(`${MESSAGE_PREFIX}${describeError(e)}\n`);
+    return e instanceof CliError ? e.exitCode : 1;
   }
 }
+
+/** Resolves once what was written to `stream` has been handed to the system. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || !stream.writable) return Promise.resolve();
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}
+
+exitQuietlyOnClosedPipe();
+const code = await run(process.argv);
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+// A write that found no reader reports it on a later tick: let that come before deciding.
+await new Promise((resolve) => setImmediate(resolve));
+process.exit(readerWentAway() ? EXIT_CLOSED_PIPE : code);

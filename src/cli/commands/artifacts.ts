@@ -1,9 +1,13 @@
-/** `lattice get artifacts`: the components in the lattice's artifact store. Also the shared `--js-domain` option. */
+/**
+ * `lattice get artifacts` and `lattice delete artifact`: the components in the lattice's artifact
+ * store. Also the shared `--js-domain` option.
+ */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ArtifactStore, assertJetStreamDomain, shortDigest } from "../../nats/artifact-store.js";
-import { isLatticeError } from "../../protocol/index.js";
+import { ErrorCode, formatArtifactRef, isLatticeError, parseArtifactRef } from "../../protocol/index.js";
+import { CliError } from "../errors.js";
 import { withConnection, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { formatDuration, printJson, printTable } from "../output.js";
+import { formatAge, formatBytes, printJson, printTable } from "../output.js";
 
 export interface JsDomainOpts {
   jsDomain?: string;
@@ -41,20 +45,6 @@ export function withArtifactStore<T>(opts: LatticeOpts & JsDomainOpts & { timeou
   return withConnection(opts, (nc) => fn(new ArtifactStore(nc, opts.lattice, { domain: opts.jsDomain, timeoutMs: opts.timeout })));
 }
 
-/** 1.2 MB: decimal units, one decimal below 10. */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let unit = "B";
-  for (const u of units) {
-    if (v < 1000) break;
-    v /= 1000;
-    unit = u;
-  }
-  return `${v < 10 ? (Math.round(v * 10) / 10).toFixed(1) : Math.round(v).toString()} ${unit}`;
-}
-
 /** The `get artifacts` subcommand, options included: `get.addCommand(artifactsCommand())`. */
 export function artifactsCommand(): Command {
   const cmd = new Command("artifacts")
@@ -71,8 +61,33 @@ export function artifactsCommand(): Command {
       const now = Date.now();
       printTable(
         ["NAME", "VERSION", "DIGEST", "SIZE", "PUSHED"],
-        list.map((a) => [a.name, a.version, shortDigest(a.digest), formatBytes(a.size), `${formatDuration(Math.max(0, now - Date.parse(a.pushedAt)) / 1000)} ago`]),
+        list.map((a) => [a.name, a.version, shortDigest(a.digest), formatBytes(a.size), formatAge(a.pushedAt, now)]),
       );
     });
   return withStoreOptions(cmd);
+}
+
+/** `lattice delete artifact NAME:VERSION`: the undo of `lattice push`. */
+export function deleteCommand(): Command {
+  const artifact = new Command("artifact")
+    .description("remove a pushed component from the lattice's artifact store; NAME:latest then points at the newest version left")
+    .argument("<name:version>", "the version to remove (NAME:latest removes only the latest pointer)")
+    .action(async (text: string, opts: StoreOpts) => {
+      // A bare name means NAME:latest elsewhere; here that would quietly remove only the pointer.
+      if (!text.includes(":")) {
+        throw new CliError(`name the version to delete, e.g. ${text}:1.0 (\`lattice get artifacts ${text}\` lists them; ${text}:latest removes only the latest pointer)`);
+      }
+      const ref = parseArtifactRef(text);
+      try {
+        await withArtifactStore(opts, (s) => s.delete(ref));
+      } catch (e) {
+        if (isLatticeError(e) && e.code === ErrorCode.NotFound) {
+          throw new CliError(`there is no artifact ${formatArtifactRef(ref)} in lattice ${opts.lattice} (\`lattice get artifacts\` lists them)`);
+        }
+        throw e;
+      }
+      if (opts.output === "json") return printJson({ name: ref.name, version: ref.version, deleted: true });
+      process.stdout.write(`deleted artifact ${formatArtifactRef(ref)} from lattice ${opts.lattice}\n`);
+    });
+  return new Command("delete").description("remove something from the lattice's stores").addCommand(withStoreOptions(artifact));
 }

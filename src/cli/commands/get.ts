@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import type { HostInfo, HostInventory, WireError } from "../../protocol/index.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { formatDuration, formatLabels, printJson, printTable } from "../output.js";
+import { countOf, formatDuration, formatLabels, printJson, printTable, warn } from "../output.js";
 import { shortDigest } from "../../nats/artifact-store.js";
 import { artifactsCommand } from "./artifacts.js";
 import { linksCommand } from "./state.js";
@@ -11,7 +11,7 @@ type GetOpts = LatticeOpts & OutputOpts & { timeout: number };
 
 /** Hosts that answered with an error are worth a word on stderr, not a failed command. */
 function warnErrors(errors: WireError[]): void {
-  for (const e of errors) process.stderr.write(`warning: a host answered with ${e.code}: ${e.message}\n`);
+  for (const e of errors) warn(`a host answered with ${e.code}: ${e.message}`);
 }
 
 function byName(a: HostInfo, b: HostInfo): number {
@@ -30,7 +30,7 @@ export function getCommand(): Command {
       if (opts.output === "json") return printJson(list);
       printTable(
         ["ID", "NAME", "LABELS", "VERSION", "UPTIME"],
-        list.map((h) => [h.id, h.name, formatLabels(h.labels), h.version, formatDuration(h.uptimeSeconds)]),
+        list.map((h) => [h.id, h.name, formatLabels(h.labels), h.version, formatDuration(h.uptimeSeconds * 1_000)]),
       );
     });
 
@@ -56,11 +56,11 @@ export function getCommand(): Command {
 
 function printInventory(inv: HostInventory): void {
   const h = inv.host;
-  process.stdout.write(`host ${h.name} (${h.id})\n  labels: ${formatLabels(h.labels)}  version: ${h.version}  uptime: ${formatDuration(h.uptimeSeconds)}\n`);
+  process.stdout.write(`host ${h.name} (${h.id})\n  labels: ${formatLabels(h.labels)}  version: ${h.version}  uptime: ${formatDuration(h.uptimeSeconds * 1_000)}\n`);
   if (inv.actors.length === 0) process.stdout.write("  actors: none\n");
   else {
     process.stdout.write("  actors:\n");
-    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${a.instances} instance${a.instances === 1 ? "" : "s"}  ${a.ref}  ${shortDigest(a.digest)}\n`);
+    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${countOf(a.instances, "instance")}  ${a.ref}  ${shortDigest(a.digest)}\n`);
   }
   if (inv.providers.length === 0) process.stdout.write("  providers: none\n");
   else {
@@ -68,7 +68,7 @@ function printInventory(inv: HostInventory): void {
     for (const p of inv.providers) {
       const pid = p.pid !== undefined ? `pid ${p.pid}` : "no process";
       const health = `${p.health.healthy ? "healthy" : "unhealthy"}: ${p.health.message}`;
-      process.stdout.write(`    ${p.id}  ${p.state}  ${pid}  ${p.restarts} restart${p.restarts === 1 ? "" : "s"}  ${health}  ${p.ref}\n`);
+      process.stdout.write(`    ${p.id}  ${p.state}  ${pid}  ${countOf(p.restarts, "restart")}  ${health}  ${p.ref}\n`);
     }
   }
 }

@@ -4,8 +4,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { assertComponent } from "../../actor/wasm-binary.js";
 import { formatArtifactRef, isLatticeError, parseArtifactRef, type ArtifactRef } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
-import { printJson } from "../output.js";
-import { formatBytes, withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
+import { formatBytes, printJson } from "../output.js";
+import { withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
 
 type PushOpts = StoreOpts & { name: ArtifactRef };
 

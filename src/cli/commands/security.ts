@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { OutputOpts } from "../lattice-options.js";
 import { isSignerKey, type InvocationSecurity } from "../../protocol/index.js";
-import { printJson } from "../output.js";
+import { formatAge, formatDuration, printJson } from "../output.js";
 import { parseDuration } from "../parse.js";
 import { withStoreOptions, type StoreOpts } from "./artifacts.js";
 import { withState } from "./state.js";
@@ -31,9 +31,9 @@ function print(s: InvocationSecurity, opts: OutputOpts): void {
   const trusted = ["every live host of the lattice", ...s.trustedKeys].join("\n                    ");
   process.stdout.write(
     `verify invocations: ${s.verify ? "on" : "off"}\n` +
-      `window:             ${s.windowMs / 1000}s\n` +
+      `window:             ${formatDuration(s.windowMs)}\n` +
       `trusted signers:    ${trusted}\n` +
-      `updated:            ${s.updatedAt === new Date(0).toISOString() ? "never set" : s.updatedAt}\n`,
+      `updated:            ${s.updatedAt === new Date(0).toISOString() ? "never set" : `${formatAge(s.updatedAt)} (${s.updatedAt})`}\n`,
   );
 }
 

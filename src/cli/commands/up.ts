@@ -14,8 +14,9 @@ import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/server-
 import { CliError, describeError } from "../errors.js";
 import { startHost, untilSignal, withHostOptions, type HostFlags } from "../host-runner.js";
 import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { printJson } from "../output.js";
+import { formatDuration, printJson } from "../output.js";
 import { parsePort, parsePositiveInt } from "../parse.js";
+import { embeddedPorts, joinsNats, type EmbeddedPorts } from "../up-nats.js";
 import { defaultStateDir, latticeDir, readUpRecord, removeUpRecord, writeUpRecord, type UpRecord } from "../up-state.js";
 
 type UpOpts = LatticeOpts &
@@ -49,9 +50,7 @@ export function upCommand(): Command {
     .addOption(new Option("--nats-port <port>", "client port of the embedded nats-server (0: any free port)").default(4222).argParser(parsePort))
     .addOption(new Option("--ws-port <port>", "WebSocket port of the embedded nats-server (0: any free port)").default(4223).argParser(parsePort))
     .addOption(new Option("--leaf-port <port>", "where the embedded nats-server listens for leaf nodes (other sites joining; 0: any free port)").default(7422).argParser(parsePort))
-    .addOption(
-      new Option("--leaf-remote <url...>", "join a remote lattice: the embedded nats-server becomes a leaf node of this server (nats-leaf://host:7422)").conflicts("natsUrl"),
-    )
+    .addOption(new Option("--leaf-remote <url...>", "join a remote lattice: the embedded nats-server becomes a leaf node of this server (nats-leaf://host:7422)"))
     .addOption(
       new Option("--nats-cluster <n>", "start a local cluster of n nats-servers (JetStream clustered) instead of one; the host knows them all")
         .default(1)
@@ -59,13 +58,14 @@ export function upCommand(): Command {
     )
     .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
     .action(async (opts: UpOpts, command: Command) => {
-      const joining = command.getOptionValueSource("natsUrl") !== "default";
+      const joining = joinsNats(command);
       const existing = readUpRecord(opts.stateDir, opts.lattice);
       if (existing && isPidAlive(existing.pid) && existing.pid !== process.pid) {
         throw new CliError(`lattice ${opts.lattice} is already up (pid ${existing.pid}, NATS at ${existing.natsUrl}); stop it with \`lattice down\``);
       }
-      if (opts.detach) return detach(opts);
-      await runForeground(opts, joining);
+      const ports = joining ? undefined : await embeddedPorts(command, opts.lattice);
+      if (opts.detach) return detach(opts, ports);
+      await runForeground(opts, ports);
     });
   return withOutputOption(withHostOptions(withLatticeOptions(cmd)));
 }
@@ -74,7 +74,7 @@ export function upCommand(): Command {
  * The embedded nats-server(s): one, or a cluster whose servers all know each other's routes from
  * the start (what a JetStream cluster needs). The first takes the client, WebSocket and leaf ports.
  */
-async function startEmbedded(opts: UpOpts, dir: string): Promise<NatsServer[]> {
+async function startEmbedded(opts: UpOpts, ports: EmbeddedPorts, dir: string): Promise<NatsServer[]> {
   const leaf = opts.leafRemote !== undefined;
   const n = opts.natsCluster;
   const routePorts = n > 1 ? await Promise.all(Array.from({ length: n }, () => freePort())) : [];
@@ -86,11 +86,11 @@ async function startEmbedded(opts: UpOpts, dir: string): Promise<NatsServer[]> {
       const name = n > 1 ? `${i}` : "";
       servers.push(
         await startNatsServer({
-          port: first ? opts.natsPort : 0,
-          ...(first ? { websocket: { port: opts.wsPort } } : {}),
+          port: first ? ports.natsPort : 0,
+          ...(first ? { websocket: { port: ports.wsPort } } : {}),
           // A leaf site keeps no state of its own: it uses the hub's, through the hub's domain.
           ...(leaf ? {} : { jetstream: { storeDir: join(dir, `jetstream${name}`), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } }),
-          ...(first ? { leafnodes: { port: opts.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) } } : {}),
+          ...(first ? { leafnodes: { port: ports.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) } } : {}),
           ...(n > 1 ? { cluster: { name: `lattice-${opts.lattice}`, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
           serverName: `lattice-${opts.lattice}-${process.pid}${name ? `-${name}` : ""}`,
           // A frozen client is let go within about 6 s (nats-server's default: 4 minutes).
@@ -111,13 +111,14 @@ async function startEmbedded(opts: UpOpts, dir: string): Promise<NatsServer[]> {
 /** Ping settings of the servers `lattice up` starts (docs/reliability.md gives them for other servers). */
 const LATTICE_SERVER_PING = { intervalMs: 2_000, maxOut: 3 };
 
-async function runForeground(opts: UpOpts, joining: boolean): Promise<void> {
+/** `ports`: those of the nats-server to start; none to join --nats-url. */
+async function runForeground(opts: UpOpts, ports: EmbeddedPorts | undefined): Promise<void> {
   const dir = latticeDir(opts.stateDir, opts.lattice);
   let nats: NatsServer[] = [];
   let host: Host | undefined;
   const stopNats = () => Promise.all(nats.map((s) => s.stop()));
   try {
-    if (!joining) nats = await startEmbedded(opts, dir);
+    if (ports) nats = await startEmbedded(opts, ports, dir);
     const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.jsDomain;
     const servers = nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl;
     host = await startHost(servers, opts.lattice, { ...opts, jsDomain }, opts);
@@ -162,19 +163,21 @@ async function report(r: ChildReport, cause?: unknown): Promise<void> {
   if ("error" in r) throw cause;
 }
 
-async function detach(opts: UpOpts): Promise<void> {
+async function detach(opts: UpOpts, ports: EmbeddedPorts | undefined): Promise<void> {
   const dir = latticeDir(opts.stateDir, opts.lattice);
   const logPath = join(dir, "up.log");
   mkdirSync(dir, { recursive: true });
   const log = openSync(logPath, "a");
-  const args = process.argv.slice(1).filter((a) => a !== "--detach");
+  // The ports chosen here, given as flags (a later flag wins), so the copy uses them as they are.
+  const portFlags = ports ? ["--nats-port", `${ports.natsPort}`, "--ws-port", `${ports.wsPort}`, "--leaf-port", `${ports.leafPort}`] : [];
+  const args = [...process.argv.slice(1).filter((a) => a !== "--detach"), ...portFlags];
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     detached: true,
     stdio: ["ignore", log, log, "ipc"],
     env: { ...process.env, [DETACHED_CHILD_ENV]: "1" },
   });
   const outcome = await new Promise<ChildReport>((resolve) => {
-    const timer = setTimeout(() => resolve({ error: `not ready after ${DETACH_READY_TIMEOUT_MS / 1000} s; see ${logPath}` }), DETACH_READY_TIMEOUT_MS);
+    const timer = setTimeout(() => resolve({ error: `not ready after ${formatDuration(DETACH_READY_TIMEOUT_MS)}; see ${logPath}` }), DETACH_READY_TIMEOUT_MS);
     child.once("message", (m: ChildReport) => {
       clearTimeout(timer);
       resolve(m);

@@ -1,0 +1,67 @@
+/** The `lattice` command tree (main.ts runs it; the docs test walks it). */
+import { Command } from "commander";
+import { LATTICE_VERSION } from "../protocol/index.js";
+import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
+import { appCommand } from "./commands/app.js";
+import { deleteCommand } from "./commands/artifacts.js";
+import { buildCommand } from "./commands/build.js";
+import { callCommand } from "./commands/call.js";
+import { claimsCommands } from "./commands/claims.js";
+import { downCommand } from "./commands/down.js";
+import { eventsCommand } from "./commands/events.js";
+import { getCommand } from "./commands/get.js";
+import { hostCommand } from "./commands/host.js";
+import { pushCommand } from "./commands/push.js";
+import { securityCommand } from "./commands/security.js";
+import { configCommand, linkCommand } from "./commands/state.js";
+import { upCommand } from "./commands/up.js";
+import { MESSAGE_PREFIX } from "./output.js";
+
+export function latticeProgram(): Command {
+  const program = new Command("lattice")
+    .description("a self-forming application network of WebAssembly actors and capability providers over NATS")
+    .version(LATTICE_VERSION)
+    .addCommand(upCommand())
+    .addCommand(downCommand())
+    .addCommand(hostCommand())
+    .addCommand(getCommand())
+    .addCommand(eventsCommand())
+    .addCommand(buildCommand())
+    .addCommand(pushCommand())
+    .addCommand(deleteCommand())
+    .addCommand(startCommand())
+    .addCommand(scaleCommand())
+    .addCommand(stopCommand())
+    .addCommand(callCommand())
+    .addCommand(linkCommand())
+    .addCommand(configCommand())
+    .addCommand(appCommand())
+    .addCommand(securityCommand());
+  for (const cmd of claimsCommands()) program.addCommand(cmd);
+  for (const cmd of allCommands(program)) usageErrors(cmd);
+  return program;
+}
+
+/** The program and every command under it, parents first. */
+export function allCommands(root: Command): Command[] {
+  return [root, ...root.commands.flatMap((c) => allCommands(c))];
+}
+
+/** `lattice get hosts`, for a command of the tree. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * Commander's usage errors the way the CLI's own read (`lattice: …`, not `error: …`), with a
+ * pointer to the help, and thrown to main.ts's exit path. Commands added with addCommand() do
+ * not inherit these settings, so each gets them.
+ */
+function usageErrors(cmd: Command): void {
+  cmd
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, MESSAGE_PREFIX)) })
+    .showHelpAfterError(`(see \`${commandPath(cmd)} --help\`)`);
+}
