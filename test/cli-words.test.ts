@@ -2,7 +2,8 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseDuration } from "../src/cli/parse.js";
-import { countOf, formatAge, formatBytes, formatDuration } from "../src/cli/output.js";
+import { formatAge, formatBytes, formatDuration } from "../src/cli/output.js";
+import { plural } from "../src/ctl/wording.js";
 import { runCli } from "./kit/cli.js";
 import { Cleanup, natsServer } from "./kit/lattice.js";
 
@@ -11,10 +12,10 @@ describe("CLI words and units", () => {
   after(cleanup.run);
 
   it("counts take the plural only when they are not 1", () => {
-    assert.equal(countOf(1, "value"), "1 value");
-    assert.equal(countOf(0, "value"), "0 values");
-    assert.equal(countOf(2, "instance"), "2 instances");
-    assert.equal(countOf(3, "child", "children"), "3 children");
+    assert.equal(plural(1, "value"), "1 value");
+    assert.equal(plural(0, "value"), "0 values");
+    assert.equal(plural(2, "instance"), "2 instances");
+    assert.equal(plural(3, "child", "children"), "3 children");
   });
 
   it("sizes are decimal with one decimal below 100: the same file reads the same at build and push", () => {

@@ -41,11 +41,6 @@ export function formatLabels(labels: Record<string, string>): string {
   return s || "-";
 }
 
-/** `1 instance`, `2 instances`; `plural` for words that do not just take an s. */
-export function countOf(n: number, singular: string, plural = `${singular}s`): string {
-  return `${n} ${n === 1 ? singular : plural}`;
-}
-
 /** Bytes in decimal units, as `push`, `build` and `get artifacts` all print them: 950 B, 1.2 MB, 12.0 MB, 240 MB. */
 export function formatBytes(n: number): string {
   if (n < 1000) return `${n} B`;

@@ -105,7 +105,7 @@ const decoder = new Decoder({ useBigInt64: true });
 
 function sized(bytes: Uint8Array, what: string): Uint8Array {
   if (bytes.length > MAX_INVOCATION_PAYLOAD) {
-    throw new LatticeError(ErrorCode.PayloadTooLarge, `${what} is ${bytes.length} bytes, over the invocation limit of ${MAX_INVOCATION_PAYLOAD}`);
+    throw new LatticeError(ErrorCode.PayloadTooLarge, `${what}: ${bytes.length} bytes, over the invocation limit of ${MAX_INVOCATION_PAYLOAD}`);
   }
   return bytes;
 }

@@ -11,7 +11,7 @@ import { BUILTIN_PROVIDERS } from "../../provider/node-launcher.js";
 import { MAX_MANIFEST_BYTES, assertAppName, isLatticeError, type AppRecord, type AppStatus, type HostInventory, type Manifest } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withConnection, type OutputOpts } from "../lattice-options.js";
-import { formatDuration, printJson, printTable } from "../output.js";
+import { formatAge, formatDuration, printJson, printTable } from "../output.js";
 import { parseDuration } from "../parse.js";
 import { withStoreOptions, type StoreOpts } from "./artifacts.js";
 
@@ -83,7 +83,7 @@ async function waitFor(store: AppStore, name: string, ms: number, what: string, 
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const why = last ? `${last.phase}${reasonsOf(last).length ? `: ${reasonsOf(last).join("; ")}` : ""}` : "no reconciler has reported yet (is a host running?)";
-  throw new CliError(`app ${name} is not ${what} after ${ms} ms (${why})`);
+  throw new CliError(`app ${name} is not ${what} after ${formatDuration(ms)} (${why})`);
 }
 
 function reasonsOf(s: AppStatus): string[] {
@@ -141,15 +141,10 @@ function listCommand(): Command {
       const now = Date.now();
       printTable(
         ["NAME", "VERSION", "PHASE", "INSTANCES", "UPDATED"],
-        rows.map(({ record, status }) => [record.name, record.deployed ?? "-", status?.phase ?? "pending", status ? counts(status) : "-", ago(record.updatedAt, now)]),
+        rows.map(({ record, status }) => [record.name, record.deployed ?? "-", status?.phase ?? "pending", status ? counts(status) : "-", formatAge(record.updatedAt, now)]),
       );
     }),
   );
-}
-
-/** `20s ago`, as `get artifacts` says it. */
-function ago(time: string, now: number): string {
-  return `${formatDuration(Math.max(0, now - Date.parse(time)) / 1000)} ago`;
 }
 
 /** `running/desired` over all components. */

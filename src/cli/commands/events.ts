@@ -5,8 +5,9 @@ import { LatticeClient } from "../../ctl/index.js";
 import { parseServers, redactUrl } from "../../nats/connection-options.js";
 import { EVENT_DATA, EventType, isEventType, schemaProblems, shortEventType, type AnyCloudEvent, type EventData } from "../../protocol/index.js";
 import { openConnection, withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { countOf, printJsonLine, warn } from "../output.js";
+import { printJsonLine, warn } from "../output.js";
 import { parsePositiveInt } from "../parse.js";
+import { plural } from "../../ctl/wording.js";
 
 type EventsOpts = LatticeOpts & OutputOpts & { type?: string[]; count?: number };
 
@@ -82,11 +83,11 @@ function describe(e: KnownEvent): string {
     case EventType.HostStarted:
       return e.data.name;
     case EventType.HostHeartbeat:
-      return `${e.data.host.name}: ${countOf(e.data.summary.actors, "actor")}, ${countOf(e.data.summary.providers, "provider")}`;
+      return `${e.data.host.name}: ${plural(e.data.summary.actors, "actor")}, ${plural(e.data.summary.providers, "provider")}`;
     case EventType.HostStopped:
       return e.data.reason;
     case EventType.ActorScaled:
-      return `actor ${e.data.actorId} (${e.data.ref}): ${e.data.previous} -> ${countOf(e.data.instances, "instance")} on this host`;
+      return `actor ${e.data.actorId} (${e.data.ref}): ${e.data.previous} -> ${plural(e.data.instances, "instance")} on this host`;
     case EventType.ActorStartFailed:
       return `actor ${e.data.actorId} (${e.data.ref}) did not start: ${e.data.error.code}: ${e.data.error.message}`;
     case EventType.ProviderStarted:

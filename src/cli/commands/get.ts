@@ -2,10 +2,11 @@
 import { Command } from "commander";
 import type { HostInfo, HostInventory, WireError } from "../../protocol/index.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { countOf, formatDuration, formatLabels, printJson, printTable, warn } from "../output.js";
+import { formatDuration, formatLabels, printJson, printTable, warn } from "../output.js";
 import { shortDigest } from "../../nats/artifact-store.js";
 import { artifactsCommand } from "./artifacts.js";
 import { linksCommand } from "./state.js";
+import { plural } from "../../ctl/wording.js";
 
 type GetOpts = LatticeOpts & OutputOpts & { timeout: number };
 
@@ -60,7 +61,7 @@ function printInventory(inv: HostInventory): void {
   if (inv.actors.length === 0) process.stdout.write("  actors: none\n");
   else {
     process.stdout.write("  actors:\n");
-    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${countOf(a.instances, "instance")}  ${a.ref}  ${shortDigest(a.digest)}\n`);
+    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${plural(a.instances, "instance")}  ${a.ref}  ${shortDigest(a.digest)}\n`);
   }
   if (inv.providers.length === 0) process.stdout.write("  providers: none\n");
   else {
@@ -68,7 +69,7 @@ function printInventory(inv: HostInventory): void {
     for (const p of inv.providers) {
       const pid = p.pid !== undefined ? `pid ${p.pid}` : "no process";
       const health = `${p.health.healthy ? "healthy" : "unhealthy"}: ${p.health.message}`;
-      process.stdout.write(`    ${p.id}  ${p.state}  ${pid}  ${countOf(p.restarts, "restart")}  ${health}  ${p.ref}\n`);
+      process.stdout.write(`    ${p.id}  ${p.state}  ${pid}  ${plural(p.restarts, "restart")}  ${health}  ${p.ref}\n`);
     }
   }
 }

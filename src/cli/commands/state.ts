@@ -4,9 +4,10 @@ import { LatticeState } from "../../nats/lattice-state.js";
 import { DEFAULT_LINK_NAME, assertConfigName, assertLinkInterface, assertLinkName, assertTargetId, type Link } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withConnection, type OutputOpts } from "../lattice-options.js";
-import { countOf, printJson, printTable } from "../output.js";
+import { printJson, printTable } from "../output.js";
 import { collectConfig } from "../parse.js";
 import { withStoreOptions, type StoreOpts } from "./artifacts.js";
+import { plural } from "../../ctl/wording.js";
 
 /** Run `fn` with the lattice's state, and close the connection whatever happens. */
 export function withState<T>(opts: StoreOpts, fn: (s: LatticeState) => Promise<T>): Promise<T> {
@@ -80,7 +81,7 @@ export function configCommand(): Command {
       }
       const config = await withState(opts, (s) => s.putConfig(name, values));
       if (opts.output === "json") return printJson(config);
-      process.stdout.write(`config ${name}: ${countOf(Object.keys(values).length, "value")}\n`);
+      process.stdout.write(`config ${name}: ${plural(Object.keys(values).length, "value")}\n`);
     });
 
   const get = new Command("get")
