@@ -113,6 +113,9 @@ describe("actors in the lattice", () => {
     const replacedBefore = before.find((e) => e.host === busy.host)?.load?.replaced ?? 0;
     const after = await until(async () => (await listed()).find((e) => e.host === busy.host && e.load?.busy === 0 && e.load.replaced > replacedBefore), 15_000, "the looping instance replaced");
     assert.equal(after.load?.stuck, 0);
+    // The human listing says it too, on the actor's line.
+    const human = await runCli(["get", "inventory", busy.host], env);
+    assert.match(human.stdout, new RegExp(`^    wat  \\d+ instances? \\(busy 0, queued 0, replaced ${after.load?.replaced}\\)  `, "m"), human.stdout);
   });
 
   it("bad input gets a clear error and the hosts stay up", async () => {

@@ -1,6 +1,6 @@
 /** `lattice get hosts` and `lattice get inventory`. */
 import { Command } from "commander";
-import type { HostInfo, HostInventory, WireError } from "../../protocol/index.js";
+import type { ActorLoad, HostInfo, HostInventory, WireError } from "../../protocol/index.js";
 import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { formatDuration, formatLabels, printJson, printTable, warn } from "../output.js";
 import { shortDigest } from "../../nats/artifact-store.js";
@@ -55,13 +55,20 @@ export function getCommand(): Command {
   return get;
 }
 
+/** `, busy 2, queued 5`, with `stuck` and `replaced` when any: what an operator needs to see an actor wedged. */
+function load(l: ActorLoad | undefined): string {
+  if (!l) return "";
+  const extra = [l.stuck > 0 ? `, stuck ${l.stuck}` : "", l.replaced > 0 ? `, replaced ${l.replaced}` : ""].join("");
+  return ` (busy ${l.busy}, queued ${l.queued}${extra})`;
+}
+
 function printInventory(inv: HostInventory): void {
   const h = inv.host;
   process.stdout.write(`host ${h.name} (${h.id})\n  labels: ${formatLabels(h.labels)}  version: ${h.version}  uptime: ${formatDuration(h.uptimeSeconds * 1_000)}\n`);
   if (inv.actors.length === 0) process.stdout.write("  actors: none\n");
   else {
     process.stdout.write("  actors:\n");
-    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${plural(a.instances, "instance")}  ${a.ref}  ${shortDigest(a.digest)}\n`);
+    for (const a of inv.actors) process.stdout.write(`    ${a.id}  ${plural(a.instances, "instance")}${load(a.load)}  ${a.ref}  ${shortDigest(a.digest)}\n`);
   }
   if (inv.providers.length === 0) process.stdout.write("  providers: none\n");
   else {
