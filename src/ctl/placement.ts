@@ -5,7 +5,7 @@
  * has its share spread again over the others. Pure but for the `scale` callback of `place`: the
  * control client and the app reconciler feed it what the lattice answered.
  */
-import { ErrorCode, isLatticeError, type ActorEntry, type ActorScaleResult, type HostInfo, type Labels, type WireError } from "../protocol/index.js";
+import { ErrorCode, isLatticeError, messageOf, type ActorEntry, type ActorScaleResult, type HostInfo, type Labels, type WireError } from "../protocol/index.js";
 
 export interface Candidate {
   hostId: string;
@@ -86,7 +86,7 @@ export function isRefusal(error: WireError): boolean {
 }
 
 export function toWireError(e: unknown): WireError {
-  return isLatticeError(e) ? { code: e.code, message: e.message } : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+  return isLatticeError(e) ? { code: e.code, message: e.message } : { code: ErrorCode.Internal, message: messageOf(e) };
 }
 
 /** Run `instances` instances of the actor on one host (the count it runs after, in the result). */

@@ -11,7 +11,7 @@ import {
   decode,
   encode,
   isControlOp,
-  isLatticeError,
+  isLatticeError, messageOf,
   type ControlOp,
   type Subjects,
 } from "../protocol/index.js";
@@ -73,7 +73,7 @@ export class ControlResponder {
       reply = { ok: true, data: await handler.handle(req) };
     } catch (e) {
       this.stats.errors++;
-      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: messageOf(e) };
       if (error.code === ErrorCode.Internal) this.log.error("control handler failed", { op, error: error.message });
       else this.log.debug("control request refused", { op, ...error });
       reply = { ok: false, error };

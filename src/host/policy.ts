@@ -18,7 +18,7 @@ import {
   decode,
   encode,
   isLatticeError,
-  validate,
+  validate, messageOf,
   type PolicyDenied,
   type PolicyHost,
   type PolicyRequest,
@@ -167,7 +167,7 @@ export class PolicyGate {
     } catch (e) {
       if (isNoResponders(e)) problem = `no policy service answers on ${subject}`;
       else if (isTimeout(e)) problem = `the policy service on ${subject} did not answer within ${this.timeoutMs} ms`;
-      else problem = `the policy service on ${subject} failed: ${isLatticeError(e) || e instanceof Error ? e.message : String(e)}`;
+      else problem = `the policy service on ${subject} failed: ${isLatticeError(e) || messageOf(e)}`;
     }
     this.stats.unanswered++;
     const allow = this.fail === "open";
@@ -254,7 +254,7 @@ export function parsePolicyRules(text: string, source = "policy"): PolicyRules {
   try {
     raw = parseYaml(text);
   } catch (e) {
-    throw new LatticeError(ErrorCode.BadRequest, `${source} is not valid YAML or JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new LatticeError(ErrorCode.BadRequest, `${source} is not valid YAML or JSON: ${messageOf(e)}`);
   }
   const file = validate(PolicyFile, raw, source);
   const rules = file.rules.map((r, index): CompiledRule => {

@@ -16,7 +16,7 @@ import {
   issuedAtProblem,
   placeSignature,
   signedLength,
-  signedMessage,
+  signedMessage, messageOf,
   type CallEnvelope,
   type InvocationSecurity,
   type Subjects,
@@ -209,7 +209,7 @@ export class InvocationGuard {
       return mac instanceof Promise ? mac.then(matches) : matches(mac);
     };
     if (!(key instanceof Promise)) return compare(key);
-    return key.then(compare, (e: unknown) => ({ reason: "noSessionKey" as const, message: `no key for the call's session: ${e instanceof Error ? e.message : String(e)}` }));
+    return key.then(compare, (e: unknown) => ({ reason: "noSessionKey" as const, message: `no key for the call's session: ${messageOf(e)}` }));
   }
 
   private reject(reason: RejectReason, message: string, call: CallEnvelope): LatticeError {

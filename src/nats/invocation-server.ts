@@ -11,7 +11,7 @@ import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
 import { RecentReplies } from "./recent-replies.js";
 import { sameValue } from "../protocol/same-value.js";
-import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, type CallEnvelope, type Subjects } from "../protocol/index.js";
+import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, messageOf, type CallEnvelope, type Subjects } from "../protocol/index.js";
 
 /** One decoded call, as a target's handler sees it. */
 export interface IncomingCall {
@@ -222,7 +222,7 @@ export class InvocationServer {
       if (!claim.mine) return await claim.reply;
     } catch (e) {
       // Without the ledger a non-idempotent call must not run: it might run twice.
-      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${e instanceof Error ? e.message : String(e)}`));
+      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${messageOf(e)}`));
     }
     const reply = await this.run(subject, c);
     await ledger.record(c.callId, reply).catch((e: unknown) => this.opts.onError?.(`could not record call ${c.callId}: ${String(e)}`));
@@ -249,7 +249,7 @@ export class InvocationServer {
   }
 
   private failure(e: unknown): Uint8Array {
-    const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+    const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: messageOf(e) };
     return encodeReply({ ok: false, error, by: this.opts.responder, at: this.at });
   }
 }

@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry, type KvOptions } from "@nats-io/kv";
 import type { Static, TSchema } from "@sinclair/typebox";
-import { ErrorCode, LatticeError, validate } from "../protocol/index.js";
+import { ErrorCode, LatticeError, validate, messageOf } from "../protocol/index.js";
 import { assertJetStreamDomain } from "./artifact-store.js";
 import { kvCopies, withReplicas } from "./replicas.js";
 
@@ -45,7 +45,7 @@ export class KvBucket {
     const create = (replicas: number) => this.kvm.create(this.name, { ...kvCopies(replicas), ...this.opts.config });
     this.kv ??= (this.opts.compareAndSet ? create(1) : withReplicas(create)).catch((e: unknown) => {
       this.kv = undefined;
-      throw new LatticeError(ErrorCode.Unavailable, `${this.opts.what} (JetStream KV ${this.name}) is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+      throw new LatticeError(ErrorCode.Unavailable, `${this.opts.what} (JetStream KV ${this.name}) is unreachable: ${messageOf(e)}`);
     });
     return this.kv;
   }

@@ -22,7 +22,7 @@ import {
   configKey,
   findLink,
   linkKey,
-  validate,
+  validate, messageOf,
 } from "../protocol/index.js";
 import { KvBucket, decodeEntry as decodeKvEntry } from "./kv-bucket.js";
 
@@ -202,7 +202,7 @@ export class StateCache {
       try {
         await this.watchOnce();
       } catch (e) {
-        this.onError(e instanceof Error ? e.message : String(e));
+        this.onError(messageOf(e));
       }
       if (!this.stopped) await new Promise((r) => setTimeout(r, this.retryMs));
     }
@@ -239,7 +239,7 @@ export class StateCache {
       }
     } catch (err) {
       this.invalid++;
-      this.onError(err instanceof Error ? err.message : String(err));
+      this.onError(messageOf(err));
     }
   }
 

@@ -17,7 +17,7 @@ import {
   sessionAnswerMessage,
   sessionRequestMessage,
   toBase64Url,
-  sessionFields,
+  sessionFields, messageOf,
   type SessionFields,
   type SessionKeyAnswer,
   type Subjects,
@@ -140,7 +140,7 @@ export class SigningSessions {
       this.stats.served++;
     } catch (e) {
       this.stats.refused++;
-      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) };
+      const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: messageOf(e) };
       this.opts.warn?.("session key request refused", { session: s.id, ...error });
       reply = { ok: false, error };
     }

@@ -7,7 +7,7 @@
 import { fromPublic, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { Type, type Static } from "@sinclair/typebox";
 import { validate } from "./codec.js";
-import { ErrorCode, LatticeError } from "./errors.js";
+import { ErrorCode, LatticeError, messageOf } from "./errors.js";
 import { LINK_INTERFACE_PATTERN, unversioned } from "./links.js";
 import { createModuleKey, moduleKeyFromSeed, type ModuleKey } from "./module-keys.js";
 
@@ -100,7 +100,7 @@ export function signClaims(opts: SignOptions): Signed {
   try {
     subject = opts.subjectSeed === undefined ? createModuleKey() : moduleKeyFromSeed(opts.subjectSeed);
   } catch (e) {
-    throw new LatticeError(ErrorCode.BadRequest, `subject seed: ${e instanceof Error ? e.message : String(e)}`);
+    throw new LatticeError(ErrorCode.BadRequest, `subject seed: ${messageOf(e)}`);
   }
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   const body: ActorClaimsBody = { name: opts.name, ...(opts.version !== undefined ? { version: opts.version } : {}), caps: [...new Set(opts.caps ?? [])], hash: opts.hash };
@@ -134,7 +134,7 @@ export function parseClaimsToken(token: string): ParsedToken {
   try {
     claims = validate(ActorClaims, jsonPart(p, "payload"), "claims");
   } catch (e) {
-    throw new ClaimsError("malformed", e instanceof Error ? e.message : String(e));
+    throw new ClaimsError("malformed", messageOf(e));
   }
   const signature = fromB64url(s, "signature");
   if (signature.length !== 64) throw new ClaimsError("malformed", "an ed25519 signature is 64 bytes");

@@ -54,3 +54,8 @@ export class LatticeError extends Error {
 export function isLatticeError(e: unknown): e is LatticeError {
   return e instanceof LatticeError;
 }
+
+/** What went wrong, in words: an Error's message, or anything else as a string. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

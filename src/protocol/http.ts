@@ -19,7 +19,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { validate } from "./codec.js";
-import { ErrorCode, LatticeError } from "./errors.js";
+import { ErrorCode, LatticeError, messageOf } from "./errors.js";
 import { unversioned } from "./links.js";
 
 /** The interface and function of the convention. */
@@ -95,6 +95,6 @@ export function httpResponseOf(value: unknown): HttpResponse {
   try {
     return validate(HttpResponse, value, "HttpResponse");
   } catch (e) {
-    throw new LatticeError(ErrorCode.BadReply, e instanceof Error ? e.message : String(e));
+    throw new LatticeError(ErrorCode.BadReply, messageOf(e));
   }
 }

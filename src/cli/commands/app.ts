@@ -8,7 +8,7 @@ import { LatticeClient } from "../../ctl/lattice-client.js";
 import { plural } from "../../ctl/wording.js";
 import { ArtifactStore } from "../../nats/artifact-store.js";
 import { BUILTIN_PROVIDERS } from "../../provider/node-launcher.js";
-import { MAX_MANIFEST_BYTES, assertAppName, isLatticeError, type AppRecord, type AppStatus, type HostInventory, type Manifest } from "../../protocol/index.js";
+import { MAX_MANIFEST_BYTES, assertAppName, isLatticeError, messageOf, type AppRecord, type AppStatus, type HostInventory, type Manifest } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withConnection, type OutputOpts } from "../lattice-options.js";
 import { formatAge, formatDuration, printJson, printTable } from "../output.js";
@@ -122,7 +122,7 @@ function validateCommand(): Command {
       const text = await readManifestText(file);
       checkedManifest(text, file, opts, OFFLINE_CHECKS);
       const found = await withConnection(opts, (nc) => storedArtifacts(nc, opts)).catch((e: unknown): StoredArtifacts => ({
-        warning: `lattice ${opts.lattice} cannot be reached at ${opts.natsUrl} (${e instanceof Error ? e.message : String(e)})`,
+        warning: `lattice ${opts.lattice} cannot be reached at ${opts.natsUrl} (${messageOf(e)})`,
       }));
       if (found.warning) process.stderr.write(`note: actor artifacts not checked: ${found.warning}\n`);
       const m = checkedManifest(text, file, opts, { ...OFFLINE_CHECKS, artifacts: found.artifacts });

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CallSigner } from "../../nats/call-signing.js";
-import { DEFAULT_CALL_TIMEOUT_MS } from "../../protocol/index.js";
+import { DEFAULT_CALL_TIMEOUT_MS, messageOf } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withClient, withLatticeOptions, withTimeoutOption, type LatticeOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
@@ -21,7 +21,7 @@ function readArgs(spec: string): string {
   try {
     return readFileSync(file === "-" ? 0 : file, "utf8");
   } catch (e) {
-    throw new CliError(`cannot read the arguments from ${file === "-" ? "standard input" : file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError(`cannot read the arguments from ${file === "-" ? "standard input" : file}: ${messageOf(e)}`);
   }
 }
 
@@ -30,7 +30,7 @@ function parseArgs(json: string): unknown[] {
   try {
     v = JSON.parse(json);
   } catch (e) {
-    throw new CliError(`ARGS_JSON is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError(`ARGS_JSON is not valid JSON: ${messageOf(e)}`);
   }
   if (!Array.isArray(v)) throw new CliError(`ARGS_JSON must be a JSON array of the arguments, e.g. '["hi"]'`);
   return v;
@@ -42,7 +42,7 @@ function signerOf(seed: string | undefined): CallSigner | undefined {
   try {
     return new CallSigner(seed);
   } catch (e) {
-    throw new CliError(`--signing-seed: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError(`--signing-seed: ${messageOf(e)}`);
   }
 }
 

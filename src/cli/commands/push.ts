@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { assertComponent } from "../../actor/wasm-binary.js";
-import { formatArtifactRef, isLatticeError, parseArtifactRef, type ArtifactRef } from "../../protocol/index.js";
+import { formatArtifactRef, isLatticeError, parseArtifactRef, messageOf, type ArtifactRef } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { formatBytes, printJson } from "../output.js";
 import { withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
@@ -29,7 +29,7 @@ export async function readComponent(file: string): Promise<Uint8Array> {
     bytes = new Uint8Array(await readFile(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
-    throw new CliError(`cannot read ${file}: ${READ_ERRORS[code] ?? (e instanceof Error ? e.message : String(e))}`);
+    throw new CliError(`cannot read ${file}: ${READ_ERRORS[code] ?? (messageOf(e))}`);
   }
   // Checked here too so the message names the file, not the artifact.
   assertComponent(bytes, file);

@@ -1,7 +1,7 @@
 /** `lattice link put|get|del`, `lattice config put|get|del`, `lattice get links`: lattice state. */
 import { Command, Option } from "commander";
 import { LatticeState } from "../../nats/lattice-state.js";
-import { DEFAULT_LINK_NAME, assertConfigName, assertLinkInterface, assertLinkName, assertTargetId, type Link } from "../../protocol/index.js";
+import { DEFAULT_LINK_NAME, assertConfigName, assertLinkInterface, assertLinkName, assertTargetId, messageOf, type Link } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withConnection, type OutputOpts } from "../lattice-options.js";
 import { printJson, printTable } from "../output.js";
@@ -77,7 +77,7 @@ export function configCommand(): Command {
       try {
         values = pairs.reduce<Record<string, string>>((acc, p) => collectConfig(p, acc), {});
       } catch (e) {
-        throw new CliError(e instanceof Error ? e.message : String(e));
+        throw new CliError(messageOf(e));
       }
       const config = await withState(opts, (s) => s.putConfig(name, values));
       if (opts.output === "json") return printJson(config);

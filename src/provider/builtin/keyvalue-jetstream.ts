@@ -33,6 +33,7 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { untilDeadline } from "../../nats/jetstream-retry.js";
 import { kvCopies, withReplicas } from "../../nats/replicas.js";
 import { added, counterValue, encoder, other, reused, type Effect, type Store } from "./keyvalue-store.js";
+import { messageOf } from "../../protocol/index.js";
 
 /** Compare-and-set attempts of one `increment` before it gives up. */
 const CAS_ATTEMPTS = 50;
@@ -273,7 +274,7 @@ export class JetStreamStore implements Store {
       await (await this.manager()).getAccountInfo();
       return undefined;
     } catch (e) {
-      return `JetStream is unreachable: ${e instanceof Error ? e.message : String(e)}`;
+      return `JetStream is unreachable: ${messageOf(e)}`;
     }
   }
 

@@ -22,7 +22,7 @@
  */
 import { createHash } from "node:crypto";
 import { RecentReplies } from "../../nats/recent-replies.js";
-import { ErrorCode, LatticeError, isLatticeError, isResourceRef, type ResourceRef } from "../../protocol/index.js";
+import { ErrorCode, LatticeError, isLatticeError, isResourceRef, messageOf, type ResourceRef } from "../../protocol/index.js";
 import { runProvider } from "../run.js";
 import type { CallContext, ProviderHandler, ProviderRuntime } from "../types.js";
 import { JetStreamStore } from "./keyvalue-jetstream.js";
@@ -138,7 +138,7 @@ function keyvalueProvider(rt: ProviderRuntime) {
     } catch (e) {
       if (isLatticeError(e)) throw e;
       void probe();
-      throw other(e instanceof Error ? e.message : String(e));
+      throw other(messageOf(e));
     }
   };
 

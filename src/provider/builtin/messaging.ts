@@ -33,7 +33,7 @@
  * Reply subjects (`_INBOX.…`) are allowed. Delivery order is not kept across concurrent calls.
  */
 import { NoRespondersError, RequestError, TimeoutError, headers, type Msg, type Subscription } from "@nats-io/nats-core";
-import { ErrorCode, LatticeError, durationOr, linkKey } from "../../protocol/index.js";
+import { ErrorCode, LatticeError, durationOr, linkKey, messageOf } from "../../protocol/index.js";
 import { runProvider, type CallContext, type ProviderRuntime, type ResolvedLink } from "../index.js";
 
 const CONSUMER = "wasmcloud:messaging/consumer";
@@ -76,7 +76,7 @@ function checkSubject(subject: unknown, what: string, wildcards: boolean): strin
 }
 
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return messageOf(e);
 }
 
 interface Delivery {
