@@ -7,7 +7,7 @@ import type { LatticeClient } from "../ctl/lattice-client.js";
 import { isRefusal, toWireError } from "../ctl/placement.js";
 import type { Logger } from "../host/logger.js";
 import type { LatticeState } from "../nats/lattice-state.js";
-import type { AppStatus } from "../protocol/index.js";
+import { messageOf, type AppStatus } from "../protocol/index.js";
 import { mayForget, recordOutcome, type AppPlan, type Command, type Outcome } from "./app-plan.js";
 import type { Refusals } from "./plan.js";
 
@@ -99,7 +99,7 @@ export class Executor {
     } catch (e) {
       this.o.stats.failures++;
       const failures = (b?.failures ?? 0) + 1;
-      const error = `${cmd.what}: ${e instanceof Error ? e.message : String(e)}`;
+      const error = `${cmd.what}: ${messageOf(e)}`;
       this.backoff.set(key, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures), error });
       this.o.log.warn("app operation failed", { app, error });
       return { ok: false, reason: error };

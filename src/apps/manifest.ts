@@ -13,6 +13,7 @@ import {
   assertLabel,
   formatArtifactRef,
   isLatticeError,
+  messageOf,
   parseArtifactRef,
   schemaProblems,
   type ArtifactRef,
@@ -66,7 +67,7 @@ export function parseManifest(text: string, source = "manifest", checks: Lattice
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new ManifestError([{ path: "/", message: e instanceof Error ? e.message : String(e) }], source);
+    throw new ManifestError([{ path: "/", message: messageOf(e) }], source);
   }
   const problems = checkManifest(value, checks);
   if (problems.length > 0) {

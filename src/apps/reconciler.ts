@@ -24,6 +24,7 @@ import {
   encode,
   makeEvent,
   isLatticeError,
+  messageOf,
   type AppRecord,
   type AppStatus,
   type AppStatusChanged,
@@ -179,7 +180,7 @@ export class AppReconciler {
         await this.pass();
       } catch (e) {
         if (e instanceof LeaseLost) this.log.info("the reconciler lease ran out during a pass: stopped before the next operation");
-        else this.log.warn("app reconciliation pass failed", { error: e instanceof Error ? e.message : String(e) });
+        else this.log.warn("app reconciliation pass failed", { error: messageOf(e) });
       }
     } while (this.again && !this.stopped && this.lease.leading);
   }
