@@ -18,3 +18,4 @@ export * from "./claims.js";
 export * from "./apps.js";
 export * from "./policy.js";
 export * from "./session-keys.js";
+export * from "./logging.js";

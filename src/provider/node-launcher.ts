@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "./launcher.js";
-import type { LogLevel } from "../host/logger.js";
+import type { LogLevel } from "../protocol/logging.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import type { ProviderIpc } from "./run.js";
 

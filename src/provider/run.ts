@@ -8,7 +8,8 @@
  *   LATTICE_NATS_CREDS / _NKEY / _USER / _PASSWORD / _TOKEN / _TLS_CA / _TLS_CERT / _TLS_KEY
  * The signing seed, password and token are read once and removed from the environment.
  */
-import { consoleLogger, type LogLevel } from "../host/logger.js";
+import type { LogLevel } from "../protocol/logging.js";
+import { consoleLogger } from "./console-logger.js";
 import { AUTH_ENV, authFromEnv, connectionAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
