@@ -19,3 +19,4 @@ export * from "./apps.js";
 export * from "./policy.js";
 export * from "./session-keys.js";
 export * from "./logging.js";
+export * from "./provider-process.js";
