@@ -2,8 +2,8 @@
  * The capability providers of one host. Each provider is a process, started through a
  * `ProviderLauncher` (Node: a child process; a browser host would bring its own or none), that
  * connects to the lattice itself and serves its functions there. The host only keeps it alive:
- * it waits for the process to report ready, relays its health and output, restarts it with a
- * growing delay when it exits by itself, and stops it when asked.
+ * it waits for the process to report ready, relays its health, log records and output, restarts
+ * it with a growing delay when it exits by itself, and stops it when asked.
  *
  * Transport-agnostic: nothing here touches processes directly.
  */
