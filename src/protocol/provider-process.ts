@@ -2,7 +2,6 @@
  * The contract between a host and the provider processes it starts: the environment a provider
  * reads its settings from, and the messages it sends its host over the IPC channel (ready,
  * health, and its log records, so the host logs them at their own level with their fields).
- * The NATS credentials settings (LATTICE_NATS_*) are `AUTH_ENV` of `nats/auth-node.ts`.
  */
 import type { LogLevel } from "./logging.js";
 
@@ -22,6 +21,21 @@ export const PROVIDER_ENV = {
   signingSeed: "LATTICE_SIGNING_SEED",
   /** The provider's log level (default info). */
   logLevel: "LATTICE_LOG_LEVEL",
+} as const;
+
+/**
+ * The NATS credentials settings, by `NatsAuth` field (`nats/auth-node.ts`): a host passes its own
+ * to its providers, so a provider connects as its host does; the CLI's options default to them.
+ */
+export const NATS_AUTH_ENV = {
+  creds: "LATTICE_NATS_CREDS",
+  nkey: "LATTICE_NATS_NKEY",
+  user: "LATTICE_NATS_USER",
+  password: "LATTICE_NATS_PASSWORD",
+  token: "LATTICE_NATS_TOKEN",
+  tlsCa: "LATTICE_NATS_TLS_CA",
+  tlsCert: "LATTICE_NATS_TLS_CERT",
+  tlsKey: "LATTICE_NATS_TLS_KEY",
 } as const;
 
 /** One entry of a provider's log, as its `Logger` was called. */

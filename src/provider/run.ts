@@ -1,13 +1,13 @@
 /**
  * Running a provider as its own Node process, the way a host starts one: settings come from the
- * environment (`PROVIDER_ENV`, and the NATS credentials settings `AUTH_ENV`), health and log
+ * environment (`PROVIDER_ENV`, and the NATS credentials settings `NATS_AUTH_ENV`), health and log
  * records go to the host over the IPC channel (`ProviderIpc`), SIGTERM stops it gracefully. Run
  * by hand, without an IPC channel, it logs to stderr instead. The signing seed, password and
  * token are read once and removed from the environment.
  */
 import { logsAt, type Logger, type LogLevel } from "../protocol/logging.js";
-import { PROVIDER_ENV, type ProviderIpc } from "../protocol/provider-process.js";
-import { AUTH_ENV, authFromEnv, connectionAuth } from "../nats/auth-node.js";
+import { NATS_AUTH_ENV, PROVIDER_ENV, type ProviderIpc } from "../protocol/provider-process.js";
+import { authFromEnv, connectionAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { consoleLogger } from "./console-logger.js";
@@ -15,7 +15,7 @@ import { Provider } from "./provider.js";
 import type { ProviderDefinition, ProviderRuntime } from "./types.js";
 
 /** Read once at start, then removed from the environment: nothing the provider starts inherits them. */
-const SECRET_ENV = [PROVIDER_ENV.signingSeed, AUTH_ENV.password, AUTH_ENV.token];
+const SECRET_ENV = [PROVIDER_ENV.signingSeed, NATS_AUTH_ENV.password, NATS_AUTH_ENV.token];
 
 function env(name: string): string {
   const v = process.env[name];
