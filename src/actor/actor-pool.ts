@@ -21,7 +21,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError, isErrorCode } from "../protocol/index.js";
-import type { Logger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
 import { HTTP_INSTANCE_MODES, type HttpInstances } from "./actor-metadata.js";
 import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";

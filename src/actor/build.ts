@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import type TS from "typescript";
 import { withActorMetadata } from "./actor-metadata.js";
 import type { ChildJob, ChildResult, HttpHandlerMode } from "./build-child.js";
-import { digestOf } from "./wasm-binary.js";
+import { digestOf } from "../nats/wasm-binary.js";
 
 /** The engine features componentize-js can leave out (each drops the WASI imports it needs). */
 export const ENGINE_FEATURES = ["stdio", "random", "clocks", "http", "fetch-event"] as const;

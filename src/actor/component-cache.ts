@@ -8,7 +8,7 @@ import { httpInstancesOf, type HttpInstances } from "./actor-metadata.js";
 import { CallChecker } from "./call-check.js";
 import { exportedFunctions } from "./component-exports.js";
 import type { Transpiled, Transpiler } from "./transpiler.js";
-import { assertComponent, digestOf } from "./wasm-binary.js";
+import { assertComponent, digestOf } from "../nats/wasm-binary.js";
 
 export interface CompiledComponent {
   digest: string;

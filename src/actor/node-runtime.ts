@@ -1,5 +1,5 @@
 /** The Node actor runtime: components compiled once per digest, instances in worker threads. */
-import type { Logger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { ActorPool } from "./actor-pool.js";
 import { ComponentCache } from "./component-cache.js";

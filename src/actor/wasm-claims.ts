@@ -5,7 +5,7 @@
  * the token carries is of the bytes without that section. Pure byte work, browser-safe.
  */
 import { ClaimsError, verifyClaims, type ActorClaims } from "../protocol/index.js";
-import { digestOf } from "./wasm-binary.js";
+import { digestOf } from "../nats/wasm-binary.js";
 import { customSections, withCustomSection, withoutCustomSection } from "./wasm-sections.js";
 
 export const CLAIMS_SECTION = "lattice-claims";

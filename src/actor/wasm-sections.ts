@@ -5,7 +5,7 @@
  * browser-safe.
  */
 import { ErrorCode, LatticeError } from "../protocol/index.js";
-import { wasmKind } from "./wasm-binary.js";
+import { wasmKind } from "../nats/wasm-binary.js";
 
 export interface Section {
   id: number;

@@ -6,7 +6,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
-import { assertComponent } from "../actor/wasm-binary.js";
+import { assertComponent } from "../nats/wasm-binary.js";
 import { verifyComponentClaims } from "../actor/wasm-claims.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
 import type { CallLedger } from "../nats/call-ledger.js";

@@ -2,8 +2,8 @@
  * The capability providers of one host. Each provider is a process, started through a
  * `ProviderLauncher` (Node: a child process; a browser host would bring its own or none), that
  * connects to the lattice itself and serves its functions there. The host only keeps it alive:
- * it waits for the process to report ready, relays its health and output, restarts it with a
- * growing delay when it exits by itself, and stops it when asked.
+ * it waits for the process to report ready, relays its health, log records and output, restarts
+ * it with a growing delay when it exits by itself, and stops it when asked.
  *
  * Transport-agnostic: nothing here touches processes directly.
  */
@@ -18,6 +18,7 @@ import {
   type ProviderStartResult,
   type ProviderStopResult,
 } from "../protocol/index.js";
+import { PROVIDER_ENV, type ProviderLogRecord } from "../protocol/provider-process.js";
 import type { Logger } from "./logger.js";
 import type { PolicyGate } from "./policy.js";
 
@@ -170,12 +171,13 @@ export class ProviderSupervisor {
     p.entry.startedAt = new Date().toISOString();
     let reportedHealth = false;
     const tail: string[] = [];
-    proc.onOutput((line, stream) => {
+    const keep = (line: string): string => {
       const cut = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
       tail.push(cut);
       if (tail.length > TAIL_LINES) tail.shift();
-      this.output(id, cut, stream);
-    });
+      return cut;
+    };
+    proc.onOutput((line, stream) => this.output(id, keep(line), stream));
     return new Promise<void>((resolve, reject) => {
       let phase: "waiting" | "ready" | "failed" = "waiting";
       const fail = (e: LatticeError) => {
@@ -189,6 +191,11 @@ export class ProviderSupervisor {
         proc.kill();
       }, this.readyTimeoutMs);
       proc.onMessage((m) => {
+        if (m.type === "log") {
+          keep(describeRecord(m));
+          this.record(id, m);
+          return;
+        }
         if (p.proc !== proc) return;
         if (m.type === "health") {
           reportedHealth = true;
@@ -262,35 +269,34 @@ export class ProviderSupervisor {
     if (announce) this.d.publish(EventType.ProviderHealth, { hostId: this.d.hostId, providerId: p.entry.id, healthy, message: text });
   }
 
-  /** The settings a provider process reads (see provider/run.ts). */
+  /** The settings a provider process reads (`PROVIDER_ENV`). */
   private env(p: Supervised): Record<string, string> {
     const env: Record<string, string> = {
-      LATTICE_NATS_URL: this.d.servers.join(","),
-      LATTICE_NAME: this.d.lattice,
-      LATTICE_PROVIDER_ID: p.entry.id,
-      LATTICE_HOST_ID: this.d.hostId,
-      LATTICE_PROVIDER_CONFIG: JSON.stringify(p.config),
+      [PROVIDER_ENV.natsUrl]: this.d.servers.join(","),
+      [PROVIDER_ENV.lattice]: this.d.lattice,
+      [PROVIDER_ENV.providerId]: p.entry.id,
+      [PROVIDER_ENV.hostId]: this.d.hostId,
+      [PROVIDER_ENV.config]: JSON.stringify(p.config),
     };
-    if (this.d.jsDomain) env.LATTICE_JS_DOMAIN = this.d.jsDomain;
-    if (this.d.signingSeed) env.LATTICE_SIGNING_SEED = this.d.signingSeed;
+    if (this.d.jsDomain) env[PROVIDER_ENV.jsDomain] = this.d.jsDomain;
+    if (this.d.signingSeed) env[PROVIDER_ENV.signingSeed] = this.d.signingSeed;
     return env;
   }
 
+  /** A provider's log record into the host log, at its level, with its fields. */
+  private record(id: string, r: ProviderLogRecord): void {
+    this.d.log[r.level](r.msg, { ...r.fields, provider: id });
+  }
+
   /**
-   * A provider's output line into the host log. A line of the SDK's logger (`<time> <LEVEL> …`)
-   * keeps its level and loses its time (the host's log adds its own); other stdout lines are
-   * info, other stderr lines (an uncaught exception, a runtime warning) warn.
+   * A line a provider wrote itself into the host log (the SDK's logger sends records instead):
+   * stdout lines are info, stderr lines (an uncaught exception, a runtime warning) warn.
    */
   private output(id: string, line: string, stream: OutputStream): void {
     if (line.trim() === "") return;
-    const m = /^\S+ (DEBUG|INFO|WARN|ERROR) +/.exec(line);
-    const text = m ? line.slice(m[0].length) : line;
     const fields = { provider: id, stream };
-    const level = m?.[1] ?? (stream === "stdout" ? "INFO" : "WARN");
-    if (level === "ERROR") this.d.log.error(text, fields);
-    else if (level === "WARN") this.d.log.warn(text, fields);
-    else if (level === "DEBUG") this.d.log.debug(text, fields);
-    else this.d.log.info(text, fields);
+    if (stream === "stdout") this.d.log.info(line, fields);
+    else this.d.log.warn(line, fields);
   }
 
   private serialized<T>(providerId: string, fn: () => Promise<T>): Promise<T> {
@@ -310,6 +316,12 @@ function snapshot(e: ProviderEntry): ProviderEntry {
 function describeExit(code: number | null, signal: string | null): string {
   if (code !== null) return `exited with code ${code}`;
   return signal ? `was killed by ${signal}` : "ended";
+}
+
+/** A log record as a line of a provider's last output: level, message, fields as JSON. */
+function describeRecord(r: ProviderLogRecord): string {
+  const extra = r.fields && Object.keys(r.fields).length > 0 ? ` ${JSON.stringify(r.fields)}` : "";
+  return `${r.level.toUpperCase()} ${r.msg}${extra}`;
 }
 
 function explain(tail: readonly string[]): string {

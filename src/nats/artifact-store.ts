@@ -17,7 +17,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { TimeoutError, ClosedConnectionError, DrainingConnectionError } from "@nats-io/nats-core";
 import { jetstream, StorageType, type JetStreamClient } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
-import { assertComponent, digestOf } from "../actor/wasm-binary.js";
+import { assertComponent, digestOf } from "./wasm-binary.js";
 import { withReplicas } from "./replicas.js";
 import {
   ErrorCode,

@@ -1,10 +1,12 @@
 /**
  * How a Node lattice member proves itself to NATS: a credentials file, an nkey seed file,
  * user and password, or a token, and TLS files. The same settings reach provider processes
- * through their environment (LATTICE_NATS_*), so a provider connects as its host does.
+ * through their environment (LATTICE_NATS_*, named in protocol/provider-process.ts), so a
+ * provider connects as its host does.
  */
 import { readFileSync } from "node:fs";
 import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from "@nats-io/nats-core";
+import { NATS_AUTH_ENV } from "../protocol/provider-process.js";
 
 export interface NatsAuth {
   /** A .creds file (JWT + nkey seed), as nsc makes them. */
@@ -19,16 +21,7 @@ export interface NatsAuth {
   tlsKey?: string;
 }
 
-const ENV: Record<keyof NatsAuth, string> = {
-  creds: "LATTICE_NATS_CREDS",
-  nkey: "LATTICE_NATS_NKEY",
-  user: "LATTICE_NATS_USER",
-  password: "LATTICE_NATS_PASSWORD",
-  token: "LATTICE_NATS_TOKEN",
-  tlsCa: "LATTICE_NATS_TLS_CA",
-  tlsCert: "LATTICE_NATS_TLS_CERT",
-  tlsKey: "LATTICE_NATS_TLS_KEY",
-};
+const ENV: Record<keyof NatsAuth, string> = NATS_AUTH_ENV;
 
 /** The environment variable of each setting (what the CLI options default to, and what providers read). */
 export const AUTH_ENV: Readonly<Record<keyof NatsAuth, string>> = ENV;

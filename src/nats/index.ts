@@ -1,6 +1,7 @@
 /**
- * The NATS layer's transport-agnostic surface: connection policy and errors. Safe in a browser.
- * The Node edge (TCP connector, nats-server launcher) is `./node.ts`.
+ * The NATS layer's transport-agnostic surface: connection policy, nats-server config, the
+ * artifact store, lattice state, invocations, the call ledger, call signing and the lattice view.
+ * Safe in a browser. The Node edge (TCP connector, nats-server launcher) is `./node.ts`.
  */
 export { RESILIENT, parseServers, redactUrl, liftUrlCredentials, withUnreachableError, NatsUnreachableError, type Connector } from "./connection-options.js";
 export { renderNatsConfig, quoteConf, DEFAULT_NATS_HOST } from "./server-config.js";

@@ -1,4 +1,7 @@
-/** The lattice protocol: subjects, schemas, codecs, events and error codes. Pure: no I/O. */
+/**
+ * The lattice protocol: subjects, schemas, codecs, events, error codes, the Logger interface and
+ * the host ↔ provider process contract. Pure: no I/O.
+ */
 export * from "./version.js";
 export * from "./errors.js";
 export * from "./names.js";
@@ -18,3 +21,5 @@ export * from "./claims.js";
 export * from "./apps.js";
 export * from "./policy.js";
 export * from "./session-keys.js";
+export * from "./logging.js";
+export * from "./provider-process.js";

@@ -3,9 +3,9 @@
  * at the edge (Node: a child process with an IPC channel, node-launcher.ts; a browser host would
  * bring its own or none).
  */
-import type { ProviderIpc } from "./run.js";
+import type { ProviderIpc } from "../protocol/provider-process.js";
 
-/** What a launcher is asked to start: the provider's id, its REF, and the LATTICE_* settings. */
+/** What a launcher is asked to start: the provider's id, its REF, and its settings (`PROVIDER_ENV`). */
 export interface LaunchSpec {
   providerId: string;
   ref: string;

@@ -1,7 +1,7 @@
 /**
  * The Node edge of provider supervision: each provider runs as a child Node process (fork, with
- * an IPC channel for `ready` and health), with a small environment of its own, its output read
- * line by line. A REF is a built-in provider's name or the path of a provider module.
+ * an IPC channel for `ready`, health and log records), with a small environment of its own, its
+ * output read line by line. A REF is a built-in provider's name or the path of a provider module.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
@@ -10,9 +10,9 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "./launcher.js";
-import type { LogLevel } from "../host/logger.js";
+import type { LogLevel } from "../protocol/logging.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
-import type { ProviderIpc } from "./run.js";
+import { PROVIDER_ENV, isProviderIpc, type ProviderIpc } from "../protocol/provider-process.js";
 
 /** Providers that come with lattice, by the name a REF uses. */
 export const BUILTIN_PROVIDERS = ["keyvalue", "http-server", "messaging"] as const;
@@ -69,7 +69,7 @@ export class NodeProviderLauncher implements ProviderLauncher {
   launch(spec: LaunchSpec): LaunchedProcess {
     const module = resolveProviderRef(spec.ref, this.opts.cwd);
     const env = { ...providerEnvironment(), ...this.opts.env, ...spec.env };
-    if (this.opts.logLevel) env.LATTICE_LOG_LEVEL = this.opts.logLevel;
+    if (this.opts.logLevel) env[PROVIDER_ENV.logLevel] = this.opts.logLevel;
     const child = fork(module, [], { env, execArgv: [], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json" });
     return new NodeProviderProcess(child, spec.providerId);
   }
@@ -101,6 +101,8 @@ class NodeProviderProcess implements LaunchedProcess {
     for (const [stream, input] of [["stdout", child.stdout], ["stderr", child.stderr]] as const) {
       if (input) streams.push(this.lines(input, stream));
     }
+    // The channel closes after the last message it carried, the process' last log records among them.
+    if (child.connected) streams.push(new Promise((r) => child.once("disconnect", () => r())));
     child.on("message", (m: unknown) => {
       if (!isProviderIpc(m)) return;
       for (const cb of this.messageCbs) cb(m);
@@ -110,7 +112,7 @@ class NodeProviderProcess implements LaunchedProcess {
     this.exit = new Promise((done) => {
       child.once("exit", (code, signal) => {
         done();
-        // Let the last lines through first: they usually say why it ended.
+        // Let the last lines and records through first: they usually say why it ended.
         const drained = Promise.all(streams);
         void Promise.race([drained, new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS))]).then(() => {
           this.ended = { code, signal };
@@ -152,13 +154,6 @@ class NodeProviderProcess implements LaunchedProcess {
     });
     return new Promise((r) => rl.once("close", () => r()));
   }
-}
-
-function isProviderIpc(m: unknown): m is ProviderIpc {
-  if (typeof m !== "object" || m === null) return false;
-  const x = m as { type?: unknown; healthy?: unknown; message?: unknown };
-  if (x.type === "ready") return true;
-  return x.type === "health" && typeof x.healthy === "boolean" && typeof x.message === "string";
 }
 
 /** True if `p` settled within `ms`. */

@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LatticeView } from "../nats/lattice-view.js";
-import type { Logger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
 import { callSecurity, type CallSecurity } from "../nats/call-security.js";
 import type { CallSigner, GuardStats } from "../nats/call-signing.js";
 import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";

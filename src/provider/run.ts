@@ -1,25 +1,21 @@
 /**
  * Running a provider as its own Node process, the way a host starts one: settings come from the
- * environment, health goes to the host over the IPC channel, SIGTERM stops it gracefully.
- *
- *   LATTICE_NATS_URL, LATTICE_NAME, LATTICE_PROVIDER_ID, LATTICE_HOST_ID, LATTICE_JS_DOMAIN,
- *   LATTICE_PROVIDER_CONFIG (JSON object of strings), LATTICE_SIGNING_SEED (the host's nkey seed, to
- *   sign invocations with), and the NATS credentials settings
- *   LATTICE_NATS_CREDS / _NKEY / _USER / _PASSWORD / _TOKEN / _TLS_CA / _TLS_CERT / _TLS_KEY
- * The signing seed, password and token are read once and removed from the environment.
+ * environment (`PROVIDER_ENV`, and the NATS credentials settings `NATS_AUTH_ENV`), health and log
+ * records go to the host over the IPC channel (`ProviderIpc`), SIGTERM stops it gracefully. Run
+ * by hand, without an IPC channel, it logs to stderr instead. The signing seed, password and
+ * token are read once and removed from the environment.
  */
-import { consoleLogger, type LogLevel } from "../host/logger.js";
-import { AUTH_ENV, authFromEnv, connectionAuth } from "../nats/auth-node.js";
+import { logsAt, type Logger, type LogLevel } from "../protocol/logging.js";
+import { NATS_AUTH_ENV, PROVIDER_ENV, type ProviderIpc } from "../protocol/provider-process.js";
+import { authFromEnv, connectionAuth } from "../nats/auth-node.js";
 import { connectNode } from "../nats/connect-node.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
+import { consoleLogger } from "./console-logger.js";
 import { Provider } from "./provider.js";
 import type { ProviderDefinition, ProviderRuntime } from "./types.js";
 
-/** Messages a provider process sends its host over IPC. */
-export type ProviderIpc = { type: "ready" } | { type: "health"; healthy: boolean; message: string };
-
 /** Read once at start, then removed from the environment: nothing the provider starts inherits them. */
-const SECRET_ENV = ["LATTICE_SIGNING_SEED", AUTH_ENV.password, AUTH_ENV.token];
+const SECRET_ENV = [PROVIDER_ENV.signingSeed, NATS_AUTH_ENV.password, NATS_AUTH_ENV.token];
 
 function env(name: string): string {
   const v = process.env[name];
@@ -28,34 +24,49 @@ function env(name: string): string {
 }
 
 function startConfig(): Record<string, string> {
-  const raw = process.env.LATTICE_PROVIDER_CONFIG;
+  const raw = process.env[PROVIDER_ENV.config];
   if (!raw) return {};
   const v = JSON.parse(raw) as unknown;
   if (typeof v !== "object" || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== "string")) {
-    throw new Error("LATTICE_PROVIDER_CONFIG must be a JSON object of strings");
+    throw new Error(`${PROVIDER_ENV.config} must be a JSON object of strings`);
   }
   return v as Record<string, string>;
 }
 
+/** Resolves once the last message told to the host is written (IPC messages leave in order). */
+let told: Promise<void> = Promise.resolve();
+
 function tell(m: ProviderIpc): void {
-  process.send?.(m);
+  const send = process.send?.bind(process);
+  if (!send) return;
+  // With a callback, a closed channel is reported to it rather than thrown or emitted.
+  told = new Promise((done) => send(m, () => done()));
+}
+
+/** Log records to the host over IPC; to stderr when no host started this process. */
+function processLogger(id: string, level: LogLevel): Logger {
+  if (!process.send) return consoleLogger(level, `[${id}] `);
+  const at = (l: Exclude<LogLevel, "silent">) => (msg: string, fields?: Record<string, unknown>) => {
+    if (logsAt(level, l)) tell(fields ? { type: "log", level: l, msg, fields } : { type: "log", level: l, msg });
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
 export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
-  const id = env("LATTICE_PROVIDER_ID");
+  const id = env(PROVIDER_ENV.providerId);
   // A secret: out of the environment at once, so nothing this process starts inherits it.
-  const signingSeed = process.env.LATTICE_SIGNING_SEED || undefined;
+  const signingSeed = process.env[PROVIDER_ENV.signingSeed] || undefined;
   const auth = authFromEnv();
   for (const name of SECRET_ENV) delete process.env[name];
-  const log = consoleLogger((process.env.LATTICE_LOG_LEVEL as LogLevel | undefined) ?? "info", `[${id}] `);
+  const log = processLogger(id, (process.env[PROVIDER_ENV.logLevel] as LogLevel | undefined) ?? "info");
   try {
-    const nc = await connectNode({ ...RESILIENT, ...connectionAuth(auth), servers: parseServers(env("LATTICE_NATS_URL")), name: `lattice-provider:${id}` });
+    const nc = await connectNode({ ...RESILIENT, ...connectionAuth(auth), servers: parseServers(env(PROVIDER_ENV.natsUrl)), name: `lattice-provider:${id}` });
     const provider = new Provider({
       nc,
       id,
-      lattice: process.env.LATTICE_NAME || "default",
-      hostId: process.env.LATTICE_HOST_ID,
-      jsDomain: process.env.LATTICE_JS_DOMAIN || undefined,
+      lattice: process.env[PROVIDER_ENV.lattice] || "default",
+      hostId: process.env[PROVIDER_ENV.hostId],
+      jsDomain: process.env[PROVIDER_ENV.jsDomain] || undefined,
       config: startConfig(),
       signingSeed,
       log,
@@ -68,6 +79,7 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
       log.info("provider stopping", { signal });
       await provider.stop();
       await nc.drain().catch(() => undefined);
+      await told;
       process.exit(0);
     };
     process.once("SIGTERM", () => void stop("SIGTERM"));
@@ -76,6 +88,8 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
     process.once("disconnect", () => void stop("host disconnected"));
   } catch (e) {
     log.error("provider failed to start", { error: e instanceof Error ? e.message : String(e) });
+    // Its last words are what the host tells whoever started it.
+    await told;
     process.exit(1);
   }
 }

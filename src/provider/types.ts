@@ -1,6 +1,6 @@
 /** What a capability provider is made of, as the SDK sees it. */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
 import type { Link } from "../protocol/index.js";
 
 /** A link with its named configs resolved to values. */

@@ -25,15 +25,17 @@
  *
  * Changes apply live: a new link opens a listener, a changed address moves it (in-flight requests
  * on the old one finish), a deleted link closes it; target, timeout and max_body apply to the next
- * request. Status codes of failures: 413 body too large, 502 no instance of the actor answers (or
- * it is no HTTP actor), 503 the actor is stopping or overloaded (with `Retry-After: 1`: its
- * instances refuse calls that find their queue full or would wait past their deadline, and this
- * provider what is over its limit of requests in flight to the actor, concurrency-limit.ts), and
- * 503 at once while the provider's NATS connection is down (a request then could only wait out
- * its deadline; those already on their way keep waiting, within theirs, for the connection to
- * come back), 504 the deadline passed, 500 any other failure (a trap, a guest error), 400/422 a
- * bad or reused Idempotency-Key; each with a one-line text body. A listener that cannot bind (address in use)
- * makes the provider unhealthy, with the reason, and is retried every 3 s.
+ * request. A listener that cannot bind (address in use) makes the provider unhealthy, with the
+ * reason, and is retried every 3 s.
+ *
+ * Status codes of failures, each with a one-line text body: 413 body too large, 502 no instance
+ * of the actor answers (or it is no HTTP actor), 503 the actor is stopping or overloaded (with
+ * `Retry-After: 1`: its instances refuse calls that find their queue full or would wait past
+ * their deadline, and this provider what is over its limit of requests in flight to the actor,
+ * concurrency-limit.ts), and 503 at once while the provider's NATS connection is down (a request
+ * then could only wait out its deadline; those already on their way keep waiting, within theirs,
+ * for the connection to come back), 504 the deadline passed, 500 any other failure (a trap, a
+ * guest error), 400/422 a bad or reused Idempotency-Key.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/nats-core";

@@ -23,6 +23,7 @@
 import { createHash } from "node:crypto";
 import { RecentReplies } from "../../nats/recent-replies.js";
 import { ErrorCode, LatticeError, isLatticeError, isResourceRef, messageOf, type ResourceRef } from "../../protocol/index.js";
+import { PROVIDER_ENV } from "../../protocol/provider-process.js";
 import { runProvider } from "../run.js";
 import type { CallContext, ProviderHandler, ProviderRuntime } from "../types.js";
 import { JetStreamStore } from "./keyvalue-jetstream.js";
@@ -111,7 +112,7 @@ function keyvalueProvider(rt: ProviderRuntime) {
   if (rt.config.backend !== undefined && !memory && rt.config.backend !== "jetstream") {
     throw new Error(`unknown backend ${JSON.stringify(rt.config.backend)}: jetstream (the default) or memory`);
   }
-  const store: Store = memory ? new MemoryStore() : new JetStreamStore(rt.nc, process.env.LATTICE_JS_DOMAIN || undefined);
+  const store: Store = memory ? new MemoryStore() : new JetStreamStore(rt.nc, process.env[PROVIDER_ENV.jsDomain] || undefined);
 
   let healthy: boolean | undefined;
   const health = (ok: boolean, message: string) => {
