@@ -20,7 +20,7 @@
  * from the calls waiting and the recent time a call takes (a moving average).
  */
 import type { Worker } from "node:worker_threads";
-import { ErrorCode, LatticeError, isErrorCode } from "../protocol/index.js";
+import { ErrorCode, LatticeError, isErrorCode, messageOf } from "../protocol/index.js";
 import type { Logger } from "../protocol/logging.js";
 import { HTTP_INSTANCE_MODES, type HttpInstances } from "./actor-metadata.js";
 import type { CompiledComponent } from "./component-cache.js";
@@ -280,7 +280,7 @@ export class ActorPool implements ActorInstances {
       });
     } catch (e) {
       void this.retire(slot);
-      throw new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId}: an instance failed to start: ${e instanceof Error ? e.message : String(e)}`);
+      throw new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId}: an instance failed to start: ${messageOf(e)}`);
     }
   }
 
@@ -358,7 +358,7 @@ export class ActorPool implements ActorInstances {
     } catch (e) {
       // Arguments that cannot be cloned to the worker (none that came off the wire): this call fails, the instance is untouched.
       this.stats.failed++;
-      p.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(inv)} cannot be passed to an instance: ${e instanceof Error ? e.message : String(e)}`));
+      p.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(inv)} cannot be passed to an instance: ${messageOf(e)}`));
       return;
     }
     const timer = after(inv.deadline - Date.now(), () => this.onDeadline(slot));
@@ -442,7 +442,7 @@ export class ActorPool implements ActorInstances {
         return;
       } catch (e) {
         if (this.stopped) return;
-        this.opts.log.error(`could not replace an actor instance; trying again in ${wait / 1000} s`, { actor: this.opts.actorId, error: e instanceof Error ? e.message : String(e) });
+        this.opts.log.error(`could not replace an actor instance; trying again in ${wait / 1000} s`, { actor: this.opts.actorId, error: messageOf(e) });
         await new Promise((resolve) => setTimeout(resolve, wait).unref());
       }
     }

@@ -22,6 +22,7 @@ import { localImports, type ActorContext } from "./local-imports.js";
 import type { HttpInstances } from "./actor-metadata.js";
 import { HostCallError, callHostSync } from "./sync-bridge.js";
 import type { BridgeChannel, WorkerCall, WorkerLoad, WorkerReply, WorkerRequest } from "./worker-protocol.js";
+import { messageOf } from "../protocol/index.js";
 
 /** How long a guest may block on one host call; the invocation deadline usually ends it first. */
 const HOST_CALL_TIMEOUT_MS = 60_000;
@@ -117,7 +118,7 @@ function call(c: WorkerCall): void {
   try {
     instance ??= fresh();
   } catch (e) {
-    send({ type: "result", id: c.id, ok: false, kind: "bad_call", message: `could not instantiate: ${e instanceof Error ? e.message : String(e)}` });
+    send({ type: "result", id: c.id, ok: false, kind: "bad_call", message: `could not instantiate: ${messageOf(e)}` });
     return;
   }
   const f = lookup(instance, c.iface, c.fn);
@@ -161,7 +162,7 @@ function failed(c: WorkerCall, e: unknown): void {
     return;
   }
   const trap = e instanceof WebAssembly.RuntimeError || e instanceof HttpNoResponseError;
-  const message = e instanceof Error ? e.message : String(e);
+  const message = messageOf(e);
   send({ type: "result", id: c.id, ok: false, kind: trap ? "trap" : "bad_call", message });
 }
 
@@ -206,7 +207,7 @@ async function onLoad(m: WorkerLoad): Promise<void> {
     instance = fresh();
     send({ type: "loaded" });
   } catch (e) {
-    send({ type: "init_failed", message: e instanceof Error ? e.message : String(e) });
+    send({ type: "init_failed", message: messageOf(e) });
   }
 }
 

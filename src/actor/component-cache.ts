@@ -3,7 +3,7 @@
  * modules compiled once, then shared by every instance on this host (a WebAssembly.Module can be
  * posted to any worker). A second start of the same bytes costs a hash and a map lookup.
  */
-import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { ErrorCode, LatticeError, messageOf } from "../protocol/index.js";
 import { httpInstancesOf, type HttpInstances } from "./actor-metadata.js";
 import { CallChecker } from "./call-check.js";
 import { exportedFunctions } from "./component-exports.js";
@@ -81,6 +81,6 @@ export class ComponentCache {
 }
 
 function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = messageOf(e);
   return msg.split("\n")[0]?.slice(0, 500) ?? msg;
 }

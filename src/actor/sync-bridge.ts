@@ -14,6 +14,7 @@
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { ErrorCode } from "../protocol/errors.js";
 import type { BridgeChannel, BridgeReply, BridgeRequest, HostCall, HostCallReply } from "./worker-protocol.js";
+import { messageOf } from "../protocol/index.js";
 
 /** What the guest sees when a host call fails: jco turns `payload` into the `result`'s error. */
 export class HostCallError extends Error {
@@ -46,7 +47,7 @@ export function createBridge(handler: (call: HostCall) => Promise<unknown>): { w
           seq,
           ok: false,
           code: typeof err.code === "string" ? err.code : "internal",
-          message: e instanceof Error ? e.message : String(e),
+          message: messageOf(e),
           ...(err.payload !== undefined ? { payload: err.payload } : {}),
         };
       }

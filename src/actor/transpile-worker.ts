@@ -5,6 +5,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { transpile } from "jco-1.15";
+import { messageOf } from "../protocol/index.js";
 
 export interface TranspileJob {
   id: number;
@@ -35,7 +36,7 @@ port.on("message", (job: TranspileJob) => {
       const files = Object.fromEntries(Object.entries(out.files).filter(([name]) => name === "actor.js" || name.endsWith(".wasm")));
       answer = { id: job.id, ok: true, files, imports: out.imports, exports: out.exports };
     } catch (e) {
-      answer = { id: job.id, ok: false, message: e instanceof Error ? e.message : String(e) };
+      answer = { id: job.id, ok: false, message: messageOf(e) };
     }
     const buffers = answer.ok ? Object.values(answer.files).map((f) => f.buffer) : [];
     port.postMessage(answer, buffers as ArrayBuffer[]);

@@ -11,7 +11,7 @@ import type { LaunchedProcess, OutputStream, ProviderLauncher } from "../provide
 import {
   ErrorCode,
   EventType,
-  LatticeError,
+  LatticeError, messageOf,
   type EventData,
   type ProviderEntry,
   type ProviderStartRequest,
@@ -133,7 +133,7 @@ export class ProviderSupervisor {
       await this.spawn(p);
     } catch (e) {
       if (this.providers.get(p.entry.id) === p) this.providers.delete(p.entry.id);
-      this.d.log.warn("provider start failed", { provider: p.entry.id, ref: p.entry.ref, error: e instanceof Error ? e.message : String(e) });
+      this.d.log.warn("provider start failed", { provider: p.entry.id, ref: p.entry.ref, error: messageOf(e) });
       throw e;
     }
     return { hostId: this.d.hostId, provider: snapshot(p.entry) };
@@ -150,7 +150,7 @@ export class ProviderSupervisor {
       try {
         await proc.stop(this.stopTimeoutMs);
       } catch (e) {
-        this.d.log.warn("provider did not stop cleanly", { provider: providerId, error: e instanceof Error ? e.message : String(e) });
+        this.d.log.warn("provider did not stop cleanly", { provider: providerId, error: messageOf(e) });
       }
     }
     p.proc = undefined;
@@ -254,7 +254,7 @@ export class ProviderSupervisor {
       if (p.stopping || this.providers.get(p.entry.id) !== p) return;
       p.proc = undefined;
       delete p.entry.pid;
-      const reason = `restart failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 1_000);
+      const reason = `restart failed: ${messageOf(e)}`.slice(0, 1_000);
       this.d.publish(EventType.ProviderStopped, { hostId: this.d.hostId, providerId: p.entry.id, ref: p.entry.ref, reason });
       this.scheduleRestart(p, reason);
     }

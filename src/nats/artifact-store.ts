@@ -26,7 +26,7 @@ import {
   assertLatticeName,
   formatArtifactRef,
   isLatticeError,
-  parseArtifactRef,
+  parseArtifactRef, messageOf,
   type ArtifactRef,
 } from "../protocol/index.js";
 
@@ -88,7 +88,7 @@ function objectName(ref: ArtifactRef): string {
 }
 
 function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return messageOf(e);
 }
 
 export class ArtifactStore {

@@ -13,6 +13,7 @@ import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { consoleLogger } from "./console-logger.js";
 import { Provider } from "./provider.js";
 import type { ProviderDefinition, ProviderRuntime } from "./types.js";
+import { messageOf } from "../protocol/index.js";
 
 /** Read once at start, then removed from the environment: nothing the provider starts inherits them. */
 const SECRET_ENV = [PROVIDER_ENV.signingSeed, NATS_AUTH_ENV.password, NATS_AUTH_ENV.token];
@@ -87,7 +88,7 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
     // The host's end of the IPC channel closing means the host is gone: so is this provider.
     process.once("disconnect", () => void stop("host disconnected"));
   } catch (e) {
-    log.error("provider failed to start", { error: e instanceof Error ? e.message : String(e) });
+    log.error("provider failed to start", { error: messageOf(e) });
     // Its last words are what the host tells whoever started it.
     await told;
     process.exit(1);

@@ -39,7 +39,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr } from "../../protocol/index.js";
+import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr, messageOf } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
 import { ConcurrencyLimit, type Outcome } from "./concurrency-limit.js";
@@ -88,7 +88,7 @@ function isHttpLink(l: ResolvedLink): boolean {
 
 /** A failure as an HTTP status and a one-line reason. */
 function statusOf(e: unknown): { status: number; reason: string } {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = messageOf(e);
   if (!isLatticeError(e)) return { status: 500, reason: `internal error: ${message}` };
   switch (e.code) {
     case ErrorCode.Timeout:
@@ -143,7 +143,7 @@ class HttpServerProvider {
         };
       } catch (e) {
         settings = { target: l.target, linkName: l.name, timeoutMs: DEFAULT_TIMEOUT_MS, maxBody: MAX_HTTP_BODY, retryMs: "auto" };
-        this.rt.log.warn(`link ${l.name} → ${l.target}: ${e instanceof Error ? e.message : String(e)}; using the default`);
+        this.rt.log.warn(`link ${l.name} → ${l.target}: ${messageOf(e)}; using the default`);
       }
       const existing = this.listeners.get(key);
       if (existing) {
@@ -168,7 +168,7 @@ class HttpServerProvider {
     try {
       where = parseAddress(lis.address);
     } catch (e) {
-      lis.error = e instanceof Error ? e.message : String(e);
+      lis.error = messageOf(e);
       return;
     }
     const server = createServer((req, res) => void this.serve(lis, req, res));
@@ -295,7 +295,7 @@ class HttpServerProvider {
   private failed(req: IncomingMessage, res: ServerResponse, s: Settings, e: unknown): void {
     if (req.destroyed && !req.complete) return; // the client went away
     const { status, reason } = statusOf(e);
-    if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${e instanceof Error ? e.message : String(e)}`);
+    if (status === 500 || status === 502) this.rt.log.warn(`${req.method} ${req.url} → ${s.target}: ${messageOf(e)}`);
     // Overload and stopping pass: a client may try again in a second.
     text(res, status, reason, status === 503 ? ["retry-after", "1"] : []);
   }
@@ -401,7 +401,7 @@ function write(res: ServerResponse, method: string, r: HttpResponse, responder?:
   try {
     res.writeHead(r.status, headers);
   } catch (e) {
-    text(res, 502, `bad gateway: the actor's response headers are not valid HTTP (${e instanceof Error ? e.message : String(e)})`);
+    text(res, 502, `bad gateway: the actor's response headers are not valid HTTP (${messageOf(e)})`);
     return;
   }
   res.end(noBody ? undefined : r.body);
