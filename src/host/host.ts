@@ -6,10 +6,11 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
-import { callSecurity, type CallSecurity } from "../nats/call-security.js";
+import type { CallSecurity } from "../nats/call-security.js";
 import { emptyGuardStats, type GuardStats } from "../nats/call-signing.js";
 import { CallLedger } from "../nats/call-ledger.js";
-import { LatticeState, StateCache } from "../nats/lattice-state.js";
+import type { StateCache } from "../nats/lattice-state.js";
+import { member } from "../nats/member.js";
 import { RESILIENT, parseServers, redactUrl, type Connector } from "../nats/connection-options.js";
 import { routerOf } from "../nats/router.js";
 import {
@@ -38,7 +39,7 @@ import {
 import { ActorSupervisor } from "./actor-supervisor.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
-import { LatticeView } from "../nats/lattice-view.js";
+import type { LatticeView } from "../nats/lattice-view.js";
 import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
@@ -148,9 +149,19 @@ export class Host {
         })
       : undefined;
     this.policyGate = policy;
-    const stateCache = new StateCache(new LatticeState(nc, this.lattice, { domain: this.opts.jsDomain }), onceLogged(this.log)).start();
-    this.stateCache = stateCache;
-    const security = this.callSecurity(nc, stateCache);
+    // Signs (session MACs, keys served) and verifies with the host's key; trusts itself and the
+    // live hosts of its view (host ids are public keys), and the setting's trusted keys.
+    const { state: stateCache, view, security } = member({
+      nc,
+      subjects: this.subjects,
+      jsDomain: this.opts.jsDomain,
+      seed: this.seed(),
+      hostId: this.id,
+      stateUnreachable: onceLogged(this.log),
+      warn: (message, fields) => this.log.warn(message, fields),
+    });
+    this.stateCache = stateCache.start();
+    this.security = security;
     const supervisor = new ActorSupervisor({
       nc,
       subjects: this.subjects,
@@ -189,7 +200,7 @@ export class Host {
       provider_stop: { request: ProviderStopRequest, handle: (req: { providerId: string }) => (providers ? providers.stop(req.providerId) : this.noProviders()) },
     }, this.log);
     this.control.start();
-    this.latticeView = new LatticeView(nc, this.subjects);
+    this.latticeView = view;
     this.viewSeeded = this.latticeView.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
     // The server must know our subscriptions before anyone hears of us, or a ping sent on
     // hearing host_started could miss this host.
@@ -262,23 +273,6 @@ export class Host {
   /** Decisions of this host's policy (all zero without one). */
   get policyStats(): Readonly<PolicyStats> {
     return this.policyGate?.stats ?? { decided: 0, cached: 0, allowed: 0, denied: 0, unanswered: 0 };
-  }
-
-  /**
-   * Signing (session MACs, keys served) and verifying with the host's key. Signers trusted by
-   * this host, and verifiers it gives session keys to: itself and every live host of its view
-   * (host ids are public keys), and the setting's trusted keys.
-   */
-  private callSecurity(nc: NatsConnection, state: StateCache): CallSecurity {
-    this.security = callSecurity({
-      nc,
-      subjects: this.subjects,
-      seed: this.seed(),
-      settings: () => state.invocationSecurity(),
-      trusted: (key) => key === this.id || (this.latticeView?.has(key) ?? false),
-      warn: (message, fields) => this.log.warn(message, fields),
-    });
-    return this.security;
   }
 
   private seed(): string {
