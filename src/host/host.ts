@@ -6,10 +6,11 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
-import { callSecurity, type CallSecurity } from "../nats/call-security.js";
+import type { CallSecurity } from "../nats/call-security.js";
 import { emptyGuardStats, type GuardStats } from "../nats/call-signing.js";
 import { CallLedger } from "../nats/call-ledger.js";
-import { LatticeState, StateCache } from "../nats/lattice-state.js";
+import type { StateCache } from "../nats/lattice-state.js";
+import { member } from "../nats/member.js";
 import { RESILIENT, parseServers, redactUrl, type Connector } from "../nats/connection-options.js";
 import { routerOf } from "../nats/router.js";
 import {
@@ -38,7 +39,7 @@ import {
 import { ActorSupervisor } from "./actor-supervisor.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
-import { LatticeView } from "../nats/lattice-view.js";
+import type { LatticeView } from "../nats/lattice-view.js";
 import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
@@ -80,6 +81,18 @@ export interface HostOptions {
   policy?: PolicyOptions;
 }
 
+/** What a connected host runs on; a missing `providers` or `policy` is the host's options, not its phase. */
+interface Running {
+  nc: NatsConnection;
+  control: ControlResponder;
+  actors: ActorSupervisor;
+  providers?: ProviderSupervisor;
+  state: StateCache;
+  security: CallSecurity;
+  policy?: PolicyGate;
+  view: LatticeView;
+}
+
 /** A service started once the host runs and stopped before it leaves. */
 export interface HostExtension {
   start(host: Host): void;
@@ -96,15 +109,9 @@ export class Host {
   private readonly identity: HostIdentity;
   private readonly log: Logger;
   private startedAtMs = 0;
-  private nc?: NatsConnection;
-  private control?: ControlResponder;
-  private supervisor?: ActorSupervisor;
-  private providerSupervisor?: ProviderSupervisor;
-  private stateCache?: StateCache;
-  private security?: CallSecurity;
-  private policyGate?: PolicyGate;
+  /** Everything the host runs on, there from the moment it is connected. */
+  private run?: Running;
   private heartbeat?: ReturnType<typeof setInterval>;
-  private latticeView?: LatticeView;
   private viewSeeded: Promise<void> = Promise.resolve();
   private phase: "new" | "starting" | "running" | "stopped" = "new";
 
@@ -134,11 +141,33 @@ export class Host {
       servers,
       name: `lattice-host:${this.lattice}:${this.name}`,
     });
-    this.nc = nc;
     this.startedAtMs = Date.now();
     // Where the host's calls go is the router's choice; when it turns from a member, say so.
     routerOf(nc).onAvoid((target, by, forMs, why) => this.log.info(`calls to ${target} avoid ${by} for ${forMs / 1000} s: ${why}`));
+    let run: Running;
+    try {
+      run = this.wire(nc, servers);
+    } catch (e) {
+      await nc.close().catch(() => undefined);
+      throw e;
+    }
+    this.run = run;
+    run.state.start();
+    run.control.start();
+    this.viewSeeded = run.view.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
+    // The server must know our subscriptions before anyone hears of us, or a ping sent on
+    // hearing host_started could miss this host.
+    await nc.flush();
+    this.publish(EventType.HostStarted, this.info());
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.phase = "running";
+    for (const x of this.opts.extensions ?? []) x.start(this);
+    void this.watchConnection(nc);
+    this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers: servers.map(redactUrl) });
+  }
 
+  /** The host's collaborators on a fresh connection, built and not yet started. */
+  private wire(nc: NatsConnection, servers: string[]): Running {
     const policy = this.opts.policy
       ? new PolicyGate(this.opts.policy, {
           nc,
@@ -147,25 +176,31 @@ export class Host {
           denied: (data) => this.publish(EventType.PolicyDenied, { hostId: this.id, ...data }),
         })
       : undefined;
-    this.policyGate = policy;
-    const stateCache = new StateCache(new LatticeState(nc, this.lattice, { domain: this.opts.jsDomain }), onceLogged(this.log)).start();
-    this.stateCache = stateCache;
-    const security = this.callSecurity(nc, stateCache);
-    const supervisor = new ActorSupervisor({
+    // Signs (session MACs, keys served) and verifies with the host's key; trusts itself and the
+    // live hosts of its view (host ids are public keys), and the setting's trusted keys.
+    const { state, view, security } = member({
+      nc,
+      subjects: this.subjects,
+      jsDomain: this.opts.jsDomain,
+      seed: this.seed(),
+      hostId: this.id,
+      stateUnreachable: onceLogged(this.log),
+      warn: (message, fields) => this.log.warn(message, fields),
+    });
+    const actors = new ActorSupervisor({
       nc,
       subjects: this.subjects,
       hostId: this.id,
       runtime: this.opts.actors,
       artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
       ledger: new CallLedger(nc, this.lattice, this.opts.jsDomain),
-      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, stateCache, security.signer, policy).forward,
+      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, state, security.signer, policy).forward,
       allowedIssuers: this.opts.allowedIssuers,
       guard: security.guard,
       policy,
       log: this.log,
       publish: (type, data) => this.publish(type, data),
     });
-    this.supervisor = supervisor;
     const providers = this.opts.providers
       ? new ProviderSupervisor({
           hostId: this.id,
@@ -179,27 +214,15 @@ export class Host {
           publish: (type, data) => this.publish(type, data),
         })
       : undefined;
-    this.providerSupervisor = providers;
-    this.control = new ControlResponder(nc, this.subjects, this.id, {
+    const control = new ControlResponder(nc, this.subjects, this.id, {
       ping: { request: PingRequest, handle: () => this.info() },
       inventory: { request: InventoryRequest, handle: () => this.inventory() },
-      actor_scale: { request: ActorScaleRequest, handle: (req: ActorScaleRequest) => supervisor.scale(req) },
-      actor_stop: { request: ActorStopRequest, handle: (req: { actorId: string }) => supervisor.stop(req.actorId) },
+      actor_scale: { request: ActorScaleRequest, handle: (req: ActorScaleRequest) => actors.scale(req) },
+      actor_stop: { request: ActorStopRequest, handle: (req: { actorId: string }) => actors.stop(req.actorId) },
       provider_start: { request: ProviderStartRequest, handle: (req: ProviderStartRequest) => (providers ? providers.start(req) : this.noProviders()) },
       provider_stop: { request: ProviderStopRequest, handle: (req: { providerId: string }) => (providers ? providers.stop(req.providerId) : this.noProviders()) },
     }, this.log);
-    this.control.start();
-    this.latticeView = new LatticeView(nc, this.subjects);
-    this.viewSeeded = this.latticeView.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
-    // The server must know our subscriptions before anyone hears of us, or a ping sent on
-    // hearing host_started could miss this host.
-    await nc.flush();
-    this.publish(EventType.HostStarted, this.info());
-    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
-    this.phase = "running";
-    for (const x of this.opts.extensions ?? []) x.start(this);
-    void this.watchConnection(nc);
-    this.log.info("host started", { id: this.id, name: this.name, lattice: this.lattice, servers: servers.map(redactUrl) });
+    return { nc, control, actors, providers, state, security, policy, view };
   }
 
   /** Leave the lattice: everyone's view drops this host at once. */
@@ -211,14 +234,15 @@ export class Host {
     this.phase = "stopped";
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.all((this.opts.extensions ?? []).map((x) => x.stop().catch((e: unknown) => this.log.warn("extension did not stop cleanly", { error: String(e) }))));
-    this.control?.stop();
-    await this.supervisor?.stopAll();
-    this.security?.stop();
-    await this.providerSupervisor?.stopAll();
-    this.stateCache?.stop();
+    const run = this.run;
+    run?.control.stop();
+    await run?.actors.stopAll();
+    run?.security.stop();
+    await run?.providers?.stopAll();
+    run?.state.stop();
     await this.opts.actors?.close();
-    this.latticeView?.stop();
-    const nc = this.nc;
+    run?.view.stop();
+    const nc = run?.nc;
     if (!nc || nc.isClosed()) return;
     this.publish(EventType.HostStopped, { id: this.id, reason });
     // Bounded, and failure-proof: with NATS gone the event cannot be delivered, and stopping must
@@ -234,8 +258,7 @@ export class Host {
 
   /** The live view of the lattice's hosts, this one included. */
   get view(): LatticeView {
-    if (!this.latticeView) throw new Error("host not started");
-    return this.latticeView;
+    return this.live.view;
   }
 
   /** Resolves once the view has heard the ping answers of the hosts already there. */
@@ -250,35 +273,22 @@ export class Host {
 
   /** The host's NATS connection, for layers built on it. */
   get connection(): NatsConnection {
-    if (!this.nc) throw new Error("host not started");
-    return this.nc;
+    return this.live.nc;
   }
 
   /** Invocations this host's actors accepted and refused on their signatures. */
   get invocationStats(): Readonly<GuardStats> {
-    return this.security?.guard.stats ?? emptyGuardStats();
+    return this.run?.security.guard.stats ?? emptyGuardStats();
   }
 
   /** Decisions of this host's policy (all zero without one). */
   get policyStats(): Readonly<PolicyStats> {
-    return this.policyGate?.stats ?? { decided: 0, cached: 0, allowed: 0, denied: 0, unanswered: 0 };
+    return this.run?.policy?.stats ?? { decided: 0, cached: 0, allowed: 0, denied: 0, unanswered: 0 };
   }
 
-  /**
-   * Signing (session MACs, keys served) and verifying with the host's key. Signers trusted by
-   * this host, and verifiers it gives session keys to: itself and every live host of its view
-   * (host ids are public keys), and the setting's trusted keys.
-   */
-  private callSecurity(nc: NatsConnection, state: StateCache): CallSecurity {
-    this.security = callSecurity({
-      nc,
-      subjects: this.subjects,
-      seed: this.seed(),
-      settings: () => state.invocationSecurity(),
-      trusted: (key) => key === this.id || (this.latticeView?.has(key) ?? false),
-      warn: (message, fields) => this.log.warn(message, fields),
-    });
-    return this.security;
+  private get live(): Running {
+    if (!this.run) throw new Error("host not started");
+    return this.run;
   }
 
   private seed(): string {
@@ -286,7 +296,7 @@ export class Host {
   }
 
   get controlStats(): Readonly<ControlStats> {
-    return this.control?.stats ?? { requests: 0, errors: 0, ignored: 0 };
+    return this.run?.control.stats ?? { requests: 0, errors: 0, ignored: 0 };
   }
 
   info(): HostInfo {
@@ -308,23 +318,21 @@ export class Host {
   }
 
   summary(): InventorySummary {
-    return { actors: this.supervisor?.count ?? 0, providers: this.providerSupervisor?.count ?? 0 };
+    return { actors: this.run?.actors.count ?? 0, providers: this.run?.providers?.count ?? 0 };
   }
 
   inventory(): HostInventory {
-    return { host: this.info(), actors: this.supervisor?.entries() ?? [], providers: this.providerSupervisor?.entries() ?? [] };
+    return { host: this.info(), actors: this.run?.actors.entries() ?? [], providers: this.run?.providers?.entries() ?? [] };
   }
 
   /** The host's watched copy of lattice state (links, config). */
   get state(): StateCache {
-    if (!this.stateCache) throw new Error("host not started");
-    return this.stateCache;
+    return this.live.state;
   }
 
   /** The actors this host runs. */
   get actors(): ActorSupervisor {
-    if (!this.supervisor) throw new Error("host not started");
-    return this.supervisor;
+    return this.live.actors;
   }
 
   private noProviders(): never {
@@ -337,7 +345,7 @@ export class Host {
 
   private publish<T extends EventType>(type: T, data: EventData<T>): void {
     try {
-      this.nc?.publish(this.subjects.event(type), encode(makeEvent(type, this.id, data)));
+      this.run?.nc.publish(this.subjects.event(type), encode(makeEvent(type, this.id, data)));
     } catch (e) {
       // Publishing only fails on a closed connection; the host is stopping then.
       this.log.debug("event not published", { type, error: String(e) });

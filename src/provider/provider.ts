@@ -4,12 +4,13 @@
  * several copies share the load) and calls actors as itself.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LatticeView } from "../nats/lattice-view.js";
+import type { LatticeView } from "../nats/lattice-view.js";
 import type { Logger } from "../protocol/logging.js";
-import { callSecurity, type CallSecurity } from "../nats/call-security.js";
+import type { CallSecurity } from "../nats/call-security.js";
 import type { CallSigner, GuardStats } from "../nats/call-signing.js";
 import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";
-import { LatticeState, StateCache } from "../nats/lattice-state.js";
+import type { StateCache } from "../nats/lattice-state.js";
+import { member } from "../nats/member.js";
 import { routerOf } from "../nats/router.js";
 import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, unversioned, type Link } from "../protocol/index.js";
 import type { CallContext, CallOptions, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
@@ -42,17 +43,16 @@ export class Provider {
   constructor(private readonly s: ProviderSetup) {
     assertTargetId(s.id);
     this.subjects = new Subjects(s.lattice);
-    this.state = new StateCache(new LatticeState(s.nc, s.lattice, { domain: s.jsDomain }), (m) => s.log.warn("lattice state", { error: m }));
-    this.view = new LatticeView(s.nc, this.subjects);
     // Signs (session MACs) and fetches session keys as its host, whose seed it was given.
-    this.security = callSecurity({
+    ({ state: this.state, view: this.view, security: this.security } = member({
       nc: s.nc,
       subjects: this.subjects,
+      jsDomain: s.jsDomain,
       seed: s.signingSeed,
-      settings: () => this.state.invocationSecurity(),
-      trusted: (key) => key === s.hostId || this.view.has(key),
+      hostId: s.hostId,
+      stateUnreachable: (m) => s.log.warn("lattice state", { error: m }),
       warn: (message, fields) => s.log.warn(message, fields),
-    });
+    }));
   }
 
   /** Invocations this provider accepted and refused on their signatures. */
