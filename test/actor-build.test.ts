@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { componentWit, componentWitMetadataForWorld } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { ActorBuildError, buildActor, type BuildActorOptions } from "../src/actor/build.js";
-import { wasmKind } from "../src/actor/wasm-binary.js";
+import { wasmKind } from "../src/nats/wasm-binary.js";
 import { buildCommand } from "../src/cli/commands/build.js";
 import { CliError } from "../src/cli/errors.js";
 import { runCli } from "./kit/cli.js";

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { planApp, type AppPlan } from "../src/apps/app-plan.js";
 import { Executor, LeaseLost, type ExecutorOptions } from "../src/apps/executor.js";
-import { silentLogger } from "../src/host/logger.js";
+import { silentLogger } from "../src/protocol/logging.js";
 import { ErrorCode, LatticeError, type AppStatus, type HostInventory, type Manifest } from "../src/protocol/index.js";
 
 const AT = "2026-12-01T00:00:00.000Z";

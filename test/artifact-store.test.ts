@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { digestOf } from "../src/actor/wasm-binary.js";
+import { digestOf } from "../src/nats/wasm-binary.js";
 import { ArtifactStore, DIGEST_METADATA_KEY, artifactBucketName, type ArtifactInfo } from "../src/nats/artifact-store.js";
 import type { NatsServer } from "../src/nats/server-launcher.js";
 import { ErrorCode, LatticeError, parseArtifactRef } from "../src/protocol/index.js";

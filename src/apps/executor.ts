@@ -5,7 +5,7 @@
  */
 import type { LatticeClient } from "../ctl/lattice-client.js";
 import { isRefusal, toWireError } from "../ctl/placement.js";
-import type { Logger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
 import type { LatticeState } from "../nats/lattice-state.js";
 import { messageOf, type AppStatus } from "../protocol/index.js";
 import { mayForget, recordOutcome, type AppPlan, type Command, type Outcome } from "./app-plan.js";

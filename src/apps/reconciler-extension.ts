@@ -1,6 +1,6 @@
 /** Running the app reconciler inside a host, on the host's connection and view. */
 import type { Host, HostExtension } from "../host/host.js";
-import type { Logger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
 import { AppReconciler } from "./reconciler.js";
 
 export interface ReconcilerExtension extends HostExtension {

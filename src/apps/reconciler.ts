@@ -13,8 +13,8 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { KvWatchInclude } from "@nats-io/kv";
 import { LatticeClient } from "../ctl/lattice-client.js";
-import type { Logger } from "../host/logger.js";
-import { silentLogger } from "../host/logger.js";
+import type { Logger } from "../protocol/logging.js";
+import { silentLogger } from "../protocol/logging.js";
 import { LatticeState } from "../nats/lattice-state.js";
 import {
   APP_KEY_PREFIX,

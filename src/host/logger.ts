@@ -1,5 +1,5 @@
 /**
- * The host layer's loggers, by the names its users import (`host/index.ts`, the reconciler):
+ * The host layer's loggers, by the names the host's modules and `host/index.ts` import:
  * the interface lives in `protocol/logging.ts`, below every layer that logs, and the console
  * logger in `provider/console-logger.ts`, the lowest layer that writes one.
  */

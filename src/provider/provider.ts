@@ -12,7 +12,7 @@ import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from 
 import type { StateCache } from "../nats/lattice-state.js";
 import { member } from "../nats/member.js";
 import { routerOf } from "../nats/router.js";
-import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, unversioned, type Link } from "../protocol/index.js";
+import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, messageOf, unversioned, type Link } from "../protocol/index.js";
 import type { CallContext, CallOptions, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
 
 export interface ProviderSetup {
@@ -151,7 +151,7 @@ export class Provider {
         await this.def.targetLinks?.(target);
       }
     } catch (e) {
-      this.s.log.error("provider failed to apply its links", { error: e instanceof Error ? e.message : String(e) });
+      this.s.log.error("provider failed to apply its links", { error: messageOf(e) });
     }
   }
 }

@@ -1,7 +1,7 @@
 /** `lattice push FILE.wasm --name NAME[:VERSION]`: store a component in the lattice's artifact store. */
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { assertComponent } from "../../actor/wasm-binary.js";
+import { assertComponent } from "../../nats/wasm-binary.js";
 import { formatArtifactRef, isLatticeError, parseArtifactRef, messageOf, type ArtifactRef } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { formatBytes, printJson } from "../output.js";
