@@ -4,9 +4,9 @@
  * runs where they can, so a new pass after a host loss only adds what the loss took. Hosts that
  * refuse the component (by what they advertise, or as they answered a start) are passed over.
  */
-import { actorRefusal, matches, providerRefusal, signerOf, spread, type Candidate } from "../ctl/placement.js";
+import { actorRefusal, matches, providerRefusal, rankForProvider, signerOf, spread, type Candidate } from "../ctl/placement.js";
 import { plural } from "../ctl/wording.js";
-import { formatArtifactRef, parseArtifactRef, type HostInventory, type Labels, type ManifestComponent } from "../protocol/index.js";
+import { formatArtifactRef, labelText, parseArtifactRef, type HostInventory, type Labels, type ManifestComponent } from "../protocol/index.js";
 import { parseSelector } from "./manifest.js";
 
 export interface ComponentPlan {
@@ -67,8 +67,8 @@ function planActor(c: ManifestComponent, hosts: readonly HostInventory[], refuse
       const labels = { ...(p.labels ?? {}), ...share.labels };
       const any = Object.keys(labels).length === 0;
       let why: string;
-      if (matching.some((h) => matches(h.host.labels, share.labels))) why = any ? "every host refuses it" : `every host that matches ${describe(labels)} refuses it`;
-      else why = any ? "the lattice has no host" : `no host matches ${describe(labels)}`;
+      if (matching.some((h) => matches(h.host.labels, share.labels))) why = any ? "every host refuses it" : `every host that matches ${labelText(labels)} refuses it`;
+      else why = any ? "the lattice has no host" : `no host matches ${labelText(labels)}`;
       reasons.push(`${plural(share.instances, "instance")} unplaced: ${why}`);
       continue;
     }
@@ -90,15 +90,10 @@ function planProvider(c: ManifestComponent, hosts: readonly HostInventory[], ref
     return { desired, reasons: [], skipped };
   }
   const wanted = p.spread?.instances ?? 1;
-  const runs = (h: HostInventory) => h.providers.some((x) => x.id === c.id && x.state !== "stopped");
-  const instances = (h: HostInventory) => h.actors.reduce((n, a) => n + a.instances, 0);
-  // Where it runs already first, then the hosts with the fewest providers, then actor instances.
-  const ranked = [...base].sort(
-    (a, b) => Number(runs(b)) - Number(runs(a)) || a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id),
-  );
+  const ranked = rankForProvider(base, (h) => h.providers.some((x) => x.id === c.id && x.state !== "stopped"));
   for (const h of ranked.slice(0, wanted)) desired.set(h.host.id, 1);
   const labels = p.labels ?? {};
-  const found = Object.keys(labels).length === 0 ? `the lattice has ${matching.length}` : `${matching.length} ${matching.length === 1 ? "matches" : "match"} ${describe(labels)}`;
+  const found = Object.keys(labels).length === 0 ? `the lattice has ${matching.length}` : `${matching.length} ${matching.length === 1 ? "matches" : "match"} ${labelText(labels)}`;
   const takers = base.length < matching.length ? `, ${base.length} of them ${base.length === 1 ? "takes" : "take"} it` : "";
   const reasons = base.length < wanted ? [`wants ${plural(wanted, "host")}, ${found}${takers}`] : [];
   return { desired, reasons, skipped };
@@ -121,6 +116,3 @@ export function weightedShares(weights: Record<string, number>, total: number): 
   return shares;
 }
 
-function describe(labels: Labels): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
-}

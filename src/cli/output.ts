@@ -1,4 +1,6 @@
 /** Printing: aligned tables for people, JSON for programs, and the one way each unit is written. */
+import { labelText } from "../protocol/index.js";
+
 export type OutputFormat = "text" | "json";
 
 /** JSON for people and scripts: BigInt as a number when exact (else a string), bytes as base64. */
@@ -35,10 +37,7 @@ export function warn(message: string): void {
 }
 
 export function formatLabels(labels: Record<string, string>): string {
-  const s = Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
-  return s || "-";
+  return labelText(labels) || "-";
 }
 
 /** Bytes in decimal units, as `push`, `build` and `get artifacts` all print them: 950 B, 1.2 MB, 12.0 MB, 240 MB. */

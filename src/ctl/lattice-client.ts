@@ -8,7 +8,7 @@ import type { Static } from "@sinclair/typebox";
 import type { CallSigner } from "../nats/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
-import { actorRefusal, isRefusal, matches, place, providerRefusal, signerOf, toWireError, type Candidate } from "./placement.js";
+import { actorRefusal, isRefusal, matches, place, providerRefusal, rankForProvider, signerOf, toWireError, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
   ActorStopReply,
@@ -32,6 +32,7 @@ import {
   Subjects,
   decode,
   isLatticeError,
+  labelText,
   type HostInfo,
   type HostInventory,
   type ProviderStartRequest,
@@ -201,13 +202,9 @@ export class LatticeClient {
     const named = o.hostId !== undefined;
     const candidates = (o.hostId !== undefined ? [this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
     if (candidates.length === 0) throw new LatticeError(ErrorCode.NotFound, `cannot place provider ${o.providerId}: no host matches ${describeLabels(constraints)}`);
-    // Where it runs already (the start is then a no-op), else the hosts with the fewest providers,
-    // then the fewest actor instances; the first that takes it.
+    // The first of them that takes it.
     const runs = (inv: HostInventory) => inv.providers.some((p) => p.id === o.providerId);
-    const instances = (inv: HostInventory) => inv.actors.reduce((n, a) => n + a.instances, 0);
-    const ranked = [...candidates].sort(
-      (a, b) => Number(runs(b)) - Number(runs(a)) || a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id),
-    );
+    const ranked = rankForProvider(candidates, runs);
     const skipped: SkippedHost[] = [];
     const req = { providerId: o.providerId, ref: o.ref, ...(o.config ? { config: o.config } : {}) };
     for (const inv of ranked) {
@@ -372,6 +369,5 @@ function candidateOf(inv: HostInventory, actorId: string): Candidate {
 }
 
 function describeLabels(labels: Labels): string {
-  const s = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(", ");
-  return s === "" ? "(any host: the lattice has none)" : s;
+  return labelText(labels) || "(any host: the lattice has none)";
 }

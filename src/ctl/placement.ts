@@ -5,7 +5,7 @@
  * has its share spread again over the others. Pure but for the `scale` callback of `place`: the
  * control client and the app reconciler feed it what the lattice answered.
  */
-import { ErrorCode, isLatticeError, messageOf, type ActorEntry, type ActorScaleResult, type HostInfo, type Labels, type WireError } from "../protocol/index.js";
+import { ErrorCode, isLatticeError, messageOf, type ActorEntry, type ActorScaleResult, type HostInfo, type HostInventory, type Labels, type WireError } from "../protocol/index.js";
 
 export interface Candidate {
   hostId: string;
@@ -71,6 +71,15 @@ export function actorRefusal(host: HostInfo, ref: string, signer: Signer): strin
 }
 
 /** Why `host` would refuse to start any provider; undefined when it may take one. */
+/**
+ * Hosts for a provider, best first: where it runs already (`runs`: a start there is a no-op),
+ * then those with the fewest providers, then the fewest actor instances, then by id.
+ */
+export function rankForProvider(hosts: readonly HostInventory[], runs: (h: HostInventory) => boolean): HostInventory[] {
+  const instances = (h: HostInventory) => h.actors.reduce((n, a) => n + a.instances, 0);
+  return [...hosts].sort((a, b) => Number(runs(b)) - Number(runs(a)) || a.providers.length - b.providers.length || instances(a) - instances(b) || a.host.id.localeCompare(b.host.id));
+}
+
 export function providerRefusal(host: HostInfo): string | undefined {
   return host.accepts && !host.accepts.providers ? "it supervises no providers" : undefined;
 }

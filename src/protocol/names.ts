@@ -52,3 +52,10 @@ export function assertTargetId(id: string): string {
   }
   return id;
 }
+
+/** Labels (or any string map) as people write them: `zone=eu,tier=gold`; empty when there are none. */
+export function labelText(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}

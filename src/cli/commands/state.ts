@@ -4,7 +4,7 @@ import { LatticeState } from "../../nats/lattice-state.js";
 import { DEFAULT_LINK_NAME, assertConfigName, assertLinkInterface, assertLinkName, assertTargetId, messageOf, type Link } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withConnection, type OutputOpts } from "../lattice-options.js";
-import { printJson, printTable } from "../output.js";
+import { formatLabels, printJson, printTable } from "../output.js";
 import { collectConfig } from "../parse.js";
 import { withStoreOptions, type StoreOpts } from "./artifacts.js";
 import { plural } from "../../ctl/wording.js";
@@ -91,7 +91,7 @@ export function configCommand(): Command {
       if (name === undefined) {
         const all = await withState(opts, (s) => s.configs());
         if (opts.output === "json") return printJson(all);
-        return printTable(["NAME", "VALUES"], all.map((c) => [c.name, Object.entries(c.values).map(([k, v]) => `${k}=${v}`).join(",") || "-"]));
+        return printTable(["NAME", "VALUES"], all.map((c) => [c.name, formatLabels(c.values)]));
       }
       const config = await withState(opts, (s) => s.getConfig(name));
       if (!config) throw new CliError(`no config named ${name} in lattice ${opts.lattice}`);
