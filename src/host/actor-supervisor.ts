@@ -188,14 +188,13 @@ export class ActorSupervisor {
 
   /** The InvocationServer's policy hook for an actor: who calls what, and who signed it. */
   private invokePolicy(policy: PolicyGate, target: string): InvocationPolicy {
-    return (subject, call) => {
-      const c = this.d.subjects.parseInvocation(subject);
+    return (to, call) => {
       const q = {
         action: "invoke",
         source: call.source || "unknown",
         target,
-        interface: c?.iface ?? "",
-        function: c?.fn ?? "",
+        interface: to.iface,
+        function: to.fn,
         // Only a verified signature says who signed: unverified, the field is the caller's word.
         ...(this.d.guard?.verifying && call.signature ? { signer: call.signature.signer } : {}),
       } as const;

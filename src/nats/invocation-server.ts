@@ -11,7 +11,7 @@ import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
 import { RecentReplies } from "./recent-replies.js";
 import { sameValue } from "../protocol/same-value.js";
-import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, messageOf, type CallEnvelope, type Subjects } from "../protocol/index.js";
+import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, messageOf, type CallEnvelope, type InvocationAddress, type Subjects } from "../protocol/index.js";
 
 /** One decoded call, as a target's handler sees it. */
 export interface IncomingCall {
@@ -26,8 +26,8 @@ export interface IncomingCall {
 
 export type CallHandler = (call: IncomingCall) => Promise<unknown>;
 
-/** Decides whether a call (that passed the signature guard) may run: the refusal, or undefined. */
-export type InvocationPolicy = (subject: string, call: CallEnvelope) => LatticeError | undefined | Promise<LatticeError | undefined>;
+/** Decides whether a call (that passed the signature guard) to `to` may run: the refusal, or undefined. */
+export type InvocationPolicy = (to: InvocationAddress, call: CallEnvelope) => LatticeError | undefined | Promise<LatticeError | undefined>;
 
 export interface ServerOptions {
   /** Queue subscriptions to hold: calls are shared between servers in proportion. */
@@ -151,6 +151,8 @@ export class InvocationServer {
   private async answer(msg: Msg): Promise<void> {
     let call: CallEnvelope | undefined;
     let reply: Promise<Uint8Array>;
+    // Parsed here, once: the policy, the reply memory and the handler get it so.
+    const to = this.subjects.parseInvocation(msg.subject);
     try {
       call = decodeCall(msg.data);
     } catch (e) {
@@ -161,21 +163,23 @@ export class InvocationServer {
     // Refused before the reply memory is asked: a replayed copy gets no reply but the refusal.
     // A retry is signed anew, so it passes and gets the remembered reply of the call it repeats.
     // Both answer synchronously when they can: no await (a microtask) per call then.
+    // The guard checks the subject as it arrived: the signature covers its bytes.
     const checking = call && this.opts.guard?.check(msg.subject, call, msg.data);
     let refused = checking instanceof Promise ? await checking : checking;
-    const policing = !refused && call && this.opts.policy?.(msg.subject, call);
+    if (call && !refused && !to) refused = new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${msg.subject}`);
+    const policing = call && to && !refused && this.opts.policy?.(to, call);
     if (policing) refused = policing instanceof Promise ? await policing : policing;
     if (refused) {
       reply = Promise.resolve(this.failure(refused));
-    } else if (call) {
+    } else if (call && to) {
       // Compared without the route: a retry may come through the group or straight to this member.
-      const what = `${functionOf(msg.subject)} ${call.source}`;
+      const what = `${to.iface}.${to.fn} ${call.source}`;
       let entry = this.recent.get(call.callId);
       if (entry && (entry.call !== what || !sameValue(entry.args, call.args))) {
         reply = Promise.resolve(this.failure(new LatticeError(ErrorCode.BadRequest, `call id ${call.callId} was used for another call (another function, caller or arguments): an idempotency key names one call`)));
       } else {
         if (!entry) {
-          entry = { reply: this.once(msg.subject, call), until: call.deadline, call: what, args: call.args };
+          entry = { reply: this.once(to, call), until: call.deadline, call: what, args: call.args };
           this.recent.add(call.callId, entry);
         }
         reply = entry.reply;
@@ -214,9 +218,9 @@ export class InvocationServer {
   }
 
   /** Run the call, unless the ledger says another instance has taken it: then its reply. */
-  private async once(subject: string, c: CallEnvelope): Promise<Uint8Array> {
+  private async once(to: InvocationAddress, c: CallEnvelope): Promise<Uint8Array> {
     const ledger = this.opts.ledger;
-    if (!ledger || !c.callId) return this.run(subject, c);
+    if (!ledger || !c.callId) return this.run(to, c);
     try {
       const claim = await ledger.claim(c.callId, c.deadline);
       if (!claim.mine) return await claim.reply;
@@ -224,18 +228,16 @@ export class InvocationServer {
       // Without the ledger a non-idempotent call must not run: it might run twice.
       return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${messageOf(e)}`));
     }
-    const reply = await this.run(subject, c);
+    const reply = await this.run(to, c);
     await ledger.record(c.callId, reply).catch((e: unknown) => this.opts.onError?.(`could not record call ${c.callId}: ${String(e)}`));
     return reply;
   }
 
-  private async run(subject: string, c: CallEnvelope): Promise<Uint8Array> {
+  private async run(to: InvocationAddress, c: CallEnvelope): Promise<Uint8Array> {
     try {
-      const call = this.subjects.parseInvocation(subject);
-      if (!call) throw new LatticeError(ErrorCode.BadRequest, `not an invocation subject: ${subject}`);
       const value = await this.handler({
-        iface: call.iface,
-        fn: call.fn,
+        iface: to.iface,
+        fn: to.fn,
         args: [...c.args],
         deadline: c.deadline > 0 ? c.deadline : Date.now() + this.opts.defaultTimeoutMs,
         source: c.source || "unknown",
@@ -252,10 +254,4 @@ export class InvocationServer {
     const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: messageOf(e) };
     return encodeReply({ ok: false, error, by: this.opts.responder, at: this.at });
   }
-}
-
-/** The interface and function a subject calls, whichever route it took: its last two tokens. */
-function functionOf(subject: string): string {
-  const fn = subject.lastIndexOf(".");
-  return subject.slice(subject.lastIndexOf(".", fn - 1) + 1);
 }

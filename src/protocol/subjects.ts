@@ -48,6 +48,9 @@ export class Subjects {
   private readonly rpc: string;
   private readonly rpd: string;
   private readonly rpm: string;
+  /** The prefixes parseInvocation looks for, built once (it runs on every call served). */
+  private readonly rpcDot: string;
+  private readonly rpdDot: string;
 
   constructor(lattice: string) {
     this.lattice = assertLatticeName(lattice);
@@ -56,6 +59,8 @@ export class Subjects {
     this.rpc = `${SUBJECT_ROOT}.${lattice}.rpc.${PROTOCOL_TOKEN}`;
     this.rpd = `${SUBJECT_ROOT}.${lattice}.rpd.${PROTOCOL_TOKEN}`;
     this.rpm = `${SUBJECT_ROOT}.${lattice}.rpm.${PROTOCOL_TOKEN}`;
+    this.rpcDot = `${this.rpc}.`;
+    this.rpdDot = `${this.rpd}.`;
   }
 
   /** A control request answered by every host of the lattice. */
@@ -141,17 +146,35 @@ export class Subjects {
     return `${this.rpm}.${assertTargetId(target)}`;
   }
 
-  /** Target, interface and function of an invocation subject (group or direct), or undefined if it is not one. */
-  parseInvocation(subject: string): { target: string; iface: string; fn: string; member?: string } | undefined {
-    const direct = subject.startsWith(this.rpd + ".");
-    if (!direct && !subject.startsWith(this.rpc + ".")) return undefined;
-    const parts = subject.slice(this.rpc.length + 1).split(".");
-    if (parts.length !== (direct ? 4 : 3)) return undefined;
-    const [target, ...rest] = parts as [string, ...string[]];
-    const member = direct ? rest.shift() : undefined;
-    const [token, fn] = rest as [string, string];
-    return { target, iface: token === WORLD_TOKEN ? "" : token.replaceAll("~", "."), fn, ...(member ? { member } : {}) };
+  /**
+   * Target, interface, function (and member, sent direct) of an invocation subject, or undefined
+   * if it is not one. Parsed once per call where it arrives, by cutting at its dots: one object.
+   */
+  parseInvocation(subject: string): InvocationAddress | undefined {
+    const direct = subject.startsWith(this.rpdDot);
+    if (!direct && !subject.startsWith(this.rpcDot)) return undefined;
+    // rpc and rpd prefixes have the same length.
+    const afterTarget = subject.indexOf(".", this.rpcDot.length);
+    const afterMember = direct ? subject.indexOf(".", afterTarget + 1) : afterTarget;
+    const beforeFn = afterMember < 0 ? -1 : subject.indexOf(".", afterMember + 1);
+    if (afterTarget < 0 || beforeFn < 0 || subject.includes(".", beforeFn + 1)) return undefined;
+    const target = subject.slice(this.rpcDot.length, afterTarget);
+    const token = subject.slice(afterMember + 1, beforeFn);
+    const iface = token === WORLD_TOKEN ? "" : token.replaceAll("~", ".");
+    const fn = subject.slice(beforeFn + 1);
+    const member = direct ? subject.slice(afterTarget + 1, afterMember) : "";
+    return member ? { target, iface, fn, member } : { target, iface, fn };
   }
+}
+
+/** What an invocation subject says: whose function is called, and for a direct call, which member's. */
+export interface InvocationAddress {
+  target: string;
+  /** The interface as WIT names it (`~` back to `.`), "" for a world-level function. */
+  iface: string;
+  fn: string;
+  /** Set for a direct call (`rpd`): the member's address. */
+  member?: string;
 }
 
 /** A member's address: what an invocation server makes up for itself, 12 base-32 letters. */
