@@ -33,6 +33,7 @@ import {
 import { restrictToCaps } from "./link-router.js";
 import type { Logger } from "./logger.js";
 import type { PolicyGate } from "./policy.js";
+import { KeyedQueue } from "../protocol/keyed-queue.js";
 
 /** Actor config key by which an actor declares its calls non-idempotent (`false`). */
 export const NON_IDEMPOTENT_KEY = "lattice.idempotent";
@@ -67,7 +68,7 @@ export interface SupervisorDeps {
 export class ActorSupervisor {
   private readonly actors = new Map<string, RunningActor>();
   /** One change at a time per actor: a scale waits for the previous one. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly serial = new KeyedQueue();
 
   constructor(private readonly d: SupervisorDeps) {}
 
@@ -81,11 +82,11 @@ export class ActorSupervisor {
   }
 
   scale(req: ActorScaleRequest): Promise<ActorScaleResult> {
-    return this.serialized(req.actorId, () => this.doScale(req));
+    return this.serial.run(req.actorId, () => this.doScale(req));
   }
 
   stop(actorId: string): Promise<ActorStopResult> {
-    return this.serialized(actorId, async () => {
+    return this.serial.run(actorId, async () => {
       const a = this.actors.get(actorId);
       const stopped = a ? await this.remove(a) : 0;
       return { hostId: this.d.hostId, stopped };
@@ -212,12 +213,6 @@ export class ActorSupervisor {
     return n;
   }
 
-  private serialized<T>(actorId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(actorId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    this.locks.set(actorId, next.catch(() => undefined));
-    return next;
-  }
 }
 
 /** A claims refusal, naming the actor (the reason stays first after it). */

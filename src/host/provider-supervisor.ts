@@ -21,6 +21,7 @@ import {
 import { PROVIDER_ENV, type ProviderLogRecord } from "../protocol/provider-process.js";
 import type { Logger } from "./logger.js";
 import type { PolicyGate } from "./policy.js";
+import { KeyedQueue } from "../protocol/keyed-queue.js";
 
 export type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "../provider/launcher.js";
 
@@ -78,7 +79,7 @@ const MAX_HEALTH_MESSAGE = 1_024;
 export class ProviderSupervisor {
   private readonly providers = new Map<string, Supervised>();
   /** One change at a time per provider: a stop waits for the start before it. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly serial = new KeyedQueue();
   private readonly backoff: RestartBackoff;
   private readonly readyTimeoutMs: number;
   private readonly stopTimeoutMs: number;
@@ -99,12 +100,12 @@ export class ProviderSupervisor {
 
   /** Start and supervise a provider. Starting one that runs with the same ref changes nothing. */
   start(req: ProviderStartRequest): Promise<ProviderStartResult> {
-    return this.serialized(req.providerId, () => this.doStart(req));
+    return this.serial.run(req.providerId, () => this.doStart(req));
   }
 
   /** Stop a provider for good (no restart). */
   stop(providerId: string): Promise<ProviderStopResult> {
-    return this.serialized(providerId, () => this.doStop(providerId));
+    return this.serial.run(providerId, () => this.doStop(providerId));
   }
 
   async stopAll(): Promise<void> {
@@ -299,12 +300,6 @@ export class ProviderSupervisor {
     else this.d.log.warn(line, fields);
   }
 
-  private serialized<T>(providerId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(providerId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    this.locks.set(providerId, next.catch(() => undefined));
-    return next;
-  }
 }
 
 function snapshot(e: ProviderEntry): ProviderEntry {

@@ -31,6 +31,7 @@ import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, 
 import { Kvm, type KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { untilDeadline } from "../../nats/jetstream-retry.js";
+import { KeyedQueue } from "../../protocol/keyed-queue.js";
 import { kvCopies, withReplicas } from "../../nats/replicas.js";
 import { added, counterValue, encoder, other, reused, type Effect, type Store } from "./keyvalue-store.js";
 import { messageOf } from "../../protocol/index.js";
@@ -98,8 +99,8 @@ export class JetStreamStore implements Store {
   private readonly known = new Map<string, Counter>();
   /** By store: the stream sequence of the last write this provider was acknowledged. */
   private readonly lastAck = new Map<string, number>();
-  /** The last increment queued on each counter (each store, if replicated), for the next to wait on. */
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Increments one at a time on each counter (each store, if replicated). */
+  private readonly increments = new KeyedQueue();
 
   constructor(nc: NatsConnection, domain?: string) {
     this.js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS, ...(domain ? { domain } : {}) });
@@ -198,15 +199,7 @@ export class JetStreamStore implements Store {
    */
   async increment(name: string, k: string, delta: bigint, effect: Effect): Promise<bigint> {
     const b = await this.bucket(name);
-    const queue = b.replicated ? name : `${name}/${k}`;
-    const run = (this.queues.get(queue) ?? Promise.resolve()).then(() => this.incrementNow(b, k, delta, effect));
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(queue, tail);
-    void tail.then(() => this.queues.get(queue) === tail && this.queues.delete(queue));
-    return run;
+    return this.increments.run(b.replicated ? name : `${name}/${k}`, () => this.incrementNow(b, k, delta, effect));
   }
 
   private async incrementNow(b: Bucket, k: string, delta: bigint, effect: Effect): Promise<bigint> {
