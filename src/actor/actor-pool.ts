@@ -280,7 +280,7 @@ export class ActorPool implements ActorInstances {
       });
     } catch (e) {
       void this.retire(slot);
-      throw new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId}: an instance failed to start: ${messageOf(e)}`);
+      throw new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId}: an instance failed to start: ${messageOf(e)}`, { cause: e });
     }
   }
 
@@ -358,7 +358,7 @@ export class ActorPool implements ActorInstances {
     } catch (e) {
       // Arguments that cannot be cloned to the worker (none that came off the wire): this call fails, the instance is untouched.
       this.stats.failed++;
-      p.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(inv)} cannot be passed to an instance: ${messageOf(e)}`));
+      p.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(inv)} cannot be passed to an instance: ${messageOf(e)}`, { cause: e }));
       return;
     }
     const timer = after(inv.deadline - Date.now(), () => this.onDeadline(slot));

@@ -254,7 +254,7 @@ export function parsePolicyRules(text: string, source = "policy"): PolicyRules {
   try {
     raw = parseYaml(text);
   } catch (e) {
-    throw new LatticeError(ErrorCode.BadRequest, `${source} is not valid YAML or JSON: ${messageOf(e)}`);
+    throw new LatticeError(ErrorCode.BadRequest, `${source} is not valid YAML or JSON: ${messageOf(e)}`, { cause: e });
   }
   const file = validate(PolicyFile, raw, source);
   const rules = file.rules.map((r, index): CompiledRule => {

@@ -226,7 +226,7 @@ export class InvocationServer {
       if (!claim.mine) return await claim.reply;
     } catch (e) {
       // Without the ledger a non-idempotent call must not run: it might run twice.
-      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${messageOf(e)}`));
+      return this.failure(isLatticeError(e) ? e : new LatticeError(ErrorCode.Unavailable, `the call ledger is unreachable: ${messageOf(e)}`, { cause: e }));
     }
     const reply = await this.run(to, c);
     await ledger.record(c.callId, reply).catch((e: unknown) => this.opts.onError?.(`could not record call ${c.callId}: ${String(e)}`));

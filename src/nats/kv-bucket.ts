@@ -45,7 +45,7 @@ export class KvBucket {
     const create = (replicas: number) => this.kvm.create(this.name, { ...kvCopies(replicas), ...this.opts.config });
     this.kv ??= (this.opts.compareAndSet ? create(1) : withReplicas(create)).catch((e: unknown) => {
       this.kv = undefined;
-      throw new LatticeError(ErrorCode.Unavailable, `${this.opts.what} (JetStream KV ${this.name}) is unreachable: ${messageOf(e)}`);
+      throw new LatticeError(ErrorCode.Unavailable, `${this.opts.what} (JetStream KV ${this.name}) is unreachable: ${messageOf(e)}`, { cause: e });
     });
     return this.kv;
   }

@@ -100,7 +100,7 @@ export function signClaims(opts: SignOptions): Signed {
   try {
     subject = opts.subjectSeed === undefined ? createModuleKey() : moduleKeyFromSeed(opts.subjectSeed);
   } catch (e) {
-    throw new LatticeError(ErrorCode.BadRequest, `subject seed: ${messageOf(e)}`);
+    throw new LatticeError(ErrorCode.BadRequest, `subject seed: ${messageOf(e)}`, { cause: e });
   }
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   const body: ActorClaimsBody = { name: opts.name, ...(opts.version !== undefined ? { version: opts.version } : {}), caps: [...new Set(opts.caps ?? [])], hash: opts.hash };

@@ -39,11 +39,13 @@ export class LatticeError extends Error {
   /** For `guest_error`: the error value of the function's `result`. */
   payload?: unknown;
 
+  /** `options.cause`: the error underneath (a NATS or JetStream error), for logs and debuggers; never sent. */
   constructor(
     readonly code: ErrorCode,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 
   toWire(): { code: ErrorCode; message: string; payload?: unknown } {
