@@ -20,7 +20,9 @@
  * - A member's first answered call is not a measurement: it pays what a first call costs once (a
  *   JavaScript instance warming up, caches filling), often ten times the next, and a member
  *   scored by it would be left out until its estimate went stale. The members answers, taken in
- *   one question for all, are the first comparison.
+ *   one question for all, are the first guess, which the first measurement replaces; until then a
+ *   member is kept out only while it has more calls in flight (measured: one busy moment at the
+ *   members question sent 56 of 60 calls to one of two equal hosts).
  * - The attempt timeout is TCP's retransmission timeout over the target's round trips (smoothed
  *   round trip + 4 × its variation), between MIN_ATTEMPT_MS and MAX_ATTEMPT_MS.
  * - Members are learned from the answers (`at` and `by` of every reply) and by asking the target's
@@ -64,8 +66,9 @@ class RoundTrip {
   /** When the last sample came (performance.now()). */
   at = 0;
 
-  add(ms: number, now = performance.now()): void {
-    const stale = now - this.at >= STALE_MS;
+  /** `anew`: this sample replaces the estimate, whatever its age. */
+  add(ms: number, anew = false, now = performance.now()): void {
+    const stale = anew || now - this.at >= STALE_MS;
     this.at = now;
     if (this.srtt === 0 || stale) {
       this.srtt = ms;
@@ -148,9 +151,18 @@ export class TargetRoutes {
     if (!tried && Math.random() < EXPLORE) return undefined;
     if (!b) return a;
     const [sa, sb] = [this.score(a), this.score(b)];
-    if (2 * sa < sb && sb - sa > PREFER_GAP_MS) return a;
-    if (2 * sb < sa && sa - sb > PREFER_GAP_MS) return b;
+    if (2 * sa < sb && sb - sa > PREFER_GAP_MS && this.mayLose(b, a)) return a;
+    if (2 * sb < sa && sa - sb > PREFER_GAP_MS && this.mayLose(a, b)) return b;
     return Math.random() < 0.5 ? a : b;
+  }
+
+  /**
+   * Whether `loser`'s estimate is sure enough to keep it out: measured on a call it answered.
+   * The members answer alone (taken while its process was busy, say) only counts with more calls
+   * in flight there, so such a member is tried a call at a time until it has been measured.
+   */
+  private mayLose(loser: Member, winner: Member): boolean {
+    return loser.answered > 1 || loser.inflight > winner.inflight;
   }
 
 
@@ -166,7 +178,8 @@ export class TargetRoutes {
     this.rtt.add(ms);
     if (!at) return;
     const m = this.member(at, by ?? at);
-    if (m.answered > 0) m.rtt.add(ms);
+    // The second answer is the first measurement: it replaces the members answer's guess.
+    if (m.answered > 0) m.rtt.add(ms, m.answered === 1);
     m.answered++;
     m.strikes = 0;
     m.avoidUntil = 0;
