@@ -4,37 +4,16 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, CliProcess, runCli, type CliResult } from "./kit/cli.js";
+import { CliProcess, runCli } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";
 import { Cleanup, host, natsServer } from "./kit/lattice.js";
 import { until } from "./kit/poll.js";
 
 /** NATS gives up on a silent server after 3 s (5 s for hosts and streams); the rest is start-up on a busy machine. */
 const EXIT_BOUND_MS = 25_000;
-
-/** Run a command whose stdout is a pipe nobody reads any more, as after `| head -1` has exited. */
-function runWithClosedStdout(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    // Closed before the command can have written anything: its first write finds no reader.
-    child.stdout.destroy();
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`lattice ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: "", stderr });
-    });
-  });
-}
 
 /** Run `jobs` with at most `n` at a time (the machine has 2 cores). */
 async function limited<T>(n: number, jobs: Array<() => Promise<T>>): Promise<T[]> {
@@ -98,7 +77,7 @@ describe("lattice CLI exits", () => {
       ["get", "hosts", "--nats-url", nats.clientUrl],
       ["get", "hosts", "--help"],
     ]) {
-      const r = await runWithClosedStdout(args);
+      const r = await runCli(args, {}, 30_000, { closedStdout: true });
       assert.equal(r.stderr, "", `lattice ${args.join(" ")}`);
       assert.equal(r.code, 141, `lattice ${args.join(" ")}`);
     }

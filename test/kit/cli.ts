@@ -11,13 +11,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run a command to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<CliResult> {
+/**
+ * Run a command to completion. `closedStdout`: its stdout is a pipe nobody reads any more, as
+ * after `| head -1` has exited, closed before the command can have written anything.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, o: { closedStdout?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    if (o.closedStdout) child.stdout.destroy();
+    else child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
