@@ -10,7 +10,7 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { AppStore, parseManifest } from "../src/apps/index.js";
-import { connectNode, freePort } from "../src/nats/node.js";
+import { connectNode, freePort } from "../src/nats/node/index.js";
 import { RESILIENT } from "../src/nats/index.js";
 import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "../test/kit/cli.js";

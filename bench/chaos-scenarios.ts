@@ -14,7 +14,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { RESILIENT, parseServers } from "../src/nats/index.js";
-import { connectNode } from "../src/nats/node.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { Subjects, parseArtifactRef, type AppStatus, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "../test/kit/cli.js";
 import { watEcho } from "../test/kit/fixtures.js";

@@ -9,7 +9,7 @@ import { Host } from "../src/host/index.js";
 import { NodeActorRuntime } from "../src/actor/node-runtime.js";
 import { silentLogger } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
-import { connectNode } from "../src/nats/node.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { parseArtifactRef, type AppStatus, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess } from "../test/kit/cli.js";
 import { watEcho } from "../test/kit/fixtures.js";

@@ -5,7 +5,7 @@
  */
 import { silentLogger } from "../src/host/index.js";
 import { RESILIENT } from "../src/nats/index.js";
-import { connectNode } from "../src/nats/node.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { Provider } from "../src/provider/index.js";
 
 const servers = process.argv[2];

@@ -3,7 +3,7 @@
  * Each run starts a fresh host (own connection, own nkey) and stops it afterwards.
  */
 import { Host } from "../src/host/index.js";
-import { connectNode } from "../src/nats/node.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { summarize, type Summary } from "./stats.js";
 
 export interface DiscoveryResult {

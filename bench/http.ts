@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../src/nats/node.js";
+import { freePort } from "../src/nats/node/index.js";
 import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "../test/kit/cli.js";
 import { exampleComponentPath } from "../test/kit/fixtures.js";

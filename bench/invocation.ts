@@ -13,7 +13,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { createServer, createUser, fromPublic } from "@nats-io/nkeys";
 import { invoke } from "../src/nats/invocations.js";
 import { CallSigner, LatticeState, RESILIENT } from "../src/nats/index.js";
-import { connectNode } from "../src/nats/node.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { ErrorCode, LatticeError, Subjects, base32Decode } from "../src/protocol/index.js";
 import { summarize, type Summary } from "./stats.js";
 

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { findExecutable } from "../src/nats/node.js";
+import { findExecutable } from "../src/nats/node/index.js";
 
 export interface WrkResult {
   requests: number;

@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
-import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/nats/node.js";
+import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/nats/node/index.js";
 import { LATTICE_VERSION } from "../src/protocol/index.js";
 import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";

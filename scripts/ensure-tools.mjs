@@ -6,7 +6,7 @@
 //   node scripts/ensure-tools.mjs          print where each is; install what is missing or fail (exit 1)
 //   node scripts/ensure-tools.mjs --soft   quiet when all are found; warn (exit 0) when one cannot be had
 import { spawnSync } from "node:child_process";
-import { findExecutable, findNatsServer, natsServerVersion, NATS_SERVER_INSTALL_HINT } from "../dist/src/nats/server-binary.js";
+import { findExecutable, findNatsServer, natsServerVersion, NATS_SERVER_INSTALL_HINT } from "../dist/src/nats/node/server-binary.js";
 
 const soft = process.argv.includes("--soft");
 

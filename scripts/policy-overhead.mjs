@@ -8,7 +8,7 @@ import { NodeActorRuntime } from "../dist/src/actor/node-runtime.js";
 import { LatticeClient } from "../dist/src/ctl/index.js";
 import { Host, PolicyGate, parsePolicyRules, silentLogger } from "../dist/src/host/index.js";
 import { ArtifactStore } from "../dist/src/nats/artifact-store.js";
-import { connectNode, startNatsServer } from "../dist/src/nats/node.js";
+import { connectNode, startNatsServer } from "../dist/src/nats/node/index.js";
 import { watEcho } from "../dist/test/kit/fixtures.js";
 
 const TOTAL = Number(process.env.CALLS ?? 20_000);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LatticeClient, type PlacementResult } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import { invoke } from "../src/nats/invocations.js";
 import { Subjects, type HostInfo, type HostInventory } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";

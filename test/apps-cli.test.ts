@@ -15,7 +15,7 @@ import { AppStore, parseManifest, reconcilerExtension } from "../src/apps/index.
 import { LatticeClient } from "../src/ctl/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { invoke } from "../src/nats/invocations.js";
-import { freePort } from "../src/nats/node.js";
+import { freePort } from "../src/nats/node/index.js";
 import { Subjects, parseArtifactRef, type AppStatus, type HostInventory } from "../src/protocol/index.js";
 import { cliJson, runCli } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";

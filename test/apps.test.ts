@@ -15,7 +15,7 @@ import type { Host } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { invoke } from "../src/nats/invocations.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import { EventType, LEASE_KEY, Subjects, parseArtifactRef, type AppStatus, type AppStatusChanged, type HostInfo, type HostInventory } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";

@@ -10,7 +10,7 @@ import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { digestOf } from "../src/nats/wasm-binary.js";
 import { ArtifactStore, DIGEST_METADATA_KEY, artifactBucketName, type ArtifactInfo } from "../src/nats/artifact-store.js";
-import type { NatsServer } from "../src/nats/server-launcher.js";
+import type { NatsServer } from "../src/nats/node/server-launcher.js";
 import { ErrorCode, LatticeError, parseArtifactRef } from "../src/protocol/index.js";
 import { Cleanup, connection, natsServer } from "./kit/lattice.js";
 import { runCli } from "./kit/cli.js";

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { Cleanup, natsServer } from "./kit/lattice.js";

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Host } from "../src/host/index.js";
-import type { NatsServer } from "../src/nats/server-launcher.js";
+import type { NatsServer } from "../src/nats/node/server-launcher.js";
 import { ControlOp, MAX_CONTROL_PAYLOAD, Subjects, makeEvent, EventType, encode } from "../src/protocol/index.js";
 import { LatticeClient } from "../src/ctl/index.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";

@@ -17,7 +17,7 @@ import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import {
   ClaimsError,
   LatticeError,

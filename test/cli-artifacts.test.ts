@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArtifactStore, type ArtifactInfo } from "../src/nats/artifact-store.js";
-import type { NatsServer } from "../src/nats/server-launcher.js";
+import type { NatsServer } from "../src/nats/node/server-launcher.js";
 import { cliJson, runCli } from "./kit/cli.js";
 import { watEcho, watThing } from "./kit/fixtures.js";
 import { Cleanup, connection, natsServer } from "./kit/lattice.js";

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isPidAlive } from "../src/nats/server-launcher.js";
+import { isPidAlive } from "../src/nats/node/server-launcher.js";
 import { CLI, CliProcess, runCli } from "./kit/cli.js";
 import { exampleInputs } from "./kit/fixtures.js";
 import { Cleanup } from "./kit/lattice.js";

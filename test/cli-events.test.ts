@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../src/nats/free-port.js";
+import { freePort } from "../src/nats/node/free-port.js";
 import { CliProcess, runCli } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";
 import { Cleanup, host, natsServer } from "./kit/lattice.js";

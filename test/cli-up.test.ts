@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostInfo } from "../src/protocol/index.js";
-import { freePort } from "../src/nats/free-port.js";
+import { freePort } from "../src/nats/node/free-port.js";
 import { cliJson, runCli } from "./kit/cli.js";
 import { Cleanup, natsServer } from "./kit/lattice.js";
 

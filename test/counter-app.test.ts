@@ -6,8 +6,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { NatsServer } from "../src/nats/node.js";
-import { freePort } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
+import { freePort } from "../src/nats/node/index.js";
 import type { HostInfo, HostInventory } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { exampleComponentPath } from "./kit/fixtures.js";

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { invoke } from "../src/nats/invocations.js";
 import { Subjects } from "../src/protocol/index.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import type { Host } from "../src/host/index.js";
 import { runCli } from "./kit/cli.js";
 import { exampleComponentPath } from "./kit/fixtures.js";

@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FaultProxy } from "./kit/fault-proxy.js";
 import { Cleanup, natsServer } from "./kit/lattice.js";
-import { connectNode } from "../src/nats/node.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { until } from "./kit/poll.js";
 
 describe("fault proxy", () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess, cliJson } from "./kit/cli.js";
 import { Cleanup, host, natsServer } from "./kit/lattice.js";
-import type { NatsServer } from "../src/nats/server-launcher.js";
+import type { NatsServer } from "../src/nats/node/server-launcher.js";
 
 const HEARTBEAT_MS = 1_000;
 

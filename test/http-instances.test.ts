@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { LatticeClient } from "../src/ctl/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import { freePort, type NatsServer } from "../src/nats/node.js";
+import { freePort, type NatsServer } from "../src/nats/node/index.js";
 import { parseArtifactRef } from "../src/protocol/index.js";
 import { exampleComponent, type ActorName } from "./kit/fixtures.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";

@@ -9,7 +9,7 @@ import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import { freePort, type NatsServer } from "../src/nats/node.js";
+import { freePort, type NatsServer } from "../src/nats/node/index.js";
 import { parseArtifactRef } from "../src/protocol/index.js";
 import { exampleComponent } from "./kit/fixtures.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";

@@ -15,7 +15,7 @@ import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import { freePort, type NatsServer } from "../src/nats/node.js";
+import { freePort, type NatsServer } from "../src/nats/node/index.js";
 import { HTTP_HANDLE, HTTP_INCOMING_HANDLER, type HttpRequest, type HttpResponse } from "../src/protocol/http.js";
 import { isLatticeError, parseArtifactRef } from "../src/protocol/index.js";
 import type { ProviderIpc } from "../src/provider/index.js";

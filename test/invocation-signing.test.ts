@@ -17,8 +17,8 @@ import { createCurve, createServer, createUser } from "@nats-io/nkeys";
 import { LatticeClient } from "../src/ctl/index.js";
 import type { Host } from "../src/host/index.js";
 import { CallSigner, InvocationGuard, InvocationServer, invoke, LatticeState, SessionKeyCache, SigningKey, type SigningSessions } from "../src/nats/index.js";
-import { callMac } from "../src/nats/hmac.js";
-import type { NatsServer } from "../src/nats/node.js";
+import { callMac } from "../src/nats/signing/hmac.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import {
   ErrorCode,
   LatticeError,

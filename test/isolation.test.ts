@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { LatticeClient } from "../src/ctl/index.js";
-import type { NatsServer } from "../src/nats/server-launcher.js";
+import type { NatsServer } from "../src/nats/node/server-launcher.js";
 import type { HostInfo } from "../src/protocol/index.js";
 import { cliJson, runCli } from "./kit/cli.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";

@@ -74,3 +74,34 @@ describe("layers", () => {
     assert.deepEqual(upward, [], `imports that do not point down:\n  ${upward.join("\n  ")}`);
   });
 });
+
+/**
+ * The entry points a browser page bundles: what they reach through value imports must not need
+ * Node (`node:*` modules, or the Node edges kept behind their own entries).
+ */
+const BROWSER_ENTRIES = ["protocol/index.ts", "nats/index.ts", "actor/index.ts", "host/index.ts", "ctl/index.ts", "apps/index.ts"];
+
+/** Specifiers of a file's value imports (type-only imports and re-exports are erased by tsc). */
+function valueImportsOf(text: string): string[] {
+  const found = text.matchAll(/^\s*(?:import|export)\s+(?!type\b)(?:[^"';]*?\bfrom\s*)?"([^"]+)"|\bimport\s*\(\s*"([^"]+)"\s*\)/gm);
+  return [...found].map((m) => (m[1] ?? m[2])!);
+}
+
+describe("browser-safe entry points", () => {
+  it("reach no node: module through value imports", () => {
+    const found: string[] = [];
+    for (const entry of BROWSER_ENTRIES) {
+      const seen = new Set<string>();
+      const walk = (file: string, via: string[]) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const spec of valueImportsOf(readFileSync(file, "utf8"))) {
+          if (spec.startsWith("node:")) found.push(`${[...via, relative(SRC, file)].join(" → ")} imports "${spec}"`);
+          else if (spec.startsWith(".")) walk(resolve(dirname(file), spec).replace(/\.js$/, ".ts"), [...via, relative(SRC, file)]);
+        }
+      };
+      walk(join(SRC, entry), []);
+    }
+    assert.deepEqual(found, [], `Node-only imports reachable from a browser entry:\n  ${found.join("\n  ")}`);
+  });
+});

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Host } from "../src/host/index.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import type { Link, NamedConfig } from "../src/protocol/index.js";
 import { cliJson, runCli } from "./kit/cli.js";
 import { watNeedsImport, watThing } from "./kit/fixtures.js";

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
 import * as assert from "node:assert/strict";
-import { freePort } from "../src/nats/free-port.js";
-import { findNatsServer, natsServerVersion, requireNatsServer } from "../src/nats/server-binary.js";
+import { freePort } from "../src/nats/node/free-port.js";
+import { findNatsServer, natsServerVersion, requireNatsServer } from "../src/nats/node/server-binary.js";
 import { quoteConf, renderNatsConfig, type NatsServerOptions } from "../src/nats/server-config.js";
-import { startNatsServer, stopPid, type LaunchOptions, type NatsServer } from "../src/nats/server-launcher.js";
+import { startNatsServer, stopPid, type LaunchOptions, type NatsServer } from "../src/nats/node/server-launcher.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -14,7 +14,7 @@ import { LatticeClient } from "../src/ctl/index.js";
 import { evaluateRules, parsePolicyRules, type Host, type PolicyOptions } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import { isLatticeError, type HostInfo, type LatticeError, type PolicyDenied, type PolicyReply, type PolicyRequest } from "../src/protocol/index.js";
 import { CliProcess } from "./kit/cli.js";
 import { watEcho, watNeedsImport, watThing } from "./kit/fixtures.js";

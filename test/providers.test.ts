@@ -16,7 +16,7 @@ import { LatticeClient } from "../src/ctl/index.js";
 import { silentLogger, type Host } from "../src/host/index.js";
 import { ProviderSupervisor, type LaunchSpec, type LaunchedProcess, type ProviderLauncher } from "../src/host/provider-supervisor.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
-import type { NatsServer } from "../src/nats/node.js";
+import type { NatsServer } from "../src/nats/node/index.js";
 import type { ProviderIpc } from "../src/provider/index.js";
 import { isLatticeError, type AnyCloudEvent, type EventData, type EventType, type HostInfo, type HostInventory, type ProviderEntry, type ProviderStartResult } from "../src/protocol/index.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";

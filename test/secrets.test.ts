@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { createServer, createUser } from "@nats-io/nkeys";
-import { connectNode, connectionAuth, type NatsServer } from "../src/nats/node.js";
+import { connectNode, connectionAuth, type NatsServer } from "../src/nats/node/index.js";
 import type { HostInfo, HostInventory } from "../src/protocol/index.js";
 import { CliProcess, runCli, type CliResult } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";

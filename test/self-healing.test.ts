@@ -11,7 +11,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Host } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { invoke } from "../src/nats/invocations.js";
-import { freePort, type NatsServer } from "../src/nats/node.js";
+import { freePort, type NatsServer } from "../src/nats/node/index.js";
 import { InvocationMember, Subjects, decode, decodeReply, encodeCall, isLatticeError, parseArtifactRef, type HostInfo } from "../src/protocol/index.js";
 import { CliProcess, runCli } from "./kit/cli.js";
 import { FaultProxy } from "./kit/fault-proxy.js";

@@ -1,6 +1,6 @@
 /** Turning any failure into the one-line message the CLI prints before exiting non-zero. */
 import { NatsUnreachableError } from "../nats/connection-options.js";
-import { NatsServerStartError } from "../nats/server-launcher.js";
+import { NatsServerStartError } from "../nats/node/server-launcher.js";
 import { isLatticeError } from "../protocol/index.js";
 
 /** A failure whose message is already what the user should read. */

@@ -15,8 +15,8 @@ import {
   type PolicyFailMode,
   type PolicyOptions,
 } from "../host/index.js";
-import { authToEnv, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
-import { connectNode } from "../nats/connect-node.js";
+import { authToEnv, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
+import { connectNode } from "../nats/node/connect.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { CliError } from "./errors.js";
 import { collectLabel, parseDuration, parseIssuers } from "./parse.js";

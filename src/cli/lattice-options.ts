@@ -2,8 +2,8 @@
 import { Option, type Command } from "commander";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LatticeClient } from "../ctl/index.js";
-import { AUTH_ENV, connectionAuth, type NatsAuth } from "../nats/auth-node.js";
-import { connectNode } from "../nats/connect-node.js";
+import { AUTH_ENV, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
+import { connectNode } from "../nats/node/connect.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { DEFAULT_LATTICE } from "../host/index.js";
 import { assertLatticeName, isLatticeError } from "../protocol/index.js";

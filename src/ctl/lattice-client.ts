@@ -5,7 +5,7 @@
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { Static } from "@sinclair/typebox";
-import type { CallSigner } from "../nats/call-signing.js";
+import type { CallSigner } from "../nats/signing/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
 import { actorRefusal, isRefusal, matches, place, providerRefusal, rankForProvider, signerOf, toWireError, type Candidate } from "./placement.js";

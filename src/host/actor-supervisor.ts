@@ -10,7 +10,7 @@ import { assertComponent } from "../nats/wasm-binary.js";
 import { verifyComponentClaims } from "../actor/wasm-claims.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
 import type { CallLedger } from "../nats/call-ledger.js";
-import type { InvocationGuard } from "../nats/call-signing.js";
+import type { InvocationGuard } from "../nats/signing/call-signing.js";
 import { InvocationServer, type InvocationPolicy } from "../nats/invocations.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
@@ -31,7 +31,7 @@ import {
   type Subjects,
 } from "../protocol/index.js";
 import { restrictToCaps } from "./link-router.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../protocol/logging.js";
 import type { PolicyGate } from "./policy.js";
 import { KeyedQueue } from "../protocol/keyed-queue.js";
 

@@ -15,7 +15,7 @@ import {
   type ControlOp,
   type Subjects,
 } from "../protocol/index.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../protocol/logging.js";
 
 export interface ControlHandler<S extends TSchema = TSchema> {
   request: S;

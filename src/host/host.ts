@@ -6,8 +6,8 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
-import type { CallSecurity } from "../nats/call-security.js";
-import { emptyGuardStats, type GuardStats } from "../nats/call-signing.js";
+import type { CallSecurity } from "../nats/signing/call-security.js";
+import { emptyGuardStats, type GuardStats } from "../nats/signing/call-signing.js";
 import { CallLedger } from "../nats/call-ledger.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { member } from "../nats/member.js";
@@ -43,7 +43,7 @@ import type { LatticeView } from "../nats/lattice-view.js";
 import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
-import { silentLogger, type Logger } from "./logger.js";
+import { silentLogger, type Logger } from "../protocol/logging.js";
 
 export const DEFAULT_LATTICE = "default";
 export const DEFAULT_HEARTBEAT_MS = 1_000;

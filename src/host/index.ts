@@ -2,7 +2,8 @@
 export { Host, DEFAULT_HEARTBEAT_MS, DEFAULT_LATTICE, type HostOptions, type HostExtension } from "./host.js";
 export { LatticeView, EXPIRY_BEATS, type ViewHost, type ViewChange, type ViewStats } from "../nats/lattice-view.js";
 export { hostIdentity, type HostIdentity } from "./identity.js";
-export { consoleLogger, silentLogger, type Logger, type LogLevel } from "./logger.js";
+export { silentLogger, type Logger, type LogLevel } from "../protocol/logging.js";
+export { consoleLogger } from "../provider/console-logger.js";
 export type { ControlStats } from "./control-responder.js";
 export { ActorSupervisor, NON_IDEMPOTENT_KEY, type SupervisorDeps } from "./actor-supervisor.js";
 export {

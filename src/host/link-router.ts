@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { HostCall, ImportForwarder } from "../actor/runtime.js";
-import type { CallSigner } from "../nats/call-signing.js";
+import type { CallSigner } from "../nats/signing/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { ErrorCode, LatticeError, capsAllow, unversioned, type ActorClaims, type Subjects } from "../protocol/index.js";

@@ -23,7 +23,7 @@ import {
   type PolicyHost,
   type PolicyRequest,
 } from "../protocol/index.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../protocol/logging.js";
 
 export type PolicyFailMode = "open" | "closed";
 

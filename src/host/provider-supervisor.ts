@@ -19,7 +19,7 @@ import {
   type ProviderStopResult,
 } from "../protocol/index.js";
 import { PROVIDER_ENV, type ProviderLogRecord } from "../protocol/provider-process.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../protocol/logging.js";
 import type { PolicyGate } from "./policy.js";
 import { KeyedQueue } from "../protocol/keyed-queue.js";
 

@@ -6,7 +6,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { CallLedger } from "./call-ledger.js";
-import type { InvocationGuard } from "./call-signing.js";
+import type { InvocationGuard } from "./signing/call-signing.js";
 import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
 import { RecentReplies } from "./recent-replies.js";

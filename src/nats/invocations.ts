@@ -4,7 +4,7 @@
  * other end is `InvocationServer` (invocation-server.ts).
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import type { CallSigner } from "./call-signing.js";
+import type { CallSigner } from "./signing/call-signing.js";
 import { outbox } from "./outbox.js";
 import { isNoResponders, isTimeout } from "./request-errors.js";
 import { routerOf, type Member, type TargetRoutes } from "./router.js";

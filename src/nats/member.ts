@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Subjects } from "../protocol/index.js";
-import { callSecurity, type CallSecurity } from "./call-security.js";
+import { callSecurity, type CallSecurity } from "./signing/call-security.js";
 import { LatticeState, StateCache } from "./lattice-state.js";
 import { LatticeView } from "./lattice-view.js";
 

@@ -1,7 +1,7 @@
 /**
  * Signed invocations: what a caller signs, where the signature sits in the call envelope, the
  * lattice setting that turns verification on, and the replay memory of a verifier. Pure: the
- * cryptography is done in nats/ (call-signing.ts, ed25519.ts, hmac.ts).
+ * cryptography is done in nats/signing/ (call-signing.ts, ed25519.ts, hmac.ts).
  *
  * Two modes, told apart by the envelope's length:
  * - Ed25519, per call: `[args, deadline, callId, source, link, traceparent, signer, issuedAt,

@@ -24,7 +24,7 @@ export const PROVIDER_ENV = {
 } as const;
 
 /**
- * The NATS credentials settings, by `NatsAuth` field (`nats/auth-node.ts`): a host passes its own
+ * The NATS credentials settings, by `NatsAuth` field (`nats/node/auth.ts`): a host passes its own
  * to its providers, so a provider connects as its host does; the CLI's options default to them.
  */
 export const NATS_AUTH_ENV = {

@@ -6,8 +6,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { LatticeView } from "../nats/lattice-view.js";
 import type { Logger } from "../protocol/logging.js";
-import type { CallSecurity } from "../nats/call-security.js";
-import type { CallSigner, GuardStats } from "../nats/call-signing.js";
+import type { CallSecurity } from "../nats/signing/call-security.js";
+import type { CallSigner, GuardStats } from "../nats/signing/call-signing.js";
 import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { member } from "../nats/member.js";

@@ -7,8 +7,8 @@
  */
 import { logsAt, type Logger, type LogLevel } from "../protocol/logging.js";
 import { NATS_AUTH_ENV, PROVIDER_ENV, type ProviderIpc } from "../protocol/provider-process.js";
-import { authFromEnv, connectionAuth } from "../nats/auth-node.js";
-import { connectNode } from "../nats/connect-node.js";
+import { authFromEnv, connectionAuth } from "../nats/node/auth.js";
+import { connectNode } from "../nats/node/connect.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { consoleLogger } from "./console-logger.js";
 import { Provider } from "./provider.js";

@@ -1,9 +1,9 @@
 /** In-process hosts and servers for tests, each registered for cleanup. */
 import { NodeActorRuntime } from "../../src/actor/node-runtime.js";
 import { Host, silentLogger, type HostOptions } from "../../src/host/index.js";
-import { connectNode } from "../../src/nats/connect-node.js";
+import { connectNode } from "../../src/nats/node/connect.js";
 import { NodeProviderLauncher } from "../../src/provider/node-launcher.js";
-import { startNatsServer, type LaunchOptions, type NatsServer } from "../../src/nats/server-launcher.js";
+import { startNatsServer, type LaunchOptions, type NatsServer } from "../../src/nats/node/server-launcher.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /** Collects cleanups and runs them in reverse order; pass `cleanup.run` to `after`. */

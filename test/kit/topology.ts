@@ -5,7 +5,7 @@
  *
  *   await topology(cleanup, { hub: 3, leaves: { east: {}, west: { proxied: true }, edge: { parent: "east" } } })
  */
-import { freePort, type NatsServer } from "../../src/nats/node.js";
+import { freePort, type NatsServer } from "../../src/nats/node/index.js";
 import { FaultProxy } from "./fault-proxy.js";
 import type { Cleanup} from "./lattice.js";
 import { natsServer } from "./lattice.js";

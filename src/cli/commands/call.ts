@@ -1,7 +1,7 @@
 /** `lattice call TARGET INTERFACE.FUNCTION [ARGS_JSON]`: one invocation, result as JSON on stdout. */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { CallSigner } from "../../nats/call-signing.js";
+import { CallSigner } from "../../nats/signing/call-signing.js";
 import { DEFAULT_CALL_TIMEOUT_MS, messageOf } from "../../protocol/index.js";
 import { CliError } from "../errors.js";
 import { withClient, withLatticeOptions, withTimeoutOption, type LatticeOpts } from "../lattice-options.js";

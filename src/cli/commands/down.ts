@@ -1,6 +1,6 @@
 /** `lattice down`: stop what `lattice up` started, cleanly (host_stopped first, then NATS). */
 import { Command, Option } from "commander";
-import { isPidAlive, stopPid } from "../../nats/server-launcher.js";
+import { isPidAlive, stopPid } from "../../nats/node/server-launcher.js";
 import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
 import { printJson } from "../output.js";
 import { defaultStateDir, readUpRecord, removeUpRecord } from "../up-state.js";

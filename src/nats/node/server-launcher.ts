@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.js";
 import { requireNatsServer } from "./server-binary.js";
-import { DEFAULT_NATS_HOST, renderNatsConfig, type JetStreamOptions, type NatsServerOptions } from "./server-config.js";
+import { DEFAULT_NATS_HOST, renderNatsConfig, type JetStreamOptions, type NatsServerOptions } from "../server-config.js";
 
 /** How many log lines {@link NatsServer.logs} keeps. */
 const LOG_LINES = 200;

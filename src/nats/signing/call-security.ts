@@ -4,7 +4,7 @@
  * verifies incoming calls, fetching other signers' session keys as itself.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Subjects } from "../protocol/index.js";
+import type { Subjects } from "../../protocol/index.js";
 import { CallSigner, InvocationGuard, type GuardOptions } from "./call-signing.js";
 import { SessionKeyCache } from "./session-key-cache.js";
 import type { SessionOptions } from "./signing-sessions.js";

@@ -5,7 +5,7 @@
  * still decodes and checks the keys.
  */
 import { fromPublic, fromSeed } from "@nats-io/nkeys";
-import { base32Decode, isSignerKey } from "../protocol/index.js";
+import { base32Decode, isSignerKey } from "../../protocol/index.js";
 import { nodeCrypto } from "./node-crypto.js";
 
 export type Sign = (message: Uint8Array) => Uint8Array | Promise<Uint8Array>;

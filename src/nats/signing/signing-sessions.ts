@@ -21,7 +21,7 @@ import {
   type SessionFields,
   type SessionKeyAnswer,
   type Subjects,
-} from "../protocol/index.js";
+} from "../../protocol/index.js";
 import { VerifyingKeys, type SigningKey } from "./ed25519.js";
 import { callMac, type CallMac } from "./hmac.js";
 

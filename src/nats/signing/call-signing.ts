@@ -20,7 +20,7 @@ import {
   type CallEnvelope,
   type InvocationSecurity,
   type Subjects,
-} from "../protocol/index.js";
+} from "../../protocol/index.js";
 import { SigningKey, VerifyingKeys } from "./ed25519.js";
 import { sameBytes } from "./hmac.js";
 import type { SessionKey, SessionKeyCache } from "./session-key-cache.js";

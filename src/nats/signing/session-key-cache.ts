@@ -18,10 +18,10 @@ import {
   sessionRequestMessage,
   toBase64Url,
   type Subjects,
-} from "../protocol/index.js";
+} from "../../protocol/index.js";
 import { VerifyingKeys, type SigningKey } from "./ed25519.js";
 import { callMac, type CallMac } from "./hmac.js";
-import { isNoResponders, isTimeout } from "./request-errors.js";
+import { isNoResponders, isTimeout } from "../request-errors.js";
 
 /** A session key as a verifier holds it. */
 export interface SessionKey {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from "@nats-io/nats-core";
-import { NATS_AUTH_ENV } from "../protocol/provider-process.js";
+import { NATS_AUTH_ENV } from "../../protocol/provider-process.js";
 
 export interface NatsAuth {
   /** A .creds file (JWT + nkey seed), as nsc makes them. */
