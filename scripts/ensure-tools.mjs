@@ -1,5 +1,6 @@
 // Makes sure the system tools lattice needs are there: nats-server (for `lattice up` and the
-// tests) and wrk (the HTTP load tool of `npm run bench`). `npm run setup` runs it, and
+// tests), wrk (the HTTP load tool of `npm run bench`) and Chromium (the browser tests drive it
+// with playwright-core). `npm run setup` runs it, and
 // npm's `prepare` (with --soft) right after the TypeScript build. Uses the compiled search of
 // src/nats for nats-server. As root on Debian/Ubuntu it installs what is missing with apt-get.
 //
@@ -7,6 +8,7 @@
 //   node scripts/ensure-tools.mjs --soft   quiet when all are found; warn (exit 0) when one cannot be had
 import { spawnSync } from "node:child_process";
 import { findExecutable, findNatsServer, natsServerVersion, NATS_SERVER_INSTALL_HINT } from "../dist/src/nats/node/server-binary.js";
+import { findChromium } from "../dist/test/kit/chromium.js";
 
 const soft = process.argv.includes("--soft");
 
@@ -14,6 +16,7 @@ const soft = process.argv.includes("--soft");
 const TOOLS = [
   { name: "nats-server", find: findNatsServer, hint: NATS_SERVER_INSTALL_HINT, forWhat: "`lattice up` and the tests" },
   { name: "wrk", find: () => findExecutable("wrk"), hint: "Install it: apt-get install wrk", forWhat: "the HTTP benchmark (npm run bench)" },
+  { name: "chromium", find: findChromium, hint: "Install it: apt-get install chromium (or set LATTICE_CHROMIUM to a Chromium or Chrome binary)", forWhat: "the browser tests" },
 ];
 
 function fail(message) {

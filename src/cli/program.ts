@@ -14,6 +14,7 @@ import { hostCommand } from "./commands/host.js";
 import { pushCommand } from "./commands/push.js";
 import { securityCommand } from "./commands/security.js";
 import { configCommand, linkCommand } from "./commands/state.js";
+import { uiCommand } from "./commands/ui.js";
 import { upCommand } from "./commands/up.js";
 import { MESSAGE_PREFIX } from "./output.js";
 
@@ -36,7 +37,8 @@ export function latticeProgram(): Command {
     .addCommand(linkCommand())
     .addCommand(configCommand())
     .addCommand(appCommand())
-    .addCommand(securityCommand());
+    .addCommand(securityCommand())
+    .addCommand(uiCommand());
   for (const cmd of claimsCommands()) program.addCommand(cmd);
   for (const cmd of allCommands(program)) usageErrors(cmd);
   return program;

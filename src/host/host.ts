@@ -48,6 +48,15 @@ import { silentLogger, type Logger } from "../protocol/logging.js";
 export const DEFAULT_LATTICE = "default";
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 
+/** Calls `tick` every `everyMs` until the function it returns is called. */
+export type Ticker = (everyMs: number, tick: () => void) => () => void;
+
+/** The ticker of a process whose timers run on time (Node): setInterval. */
+export const intervalTicker: Ticker = (everyMs, tick) => {
+  const timer = setInterval(tick, everyMs);
+  return () => clearInterval(timer);
+};
+
 export interface HostOptions {
   /** NATS servers: any of them will do, the client fails over between them. */
   servers: string | readonly string[];
@@ -58,6 +67,11 @@ export interface HostOptions {
   name?: string;
   labels?: Labels;
   heartbeatMs?: number;
+  /**
+   * What times the heartbeats; default {@link intervalTicker}. A browser page passes one driven by
+   * a Worker, whose timers are not throttled in a hidden tab the way the page's own are.
+   */
+  ticker?: Ticker;
   /** An nkey server seed (`SN…`) to keep the same host id across restarts. */
   seed?: string;
   logger?: Logger;
@@ -111,7 +125,9 @@ export class Host {
   private startedAtMs = 0;
   /** Everything the host runs on, there from the moment it is connected. */
   private run?: Running;
-  private heartbeat?: ReturnType<typeof setInterval>;
+  private stopBeating?: () => void;
+  /** host_stopped was sent already (leaveNow), before the host finished stopping. */
+  private saidGoodbye = false;
   private viewSeeded: Promise<void> = Promise.resolve();
   private phase: "new" | "starting" | "running" | "stopped" = "new";
 
@@ -159,7 +175,7 @@ export class Host {
     // hearing host_started could miss this host.
     await nc.flush();
     this.publish(EventType.HostStarted, this.info());
-    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.stopBeating = (this.opts.ticker ?? intervalTicker)(this.heartbeatMs, () => this.beat());
     this.phase = "running";
     for (const x of this.opts.extensions ?? []) x.start(this);
     void this.watchConnection(nc);
@@ -232,7 +248,7 @@ export class Host {
       return;
     }
     this.phase = "stopped";
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopBeating?.();
     await Promise.all((this.opts.extensions ?? []).map((x) => x.stop().catch((e: unknown) => this.log.warn("extension did not stop cleanly", { error: String(e) }))));
     const run = this.run;
     run?.control.stop();
@@ -244,12 +260,25 @@ export class Host {
     run?.view.stop();
     const nc = run?.nc;
     if (!nc || nc.isClosed()) return;
-    this.publish(EventType.HostStopped, { id: this.id, reason });
+    if (!this.saidGoodbye) this.publish(EventType.HostStopped, { id: this.id, reason });
     // Bounded, and failure-proof: with NATS gone the event cannot be delivered, and stopping must
     // still finish.
     await Promise.race([nc.flush().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
     await nc.close().catch(() => undefined);
     this.log.info("host stopped", { id: this.id, reason });
+  }
+
+  /**
+   * Leave now, for a process that may be gone in a moment (a page being closed): host_stopped is
+   * sent before this returns, so every view drops the host at once; then it stops as stop() does.
+   */
+  leaveNow(reason: string): Promise<void> {
+    if (this.phase === "running") {
+      this.stopBeating?.();
+      this.publish(EventType.HostStopped, { id: this.id, reason });
+      this.saidGoodbye = true;
+    }
+    return this.stop(reason);
   }
 
   get running(): boolean {

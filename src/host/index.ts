@@ -1,5 +1,5 @@
 /** The host layer's public surface. */
-export { Host, DEFAULT_HEARTBEAT_MS, DEFAULT_LATTICE, type HostOptions, type HostExtension } from "./host.js";
+export { Host, DEFAULT_HEARTBEAT_MS, DEFAULT_LATTICE, intervalTicker, type HostOptions, type HostExtension, type Ticker } from "./host.js";
 export { LatticeView, EXPIRY_BEATS, type ViewHost, type ViewChange, type ViewStats } from "../nats/lattice-view.js";
 export { hostIdentity, type HostIdentity } from "./identity.js";
 export { silentLogger, type Logger, type LogLevel } from "../protocol/logging.js";
