@@ -1,11 +1,18 @@
 /**
- * A real Chromium for tests, driven by playwright-core: headless, a fresh profile, stopped at
- * cleanup by pid with every process under it.
+ * A real Chromium for tests: started here as a child process (so it is stopped by pid, with every
+ * process under it) and driven by playwright-core over CDP. Pages live in the browser's own
+ * default context with none of playwright's emulation, so a tab put behind another is really
+ * hidden, and its timers throttled, as in a user's browser.
  */
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { findChromium } from "./chromium.js";
 import type { Cleanup } from "./lattice.js";
+import { until } from "./poll.js";
 import { processTree } from "./process-tree.js";
 
 /**
@@ -13,14 +20,18 @@ import { processTree } from "./process-tree.js";
  * Google's services, which this machine's closed network refuses at every start.
  */
 const FLAGS = [
+  "--headless",
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
   "--no-first-run",
+  "--no-default-browser-check",
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+  "--window-size=1280,860",
+  "--remote-debugging-port=0",
 ];
 
 export interface TestBrowser {
@@ -28,6 +39,8 @@ export interface TestBrowser {
   context: BrowserContext;
   /** A new tab at `url`, its console kept for failure messages. */
   open(url: string): Promise<TestPage>;
+  /** Puts another tab in front of `page`, so it is hidden; the function returned shows it again. */
+  hide(page: Page): Promise<() => Promise<void>>;
 }
 
 export interface TestPage {
@@ -36,28 +49,16 @@ export interface TestPage {
   console: string[];
 }
 
-/** Chromium processes started by this process (playwright spawns the browser as our child). */
-function ourChromiums(): Set<number> {
-  const ours = new Set<number>();
-  for (const pid of processTree(process.pid).slice(1)) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--remote-debugging-pipe")) ours.add(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ours;
-}
-
 export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
-  const executablePath = findChromium();
-  if (!executablePath) throw new Error("Chromium was not found: run `npm run setup` (apt-get install chromium) or set LATTICE_CHROMIUM");
-  const before = ourChromiums();
-  const browser = await chromium.launch({ executablePath, headless: true, args: FLAGS });
-  const pids = [...ourChromiums()].filter((p) => !before.has(p));
+  const executable = findChromium();
+  if (!executable) throw new Error("Chromium was not found: run `npm run setup` (apt-get install chromium) or set LATTICE_CHROMIUM");
+  const profile = await mkdtemp(join(tmpdir(), "lattice-chromium-"));
+  const child = spawn(executable, [...FLAGS, `--user-data-dir=${profile}`, "about:blank"], { stdio: "ignore" });
+  const pid = child.pid!;
+  let browser: Browser | undefined;
   cleanup.add(async () => {
-    const tree = pids.flatMap((p) => processTree(p));
-    await browser.close().catch(() => undefined);
+    const tree = processTree(pid);
+    await browser?.close().catch(() => undefined);
     for (const p of tree.reverse()) {
       try {
         process.kill(p, "SIGKILL");
@@ -65,8 +66,15 @@ export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
         // gone already
       }
     }
+    await rm(profile, { recursive: true, force: true });
   });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  // Chromium writes the port it chose, then the browser's target path, into its profile.
+  const portFile = join(profile, "DevToolsActivePort");
+  const port = await until(() => existsSync(portFile) && readFileSync(portFile, "utf8").split("\n")[0], 30_000, "Chromium's DevTools port");
+  // noDefaults (not in playwright's types): the default context's pages get no emulation.
+  const options = { endpointURL: `http://127.0.0.1:${port}`, noDefaults: true };
+  browser = await chromium.connectOverCDP(options);
+  const context = browser.contexts()[0]!;
   return {
     browser,
     context,
@@ -77,6 +85,16 @@ export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
       page.on("pageerror", (e) => lines.push(`pageerror: ${e.message}`));
       await page.goto(url);
       return { page, console: lines };
+    },
+    async hide(page) {
+      const cover = await context.newPage();
+      await cover.goto("about:blank");
+      await cover.bringToFront();
+      await until(() => page.evaluate(() => document.visibilityState === "hidden"), 10_000, "the page to be hidden");
+      return async () => {
+        await cover.close();
+        await page.bringToFront();
+      };
     },
   };
 }
