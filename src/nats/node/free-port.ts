@@ -23,7 +23,12 @@ function probe(): Promise<number> {
   });
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (never 4222). */
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago (never 4222). Only for ports that must be
+ * known before anything listens on them (a cluster's route ports, which every member is given up
+ * front; HTTP listeners in tests): another process may take it before the caller binds it. A
+ * launched nats-server picks its own ports instead (`port: -1`, see `startNatsServer`).
+ */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await probe();
