@@ -1,5 +1,6 @@
 // Picking a free TCP port on the loopback interface. Node-only.
 import { createServer } from "node:net";
+import { ErrorCode, LatticeError } from "../../protocol/index.js";
 
 /** The NATS default port: never hand it out, so tests can't collide with a real local server. */
 const NATS_DEFAULT_PORT = 4222;
@@ -37,5 +38,5 @@ export async function freePort(): Promise<number> {
     if (recent.length > RECENT_MAX) recent.shift();
     return port;
   }
-  throw new Error("could not find a free TCP port on 127.0.0.1");
+  throw new LatticeError(ErrorCode.Unavailable, "could not find a free TCP port on 127.0.0.1");
 }

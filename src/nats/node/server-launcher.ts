@@ -7,6 +7,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { requireNatsServer } from "./server-binary.js";
+import { ErrorCode, LatticeError } from "../../protocol/index.js";
 import { DEFAULT_NATS_HOST, renderNatsConfig, type JetStreamOptions, type NatsServerOptions } from "../server-config.js";
 
 /** How many log lines {@link NatsServer.logs} keeps. */
@@ -499,7 +500,7 @@ export function isPidAlive(pid: number): boolean {
  * process was running; throws if it cannot be stopped.
  */
 export async function stopPid(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise<boolean> {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid ${String(pid)}`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new LatticeError(ErrorCode.BadRequest, `invalid pid ${String(pid)}`);
   if (!isPidAlive(pid)) return false;
   const waitGone = async (ms: number) => {
     const until = Date.now() + ms;
@@ -523,5 +524,5 @@ export async function stopPid(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise
     throw err;
   }
   if (await waitGone(2_000)) return true;
-  throw new Error(`process ${pid} did not exit after SIGKILL`);
+  throw new LatticeError(ErrorCode.Internal, `process ${pid} did not exit after SIGKILL`);
 }
