@@ -179,15 +179,23 @@ void describe("renderNatsConfig", () => {
   void test("rejects bad ports and sizes, requires a port", () => {
     assert.throws(() => renderNatsConfig({}), /port is required/);
     assert.throws(() => renderNatsConfig({ port: 70000 }), /port must be/);
+    assert.throws(() => renderNatsConfig({ port: -2 }), /port must be/);
     assert.throws(() => renderNatsConfig({ port: 1, websocket: { port: 1.5 } }), /websocket\.port/);
     assert.throws(() => renderNatsConfig({ port: 1, maxPayload: "2 megs" }), /maxPayload/);
     assert.throws(() => renderNatsConfig({ port: 1, jetstream: { storeDir: "/x", maxFile: -1 } }), /maxFile/);
+  });
+
+  void test("-1 ports and the ports file dir", () => {
+    const text = renderNatsConfig({ port: -1, portsFileDir: "/tmp/x", websocket: { port: -1 }, cluster: { name: "c", port: -1 }, leafnodes: { port: -1 } });
+    assert.match(text, /^port: -1\nports_file_dir: "\/tmp\/x"$/m);
+    assert.equal(text.match(/^ {2}port: -1$/gm)?.length, 3);
   });
 
   void test("nats-server -t accepts the rendered configs", async (t) => {
     const dir = await tempDir(t);
     const configs: Record<string, NatsServerOptions> = {
       minimal: { port: 15000 },
+      auto: { port: -1, portsFileDir: dir, websocket: { port: -1 }, cluster: { name: "c", port: -1 }, leafnodes: { port: -1 } },
       full: fullOptions(join(dir, "store")),
       tricky: { port: 15000, authorization: { user: 'u$HOME"\\', password: "p\u0001\n\t'#;//é" } },
     };
@@ -294,7 +302,9 @@ void describe("startNatsServer", () => {
     assert.equal(info["server_name"], "plain");
     assert.match(String(info["version"]), /^2\./);
     assert.ok(server.logs().some((l) => l.includes("Server is ready")));
-    assert.match(readFileSync(server.configPath, "utf8"), new RegExp(`^port: ${server.port}$`, "m"));
+    // nats-server picked the port and wrote it to its ports file.
+    assert.match(readFileSync(server.configPath, "utf8"), /^port: -1$/m);
+    assert.match(readFileSync(server.configPath, "utf8"), new RegExp(`^ports_file_dir: "${server.dir}"$`, "m"));
     assert.match(readFileSync(server.logPath, "utf8"), /Server is ready/);
     assert.ok(server.dir.startsWith(join(tmpdir(), "lattice-nats-")));
   });
@@ -438,6 +448,32 @@ void describe("startNatsServer", () => {
     assert.doesNotMatch(info, /"error"/);
   });
 
+  void test("websocket, leafnode and cluster on ports the server picks, kept by restart", async (t) => {
+    const server = await launch(t, { websocket: { port: 0 }, leafnodes: { port: 0 }, cluster: { name: "auto", port: 0 } });
+    const urls = () => [server.clientUrl, server.websocketUrl ?? "", server.leafUrl ?? "", server.clusterUrl ?? ""];
+    const first = urls();
+    const ports = first.map((u) => Number(new URL(u).port));
+    assert.ok(ports.every((p) => p > 0), first.join(" "));
+    assert.equal(new Set(ports).size, 4, first.join(" "));
+    const o = server.options;
+    assert.deepEqual([o.port, o.websocket?.port, o.leafnodes?.port, o.cluster?.port], ports);
+    const acceptsAll = async () => {
+      for (const port of ports) (await RawNats.open(port)).close();
+    };
+    await acceptsAll();
+    const pid = server.pid;
+    assert.equal(existsSync(join(server.dir, `nats-server_${pid}.ports`)), true);
+
+    await server.restart();
+    assert.notEqual(server.pid, pid);
+    assert.deepEqual(urls(), first);
+    await acceptsAll();
+    // The restart rendered the ports the first process had picked.
+    const config = readFileSync(server.configPath, "utf8");
+    assert.match(config, new RegExp(`^port: ${ports[0]}$`, "m"));
+    for (const p of ports.slice(1)) assert.match(config, new RegExp(`^ {2}port: ${p}$`, "m"));
+  });
+
   void test("kill(SIGKILL) then restart", async (t) => {
     const server = await launch(t);
     const pid = server.pid;
@@ -499,9 +535,11 @@ void describe("startNatsServer", () => {
   });
 
   void test("a detached server outlives its handle and stopPid stops it", async (t) => {
-    const server = await launch(t, { detached: true });
+    const server = await launch(t, { detached: true, leafnodes: { port: 0 } });
     const pid = server.pid;
     assert.equal((await RawNats.login(server.port).then((r) => (r.client.close(), r.answer))), "PONG");
+    // The leaf port nats-server picked, read from the log file.
+    (await RawNats.open(Number(new URL(server.leafUrl ?? "").port))).close();
     assert.ok(server.logs().some((l) => l.includes("Server is ready")));
     assert.equal(await stopPid(pid, 5_000), true);
     assert.ok(isGone(pid));

@@ -16,6 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { ErrorCode, LatticeError } from "../protocol/errors.js";
 
 /** How a world's `wasi:http/incoming-handler` export is made: see `BuildActorOptions.httpHandler`. */
 export type HttpHandlerMode = "layer" | "engine" | "own";
@@ -111,12 +112,12 @@ function worldWithPlainHandler(job: ChildJob, dir: string): { witPath: string; w
   const root = witRoot(job.witPath);
   const text = root.files.map((f) => readFileSync(f, "utf8")).join("\n");
   const pkg = /^\s*package\s+([a-z][\w-]*:[a-z][\w-]*(?:@[\w.+-]+)?)\s*;/m.exec(text)?.[1];
-  if (!pkg) throw new Error(`the WIT at ${job.witPath} declares no package`);
+  if (!pkg) throw new LatticeError(ErrorCode.BadRequest, `the WIT at ${job.witPath} declares no package`);
   const [name, version] = pkg.split("@") as [string, string | undefined];
   let world = job.worldName;
   if (world === undefined) {
     const worlds = [...text.matchAll(/^\s*world\s+([a-z][\w-]*)\s*\{/gm)].map((m) => m[1]!);
-    if (worlds.length !== 1) throw new Error(`There are multiple worlds in \`${name}\``);
+    if (worlds.length !== 1) throw new LatticeError(ErrorCode.BadRequest, `There are multiple worlds in \`${name}\``);
     world = worlds[0]!;
   }
   const qualified = world.includes("/") ? world : `${name}/${world}${version ? `@${version}` : ""}`;

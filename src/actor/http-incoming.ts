@@ -140,7 +140,7 @@ const shimSet = http.ResponseOutparam.set.bind(http.ResponseOutparam);
 http.ResponseOutparam.set = (param, response) => {
   const call = current;
   if (!call || param !== call.out) return shimSet(param, response);
-  if (call.set) throw new Error("response-outparam.set called twice");
+  if (call.set) throw new LatticeError(ErrorCode.BadRequest, "response-outparam.set called twice");
   call.set = true;
   if (response.tag === "err") call.failure ??= new HttpHandlerError(response.val);
   else call.response = response.val as ShimOutgoingResponse;
@@ -200,7 +200,7 @@ function outputStream(mem: MemoryBody): object {
     if (mem.finished) throw resultError(STREAM_CLOSED);
     if (mem.size + buf.length > MAX_HTTP_BODY) {
       if (current) current.failure ??= new LatticeError(ErrorCode.PayloadTooLarge, `the HTTP response body is over ${MAX_HTTP_BODY} bytes`);
-      throw new Error("HTTP response body over the limit"); // stops the guest
+      throw new LatticeError(ErrorCode.PayloadTooLarge, "HTTP response body over the limit"); // stops the guest
     }
     mem.chunks.push(buf.slice());
     mem.size += buf.length;

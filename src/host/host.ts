@@ -140,15 +140,15 @@ export class Host {
     this.labels = { ...opts.labels };
     for (const [k, v] of Object.entries(this.labels)) assertLabel(k, v);
     for (const key of opts.allowedIssuers ?? []) assertIssuerKey(key);
-    if ((opts.allowedIssuers?.length ?? 0) > MAX_ADVERTISED_ISSUERS) throw new Error(`at most ${MAX_ADVERTISED_ISSUERS} allowed issuers (the host advertises them in every heartbeat)`);
+    if ((opts.allowedIssuers?.length ?? 0) > MAX_ADVERTISED_ISSUERS) throw new LatticeError(ErrorCode.BadRequest, `at most ${MAX_ADVERTISED_ISSUERS} allowed issuers (the host advertises them in every heartbeat)`);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    if (!Number.isInteger(this.heartbeatMs) || this.heartbeatMs < 10) throw new Error("heartbeat must be a whole number of milliseconds, at least 10");
+    if (!Number.isInteger(this.heartbeatMs) || this.heartbeatMs < 10) throw new LatticeError(ErrorCode.BadRequest, "heartbeat must be a whole number of milliseconds, at least 10");
     this.log = opts.logger ?? silentLogger;
   }
 
   /** Connect, start answering, announce. Resolves as soon as the host_started event is sent. */
   async start(): Promise<void> {
-    if (this.phase !== "new") throw new Error(`host ${this.name} was already started`);
+    if (this.phase !== "new") throw new LatticeError(ErrorCode.BadRequest, `host ${this.name} was already started`);
     this.phase = "starting";
     const servers = parseServers(this.opts.servers);
     const nc = await this.opts.connect({
@@ -316,7 +316,7 @@ export class Host {
   }
 
   private get live(): Running {
-    if (!this.run) throw new Error("host not started");
+    if (!this.run) throw new LatticeError(ErrorCode.BadRequest, "host not started");
     return this.run;
   }
 

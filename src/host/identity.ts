@@ -1,5 +1,6 @@
 /** A host's nkey identity: the public key of a server-type nkey is the host id. */
 import { createServer, fromSeed, type KeyPair } from "@nats-io/nkeys";
+import { ErrorCode, LatticeError } from "../protocol/index.js";
 
 export interface HostIdentity {
   readonly id: string;
@@ -12,7 +13,7 @@ export function hostIdentity(seed?: string): HostIdentity {
   if (seed === undefined) {
     keys = createServer();
   } else {
-    if (!seed.startsWith("SN")) throw new Error("a host seed must be an nkey server seed (starts with SN)");
+    if (!seed.startsWith("SN")) throw new LatticeError(ErrorCode.BadRequest, "a host seed must be an nkey server seed (starts with SN)");
     keys = fromSeed(new TextEncoder().encode(seed));
   }
   return { id: keys.getPublicKey(), keys };

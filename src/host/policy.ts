@@ -92,8 +92,8 @@ export class PolicyGate {
     private readonly opts: PolicyOptions,
     private readonly d: PolicyGateDeps,
   ) {
-    if (!opts.subject === !opts.rules) throw new Error("a policy needs exactly one of a subject and rules");
-    if (opts.subject !== undefined && !/^[^\s*>]+$/.test(opts.subject)) throw new Error(`invalid policy subject ${JSON.stringify(opts.subject)}: no spaces or wildcards`);
+    if (!opts.subject === !opts.rules) throw new LatticeError(ErrorCode.BadRequest, "a policy needs exactly one of a subject and rules");
+    if (opts.subject !== undefined && !/^[^\s*>]+$/.test(opts.subject)) throw new LatticeError(ErrorCode.BadRequest, `invalid policy subject ${JSON.stringify(opts.subject)}: no spaces or wildcards`);
     this.fail = opts.fail ?? "closed";
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_POLICY_TIMEOUT_MS;
     this.ttlMs = opts.cacheTtlMs ?? DEFAULT_POLICY_CACHE_TTL_MS;

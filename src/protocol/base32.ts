@@ -1,4 +1,6 @@
 /** RFC 4648 base32 without padding: the text form of nkeys (keys, seeds) and nothing else here. */
+import { ErrorCode, LatticeError } from "./errors.js";
+
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 export function base32Encode(bytes: ArrayLike<number>): string {
@@ -24,7 +26,7 @@ export function base32Decode(s: string): Uint8Array {
   let value = 0;
   for (const c of s) {
     const v = ALPHABET.indexOf(c);
-    if (v < 0) throw new Error("not base32");
+    if (v < 0) throw new LatticeError(ErrorCode.BadRequest, "not base32");
     value = ((value << 5) | v) & 0xffff;
     bits += 5;
     if (bits >= 8) {

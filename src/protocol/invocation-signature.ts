@@ -17,6 +17,7 @@
  * source cannot be changed in flight. (Ed25519 hashes its message itself: no digest of our own.)
  */
 import { Type, type Static } from "@sinclair/typebox";
+import { ErrorCode, LatticeError } from "./errors.js";
 
 /** An Ed25519 signature. */
 export const SIGNATURE_BYTES = 64;
@@ -73,7 +74,7 @@ export function signedMessage(subject: string, body: Uint8Array, signatureBytes:
 
 /** Write a signature (or MAC) into the placeholder of its length at the end of a signed call's body. */
 export function placeSignature(body: Uint8Array, signature: Uint8Array): void {
-  if (signedLength(body, signature.length) === undefined) throw new Error(`the body does not end with a ${signature.length}-byte placeholder`);
+  if (signedLength(body, signature.length) === undefined) throw new LatticeError(ErrorCode.Internal, `the body does not end with a ${signature.length}-byte placeholder`);
   body.set(signature, body.length - signature.length);
 }
 

@@ -144,7 +144,7 @@ export function sessionFields(signer: string, session: string): SessionFields {
  */
 export function encodeSessionCall(c: CallEnvelope, fixed: SessionFields, issuedAt: number): Uint8Array {
   const head = encodeCall(c);
-  if (head[0] !== 0x96) throw new Error("an unsigned call is a fixarray of 6");
+  if (head[0] !== 0x96) throw new LatticeError(ErrorCode.Internal, "an unsigned call is a fixarray of 6");
   const out = new Uint8Array(head.length + fixed.signer.length + 9 + fixed.session.length + 2 + MAC_BYTES);
   out.set(head);
   out[0] = 0x9a;

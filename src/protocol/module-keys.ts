@@ -6,6 +6,7 @@
  */
 import { createAccount, fromSeed } from "@nats-io/nkeys";
 import { base32Decode, base32Encode } from "./base32.js";
+import { ErrorCode, LatticeError } from "./errors.js";
 
 const PREFIX_SEED = 18 << 3; // 'S'
 const PREFIX_ACCOUNT = 0; // 'A'
@@ -47,7 +48,7 @@ function relabelSeed(seed: Uint8Array, from: number, to: number): Uint8Array {
   // A seed's two prefix bytes carry 'S' and the role, 5 bits each, so both print readably.
   const role = ((raw[0]! & 0x07) << 5) | (raw[1]! >> 3);
   if (raw.length !== 34 || (raw[0]! & 0xf8) !== PREFIX_SEED || role !== from) {
-    throw new Error(`not an nkey ${from === PREFIX_MODULE ? "module (SM…)" : "account (SA…)"} seed`);
+    throw new LatticeError(ErrorCode.BadRequest, `not an nkey ${from === PREFIX_MODULE ? "module (SM…)" : "account (SA…)"} seed`);
   }
   raw[0] = PREFIX_SEED | (to >> 5);
   raw[1] = (to & 0x1f) << 3;
@@ -63,9 +64,9 @@ function pack(payload: Uint8Array): string {
 /** The payload of an encoded key, checksum verified. */
 function unpack(s: string): Uint8Array {
   const raw = base32Decode(s);
-  if (raw.length < 4) throw new Error("key too short");
+  if (raw.length < 4) throw new LatticeError(ErrorCode.BadRequest, "key too short");
   const payload = raw.subarray(0, raw.length - 2);
-  if (crc16(payload) !== (raw[raw.length - 2]! | (raw[raw.length - 1]! << 8))) throw new Error("bad key checksum");
+  if (crc16(payload) !== (raw[raw.length - 2]! | (raw[raw.length - 1]! << 8))) throw new LatticeError(ErrorCode.BadRequest, "bad key checksum");
   return Uint8Array.from(payload);
 }
 

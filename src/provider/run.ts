@@ -13,14 +13,14 @@ import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { consoleLogger } from "./console-logger.js";
 import { Provider } from "./provider.js";
 import type { ProviderDefinition, ProviderRuntime } from "./types.js";
-import { messageOf } from "../protocol/index.js";
+import { ErrorCode, LatticeError, messageOf } from "../protocol/index.js";
 
 /** Read once at start, then removed from the environment: nothing the provider starts inherits them. */
 const SECRET_ENV = [PROVIDER_ENV.signingSeed, NATS_AUTH_ENV.password, NATS_AUTH_ENV.token];
 
 function env(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: a provider is started by a host (lattice start provider), which sets it`);
+  if (!v) throw new LatticeError(ErrorCode.BadRequest, `${name} is not set: a provider is started by a host (lattice start provider), which sets it`);
   return v;
 }
 
@@ -29,7 +29,7 @@ function startConfig(): Record<string, string> {
   if (!raw) return {};
   const v = JSON.parse(raw) as unknown;
   if (typeof v !== "object" || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== "string")) {
-    throw new Error(`${PROVIDER_ENV.config} must be a JSON object of strings`);
+    throw new LatticeError(ErrorCode.BadRequest, `${PROVIDER_ENV.config} must be a JSON object of strings`);
   }
   return v as Record<string, string>;
 }

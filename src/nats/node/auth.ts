@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from "@nats-io/nats-core";
+import { ErrorCode, LatticeError } from "../../protocol/index.js";
 import { NATS_AUTH_ENV } from "../../protocol/provider-process.js";
 
 export interface NatsAuth {
@@ -45,7 +46,7 @@ function read(file: string, what: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(file));
   } catch (e) {
-    throw new Error(`cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new LatticeError(ErrorCode.BadRequest, `cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
   }
 }
 

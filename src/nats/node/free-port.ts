@@ -1,5 +1,6 @@
 // Picking a free TCP port on the loopback interface. Node-only.
 import { createServer } from "node:net";
+import { ErrorCode, LatticeError } from "../../protocol/index.js";
 
 /** The NATS default port: never hand it out, so tests can't collide with a real local server. */
 const NATS_DEFAULT_PORT = 4222;
@@ -23,7 +24,12 @@ function probe(): Promise<number> {
   });
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (never 4222). */
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago (never 4222). Only for ports that must be
+ * known before anything listens on them (a cluster's route ports, which every member is given up
+ * front; HTTP listeners in tests): another process may take it before the caller binds it. A
+ * launched nats-server picks its own ports instead (`port: -1`, see `startNatsServer`).
+ */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await probe();
@@ -32,5 +38,5 @@ export async function freePort(): Promise<number> {
     if (recent.length > RECENT_MAX) recent.shift();
     return port;
   }
-  throw new Error("could not find a free TCP port on 127.0.0.1");
+  throw new LatticeError(ErrorCode.Unavailable, "could not find a free TCP port on 127.0.0.1");
 }

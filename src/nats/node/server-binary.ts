@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { ErrorCode, LatticeError } from "../../protocol/index.js";
 
 /** Directories searched after PATH: where distro packages and manual installs usually put it. */
 const FALLBACK_DIRS = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"];
@@ -49,12 +50,13 @@ export function requireNatsServer(): string {
   if (found !== undefined) return found;
   const override = process.env["LATTICE_NATS_SERVER"];
   if (override) {
-    throw new Error(
+    throw new LatticeError(
+      ErrorCode.BadRequest,
       `LATTICE_NATS_SERVER is set to ${JSON.stringify(override)}, which is not an executable file. ` +
         "Point it at a nats-server binary, or unset it to search PATH.",
     );
   }
-  throw new Error(`nats-server was not found on PATH (nor in ${FALLBACK_DIRS.join(", ")}). ${NATS_SERVER_INSTALL_HINT}`);
+  throw new LatticeError(ErrorCode.NotFound, `nats-server was not found on PATH (nor in ${FALLBACK_DIRS.join(", ")}). ${NATS_SERVER_INSTALL_HINT}`);
 }
 
 /** The version reported by `nats-server --version`, e.g. "2.9.10" (the leading "v" dropped). */

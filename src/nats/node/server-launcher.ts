@@ -1,13 +1,13 @@
 // Launching and supervising a local nats-server process. Node-only (child processes, files):
 // the transport-agnostic core never imports this module.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, createWriteStream, openSync, readFileSync, statSync, type WriteStream } from "node:fs";
+import { closeSync, createWriteStream, openSync, readFileSync, rmSync, statSync, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "./free-port.js";
+import { basename, join } from "node:path";
 import { requireNatsServer } from "./server-binary.js";
+import { ErrorCode, LatticeError } from "../../protocol/index.js";
 import { DEFAULT_NATS_HOST, renderNatsConfig, type JetStreamOptions, type NatsServerOptions } from "../server-config.js";
 
 /** How many log lines {@link NatsServer.logs} keeps. */
@@ -20,6 +20,8 @@ const WS_LINE = "Listening for websocket clients on";
 const LEAF_LINE = "Listening for leafnode connections on";
 const ROUTE_LINE = "Listening for route connections on";
 const READY_MARKERS = [READY_LINE, WS_LINE, LEAF_LINE, ROUTE_LINE];
+/** What nats-server asks for when it should pick a free port itself. */
+const ANY_PORT = -1;
 
 export interface LaunchOptions extends Omit<NatsServerOptions, "jetstream"> {
   /** JetStream; `storeDir` defaults to the server's `dir`. */
@@ -38,7 +40,10 @@ export interface LaunchOptions extends Omit<NatsServerOptions, "jetstream"> {
   detached?: boolean;
 }
 
-/** Options as rendered: every port real, `host` and the JetStream store dir filled in. */
+/**
+ * Options as rendered: `host`, the ports file dir and the JetStream store dir filled in; once the
+ * server has started, every port is the one it listens on.
+ */
 export type ResolvedNatsServerOptions = NatsServerOptions & { host: string; port: number };
 
 export interface NatsServer {
@@ -129,13 +134,13 @@ function dropUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-async function resolveOptions(opts: LaunchOptions, dir: string): Promise<ResolvedNatsServerOptions> {
-  // 0 (or a missing client port) means "pick one": we must know the port, so nats-server's own
-  // random port (-1) isn't used.
-  const pick = async (p: number | undefined) => (p === undefined || p === 0 ? freePort() : p);
+function resolveOptions(opts: LaunchOptions, dir: string): ResolvedNatsServerOptions {
+  // 0 (or a missing client port) means "pick one": nats-server does (-1), and start() reads the
+  // ports it chose back, so nothing can take a port between our choosing it and the server binding it.
+  const pick = (p: number | undefined) => (p === undefined || p === 0 ? ANY_PORT : p);
   const resolved: ResolvedNatsServerOptions = dropUndefined({
     host: opts.host ?? DEFAULT_NATS_HOST,
-    port: await pick(opts.port),
+    port: pick(opts.port),
     serverName: opts.serverName,
     accounts: opts.accounts,
     systemAccount: opts.systemAccount,
@@ -143,26 +148,31 @@ async function resolveOptions(opts: LaunchOptions, dir: string): Promise<Resolve
     maxPayload: opts.maxPayload,
     ping: opts.ping,
     debug: opts.debug,
+    portsFileDir: dir,
   });
-  if (opts.websocket) resolved.websocket = { ...opts.websocket, port: await pick(opts.websocket.port) };
-  if (opts.cluster) resolved.cluster = { ...opts.cluster, port: await pick(opts.cluster.port) };
+  if (opts.websocket) resolved.websocket = { ...opts.websocket, port: pick(opts.websocket.port) };
+  if (opts.cluster) resolved.cluster = { ...opts.cluster, port: pick(opts.cluster.port) };
   if (opts.leafnodes) {
     resolved.leafnodes = { ...opts.leafnodes };
-    if (opts.leafnodes.port !== undefined) resolved.leafnodes.port = await pick(opts.leafnodes.port);
+    if (opts.leafnodes.port !== undefined) resolved.leafnodes.port = pick(opts.leafnodes.port);
   }
   if (opts.jetstream) resolved.jetstream = { ...opts.jetstream, storeDir: opts.jetstream.storeDir ?? dir };
   // A deep copy: later changes to the caller's objects must not change what restart() renders.
   return structuredClone(resolved);
 }
 
-function usedAutoPorts(opts: LaunchOptions): boolean {
-  const auto = (p: number | undefined) => p === undefined || p === 0;
-  return (
-    auto(opts.port) ||
-    opts.websocket?.port === 0 ||
-    opts.cluster?.port === 0 ||
-    opts.leafnodes?.port === 0
-  );
+/** The port of a listen address or URL as nats-server prints it: `nats://127.0.0.1:4222`, `[::]:7422`. */
+function portOf(address: string | undefined): number | undefined {
+  const m = /:(\d+)\/?$/.exec(address?.trim() ?? "");
+  const port = m ? Number(m[1]) : NaN;
+  return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+}
+
+/** The listeners' URLs in nats-server's ports file (2.9: no leafnode entry). */
+interface PortsFile {
+  nats?: string[];
+  cluster?: string[];
+  websocket?: string[];
 }
 
 function isAddrInUse(err: unknown): boolean {
@@ -198,6 +208,8 @@ class ManagedNatsServer implements NatsServer {
   private seen = new Set<string>();
   private logStream: WriteStream | undefined;
   private logOffset = 0;
+  /** The leafnode listener's port, from the current process's log line. */
+  private leafPort: number | undefined;
 
   constructor(
     options: ResolvedNatsServerOptions,
@@ -251,6 +263,7 @@ class ManagedNatsServer implements NatsServer {
     // 0600: the config may hold passwords.
     await writeFile(this.configPath, renderNatsConfig(this.options), { mode: 0o600 });
     this.seen = new Set();
+    this.leafPort = undefined;
     this.stopping = undefined;
     const args = ["-c", this.configPath];
     let child: ChildProcess;
@@ -288,10 +301,17 @@ class ManagedNatsServer implements NatsServer {
     let spawnError: Error | undefined;
     let exitDesc = "";
     const logStream = this.logStream;
+    const portsFile = child.pid !== undefined ? this.portsFilePath(child.pid) : undefined;
     this.closed = new Promise<void>((resolve) => {
       const finish = () => {
         this.hasExited = true;
         liveChildren.delete(child);
+        // nats-server removes its ports file when it shuts down, but not when it is killed.
+        try {
+          if (portsFile) rmSync(portsFile, { force: true });
+        } catch {
+          // not ours to fix here (the dir may be unreadable or gone)
+        }
         // Resolve once the log file has everything: a reader right after stop() sees the last line.
         if (logStream) logStream.end(() => resolve());
         else resolve();
@@ -318,7 +338,9 @@ class ManagedNatsServer implements NatsServer {
         await this.closed;
         throw this.failure(`was not ready within ${this.settings.readyTimeoutMs} ms`);
       }
-      if (this.isReady() && (await tcpAccepts(dialHost(this.options.host), this.options.port))) break;
+      if (this.isReady() && child.pid !== undefined && this.readPorts(child.pid)) {
+        if (await tcpAccepts(dialHost(this.options.host), this.options.port)) break;
+      }
       await sleep(POLL_MS);
     }
     if (this.settings.detached) child.unref();
@@ -326,22 +348,56 @@ class ManagedNatsServer implements NatsServer {
 
   private onLine(line: string): void {
     this.ring.push(line);
+    this.scan(line);
+  }
+
+  private scan(line: string): void {
     for (const marker of READY_MARKERS) if (line.includes(marker)) this.seen.add(marker);
+    if (line.includes(LEAF_LINE)) this.leafPort = portOf(line.slice(line.indexOf(LEAF_LINE) + LEAF_LINE.length));
   }
 
   // 2.9 prints "Server is ready" before it opens the route listener, so each configured
   // listener is also awaited by its own "Listening for ..." line.
   private isReady(): boolean {
-    if (this.settings.detached) {
-      const text = this.detachedOutput();
-      for (const marker of READY_MARKERS) if (text.includes(marker)) this.seen.add(marker);
-    }
+    if (this.settings.detached) for (const line of this.detachedOutput().split("\n")) this.scan(line);
     const o = this.options;
     const needed = [READY_LINE];
     if (o.websocket) needed.push(WS_LINE);
     if (o.leafnodes?.port !== undefined) needed.push(LEAF_LINE);
     if (o.cluster) needed.push(ROUTE_LINE);
     return needed.every((m) => this.seen.has(m));
+  }
+
+  /** nats-server names the file after its argv[0] and pid. */
+  private portsFilePath(pid: number): string {
+    return join(this.dir, `${basename(this.settings.binary)}_${pid}.ports`);
+  }
+
+  /**
+   * Reads the ports the process listens on into {@link options} (so a restart renders the same
+   * ones): client, route and websocket from its ports file, leafnode from its log line. False
+   * while the file is not (completely) written yet.
+   */
+  private readPorts(pid: number): boolean {
+    let file: PortsFile;
+    try {
+      file = JSON.parse(readFileSync(this.portsFilePath(pid), "utf8")) as PortsFile;
+    } catch {
+      return false;
+    }
+    const o = this.options;
+    const client = portOf(file.nats?.[0]);
+    const ws = o.websocket ? portOf(file.websocket?.[0]) : undefined;
+    const route = o.cluster ? portOf(file.cluster?.[0]) : undefined;
+    const leaf = o.leafnodes?.port !== undefined ? this.leafPort : undefined;
+    if (client === undefined) return false;
+    if ((o.websocket && ws === undefined) || (o.cluster && route === undefined)) return false;
+    if (o.leafnodes?.port !== undefined && leaf === undefined) return false;
+    o.port = client;
+    if (o.websocket && ws !== undefined) o.websocket.port = ws;
+    if (o.cluster && route !== undefined) o.cluster.port = route;
+    if (o.leafnodes && leaf !== undefined) o.leafnodes.port = leaf;
+    return true;
   }
 
   private detachedOutput(): string {
@@ -404,8 +460,9 @@ class ManagedNatsServer implements NatsServer {
 
 /**
  * Starts a nats-server with `opts` and resolves once it accepts clients. Ports left undefined
- * (client) or set to 0 (client, websocket, cluster, leafnodes) are picked free; if such a pick
- * loses a race for the port, the start is retried with new ports.
+ * (client) or set to 0 (client, websocket, cluster, leafnodes) are picked by nats-server
+ * (`port: -1`) and read back from its ports file and log: {@link NatsServer.options} and the URLs
+ * give the real ones.
  */
 export async function startNatsServer(opts: LaunchOptions = {}): Promise<NatsServer> {
   const binary = opts.binary ?? requireNatsServer();
@@ -417,16 +474,13 @@ export async function startNatsServer(opts: LaunchOptions = {}): Promise<NatsSer
     detached: opts.detached ?? false,
     keepDir: opts.keepDir ?? false,
   };
-  for (let attempt = 1; ; attempt++) {
-    const server = new ManagedNatsServer(await resolveOptions(opts, dir), dir, ownsDir, settings);
-    try {
-      await server.start();
-      return server;
-    } catch (err) {
-      if (attempt < 3 && usedAutoPorts(opts) && isAddrInUse(err)) continue;
-      if (ownsDir && !settings.keepDir) await rm(dir, { recursive: true, force: true });
-      throw err;
-    }
+  const server = new ManagedNatsServer(resolveOptions(opts, dir), dir, ownsDir, settings);
+  try {
+    await server.start();
+    return server;
+  } catch (err) {
+    if (ownsDir && !settings.keepDir) await rm(dir, { recursive: true, force: true });
+    throw err;
   }
 }
 
@@ -446,7 +500,7 @@ export function isPidAlive(pid: number): boolean {
  * process was running; throws if it cannot be stopped.
  */
 export async function stopPid(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise<boolean> {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid ${String(pid)}`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new LatticeError(ErrorCode.BadRequest, `invalid pid ${String(pid)}`);
   if (!isPidAlive(pid)) return false;
   const waitGone = async (ms: number) => {
     const until = Date.now() + ms;
@@ -470,5 +524,5 @@ export async function stopPid(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise
     throw err;
   }
   if (await waitGone(2_000)) return true;
-  throw new Error(`process ${pid} did not exit after SIGKILL`);
+  throw new LatticeError(ErrorCode.Internal, `process ${pid} did not exit after SIGKILL`);
 }

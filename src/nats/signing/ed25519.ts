@@ -5,7 +5,7 @@
  * still decodes and checks the keys.
  */
 import { fromPublic, fromSeed } from "@nats-io/nkeys";
-import { base32Decode, isSignerKey } from "../../protocol/index.js";
+import { ErrorCode, LatticeError, base32Decode, isSignerKey } from "../../protocol/index.js";
 import { nodeCrypto } from "./node-crypto.js";
 
 export type Sign = (message: Uint8Array) => Uint8Array | Promise<Uint8Array>;
@@ -73,10 +73,10 @@ export class SigningKey {
       const text = seed.trim();
       this.publicKey = fromSeed(new TextEncoder().encode(text)).getPublicKey();
       raw = base32Decode(text).subarray(2, 34); // 2 prefix bytes, the seed, 2 checksum bytes
-    } catch {
-      throw new Error("the signing seed is not an nkey seed (S…)");
+    } catch (e) {
+      throw new LatticeError(ErrorCode.BadRequest, "the signing seed is not an nkey seed (S…)", { cause: e });
     }
-    if (!isSignerKey(this.publicKey)) throw new Error("the signing seed must be a server, user, account, operator or cluster nkey seed");
+    if (!isSignerKey(this.publicKey)) throw new LatticeError(ErrorCode.BadRequest, "the signing seed must be a server, user, account, operator or cluster nkey seed");
     this.sign = ed25519.signer(raw);
   }
 }

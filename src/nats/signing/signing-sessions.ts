@@ -75,7 +75,7 @@ export class SigningSessions {
   ) {
     this.rotateMs = opts.rotateMs ?? DEFAULT_ROTATE_MS;
     this.lifetimeMs = opts.lifetimeMs ?? 2 * this.rotateMs;
-    if (this.lifetimeMs <= this.rotateMs) throw new Error("a session must live longer than the rotation interval");
+    if (this.lifetimeMs <= this.rotateMs) throw new LatticeError(ErrorCode.BadRequest, "a session must live longer than the rotation interval");
     this.now = opts.now ?? Date.now;
   }
 

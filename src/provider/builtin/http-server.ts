@@ -39,7 +39,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ErrorCode, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr, messageOf } from "../../protocol/index.js";
+import { ErrorCode, LatticeError, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall, isLatticeError, linkKey, sizeOr, messageOf } from "../../protocol/index.js";
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
 import { ConcurrencyLimit, type Outcome } from "./concurrency-limit.js";
@@ -76,7 +76,7 @@ function parseAddress(address: string): { host?: string; port: number } {
   const a = address.trim();
   const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):)?(\d{1,5})$/.exec(a);
   const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new Error(`invalid address ${JSON.stringify(address)}: expected host:port`);
+  if (!m || port > 65535) throw new LatticeError(ErrorCode.BadRequest, `invalid address ${JSON.stringify(address)}: expected host:port`);
   if (!a.includes(":") || m[1] === undefined && m[2] === undefined) return { host: "127.0.0.1", port };
   const host = m[1] ?? m[2];
   return host ? { host, port } : { port };

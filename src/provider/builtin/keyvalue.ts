@@ -110,7 +110,7 @@ class AppliedEffects {
 function keyvalueProvider(rt: ProviderRuntime) {
   const memory = rt.config.backend === "memory";
   if (rt.config.backend !== undefined && !memory && rt.config.backend !== "jetstream") {
-    throw new Error(`unknown backend ${JSON.stringify(rt.config.backend)}: jetstream (the default) or memory`);
+    throw new LatticeError(ErrorCode.BadRequest, `unknown backend ${JSON.stringify(rt.config.backend)}: jetstream (the default) or memory`);
   }
   const store: Store = memory ? new MemoryStore() : new JetStreamStore(rt.nc, process.env[PROVIDER_ENV.jsDomain] || undefined);
 

@@ -62,15 +62,15 @@ const TOKEN = /^[^\s.*>]+$/;
 
 /** A subject an actor may publish to or subscribe to; throws a message saying why not. */
 function checkSubject(subject: unknown, what: string, wildcards: boolean): string {
-  if (typeof subject !== "string" || subject.length === 0 || subject.length > 1024) throw new Error(`${what} must be a non-empty subject`);
+  if (typeof subject !== "string" || subject.length === 0 || subject.length > 1024) throw new LatticeError(ErrorCode.BadRequest, `${what} must be a non-empty subject`);
   const tokens = subject.split(".");
   tokens.forEach((t, i) => {
     const ok = TOKEN.test(t) || (wildcards && (t === "*" || (t === ">" && i === tokens.length - 1)));
-    if (!ok) throw new Error(`${what} ${JSON.stringify(subject)} is not a valid NATS subject${wildcards ? "" : " (no wildcards)"}`);
+    if (!ok) throw new LatticeError(ErrorCode.BadRequest, `${what} ${JSON.stringify(subject)} is not a valid NATS subject${wildcards ? "" : " (no wildcards)"}`);
   });
   const first = tokens[0]!;
   if (first === "lattice" || first.startsWith("$") || (wildcards && (first === "*" || first === ">"))) {
-    throw new Error(`${what} ${JSON.stringify(subject)} is reserved: the lattice itself uses lattice.> and the $ system subjects`);
+    throw new LatticeError(ErrorCode.BadRequest, `${what} ${JSON.stringify(subject)} is reserved: the lattice itself uses lattice.> and the $ system subjects`);
   }
   return subject;
 }
