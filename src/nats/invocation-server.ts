@@ -10,6 +10,7 @@ import type { InvocationGuard } from "./signing/call-signing.js";
 import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
 import { RecentReplies } from "./recent-replies.js";
+import { base32Encode } from "../protocol/base32.js";
 import { sameValue } from "../protocol/same-value.js";
 import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, messageOf, type CallEnvelope, type InvocationAddress, type Subjects } from "../protocol/index.js";
 
@@ -47,10 +48,9 @@ export interface ServerOptions {
 /** Calls remembered for answering a retry without running them again. */
 const REMEMBERED_CALLS = 10_000;
 
-/** A member's address: 12 random base-32 letters (MEMBER_TOKEN). */
+/** A member's address: 60 random bits as 12 lower-case base-32 letters (MEMBER_TOKEN). */
 function memberAddress(): string {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => alphabet[b & 31]).join("");
+  return base32Encode(crypto.getRandomValues(new Uint8Array(8))).slice(0, 12).toLowerCase();
 }
 
 export class InvocationServer {
