@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
  *
- * `--only invocation|converge|http`: that part alone, printed, not written. `--quick`: the http
+ * `--only invocation|converge|http|browser`: that part alone, printed, not written. `--quick`: the http
  * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
  * absolute time; see http.ts).
  */
@@ -13,6 +13,7 @@ import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/na
 import { LATTICE_VERSION } from "../src/protocol/index.js";
 import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";
+import { browserCalls } from "./browser.js";
 import { convergeAfterHostLoss } from "./converge.js";
 import { hostDiscovery } from "./host-discovery.js";
 import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
@@ -24,7 +25,7 @@ const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && only !== "invocation" && only !== "converge" && only !== "http") throw new Error("--only takes: invocation, converge, http");
+if (onlyIdx > 0 && only !== "invocation" && only !== "converge" && only !== "http" && only !== "browser") throw new Error("--only takes: invocation, converge, http, browser");
 const quick = process.argv.includes("--quick");
 const missing = missingTools();
 if ((quick || only === "http" || !only) && missing.length > 0) {
@@ -46,6 +47,8 @@ try {
   } else if (only === "invocation") {
     const invocation = await invocationPath(nats.clientUrl);
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), invocation, ed25519: await ed25519Costs() }, null, 2) + "\n");
+  } else if (only === "browser") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), browser: await browserCalls() }, null, 2) + "\n");
   } else if (only === "converge") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
@@ -62,6 +65,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const jsActor = await actorRuntime(await exampleComponent("echo"), { coldRuns: 3, warmRuns: 20, calls: 5_000, memInstances: 5 });
   const converge = await convergeAfterHostLoss(natsUrl);
   const http = await httpPath(natsUrl, FULL);
+  const browser = await browserCalls();
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -103,6 +107,12 @@ async function all(natsUrl: string, out: string): Promise<void> {
           "overload: hello offered twice its throughput at an even rate (open-loop.ts), accepted latency against hello's at 32 connections",
         targets: "hello.throughputRatio >= 0.25 with p99 <= 20 ms; counter.throughputRatio >= 0.10, count exact; overload: 503s not timeouts, accepted p50 <= 3x loaded",
         ...http,
+      },
+      browser: {
+        description:
+          "calls one at a time from a Node process over NATS into the echo actor (Wasm) and the counter actor (JavaScript, one wasi:keyvalue increment on a Node host's keyvalue provider per call) " +
+          "running in a browser tab's host (headless Chromium, NATS over WebSocket) and, in alternating rounds, on a Node host (TCP); ms per call, the better of two rounds each",
+        ...browser,
       },
       actorRuntime: {
         description:
