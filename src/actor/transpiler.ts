@@ -19,14 +19,9 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
-import type { TranspileAnswer, TranspileJob } from "./transpile-worker.js";
+import type { TranspileAnswer, TranspileJob, Transpiled } from "./jco-transpile.js";
 
-export interface Transpiled {
-  /** File name → contents: the glue (`actor.js`) and the core modules (`*.wasm`). */
-  files: Record<string, Uint8Array>;
-  imports: string[];
-  exports: Array<[string, "function" | "instance"]>;
-}
+export type { Transpiled };
 
 // The package exports no package.json: it sits beside src/, where its entry point is.
 const JCO_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.resolve("jco-1.15")), "utf8")) as { version: string }).version;
