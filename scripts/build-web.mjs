@@ -7,6 +7,7 @@
 //   node scripts/build-web.mjs --watch   rebuild on change
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const SRC = "src/web";
@@ -16,6 +17,11 @@ const entries = readdirSync(SRC).filter((f) => /\.(page|worker)\.ts$/.test(f));
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 cpSync(join(SRC, "static"), OUT, { recursive: true });
+// jco's bindings generator (bundled into transpile.worker.js) fetches its core modules from
+// `new URL("./js-component-bindgen-component.core*.wasm", import.meta.url)`, which esbuild leaves
+// as it is: they are copied beside the bundles under the same names.
+const JCO_OBJ = fileURLToPath(new URL("../obj/", import.meta.resolve("jco-1.15")));
+for (const f of readdirSync(JCO_OBJ).filter((f) => /^js-component-bindgen-component\.core\d*\.wasm$/.test(f))) cpSync(join(JCO_OBJ, f), join(OUT, f));
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {
