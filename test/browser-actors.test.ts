@@ -108,6 +108,8 @@ describe("actors in a browser host", () => {
     const took = performance.now() - started;
     console.log(`# the counter actor (JavaScript) started in the page in ${(took / 1000).toFixed(1)} s (fetch, transpile, compile, instantiate); the page's slowest answer meanwhile: ${slowest.toFixed(0)} ms`);
     assert.ok(slowest < 1_500, `the page stopped answering for ${slowest.toFixed(0)} ms while it transpiled`);
+    const transpiled = tab.console.filter((l) => l.includes("transpiled a component in")).at(-1);
+    if (transpiled) console.log(`# the page: ${transpiled.replace(/^\w+: /, "")}`);
     await until(async () => /counter × 1/.test(await listed()) || undefined, 5_000, "the page listing the counter");
     for (const expected of [1, 2, 3]) {
       assert.equal(JSON.parse(ok(await call("counter", "acme:demo/counter.increment", ["visits"]), "increment")), expected);
@@ -165,5 +167,15 @@ describe("actors in a browser host", () => {
       "the page's relay reaching the page's actor",
     );
     assert.equal(relayed, 7);
+  });
+
+  it("a reloaded page finds what it transpiled in IndexedDB, and its counter goes on", async () => {
+    await tab.page.reload();
+    await until(async () => (await tab.page.evaluate(() => document.body.dataset.hostId)) !== tabId || undefined, 30_000, "the reloaded page's new host");
+    await until(async () => (await tab.page.evaluate(() => document.body.dataset.state)) === "running" || undefined, 30_000, "the reloaded page running");
+    const reloadedId = (await tab.page.evaluate(() => document.body.dataset.hostId))!;
+    ok(await cli(["start", "actor", await exampleComponentPath("counter"), "--id", "counter", "--host", reloadedId], 120_000), "start counter in the reloaded page");
+    assert.ok(tab.console.some((l) => l.includes("a transpiled component found in the page's store")), `no transpile-store hit in:\n  ${tab.console.join("\n  ")}`);
+    assert.equal(JSON.parse(ok(await call("counter", "acme:demo/counter.increment", ["visits"]), "increment")), 4);
   });
 });

@@ -2,21 +2,39 @@
  * The page's actor runtime: the Node runtime's pools and cache (actor/worker-runtime.ts) over Web
  * Workers (browser-workers.ts), with components transpiled in a worker of their own
  * (transpile.worker.ts). What it transpiled is kept by digest in memory, for as long as the
- * page lives (the component cache holds it, compiled).
+ * page lives (the component cache holds it, compiled), and in IndexedDB for the next page
+ * (transpile-store.ts).
  */
 import type { ComponentTranspiler } from "../actor/component-cache.js";
 import type { TranspileAnswer, TranspileJob, Transpiled } from "../actor/jco-transpile.js";
 import { WorkerActorRuntime } from "../actor/worker-runtime.js";
 import { ErrorCode, LatticeError, type Logger } from "../protocol/index.js";
 import { browserWorkers } from "./browser-workers.js";
+import { TranspileStore } from "./transpile-store.js";
 
-/** Jobs for the transpile worker, started on the first one. */
+/** The page's store first, else a job for the transpile worker (started on the first one). */
 class WorkerTranspiler implements ComponentTranspiler {
   private worker?: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (t: Transpiled) => void; reject: (e: Error) => void }>();
+  private readonly store = new TranspileStore();
 
-  transpile(bytes: Uint8Array): Promise<Transpiled> {
+  constructor(private readonly log: Logger) {}
+
+  async transpile(bytes: Uint8Array, digest: string): Promise<Transpiled> {
+    const stored = await this.store.get(digest);
+    if (stored) {
+      this.log.info("a transpiled component found in the page's store", { digest });
+      return stored;
+    }
+    const started = performance.now();
+    const out = await this.inWorker(bytes);
+    this.log.info(`transpiled a component in ${((performance.now() - started) / 1000).toFixed(1)} s`, { digest });
+    void this.store.put(digest, out);
+    return out;
+  }
+
+  private inWorker(bytes: Uint8Array): Promise<Transpiled> {
     const w = (this.worker ??= this.spawn());
     const job: TranspileJob = { id: this.nextId++, bytes };
     return new Promise((resolve, reject) => {
@@ -60,5 +78,5 @@ class WorkerTranspiler implements ComponentTranspiler {
 /** An actor runtime for a browser host (the `actors` of its Host options). */
 export function browserActorRuntime(log: Logger): WorkerActorRuntime {
   if (!crossOriginIsolated) log.warn("this page is not cross-origin isolated: no SharedArrayBuffer, so actors cannot run here (`lattice ui` serves it isolated)");
-  return new WorkerActorRuntime(log, browserWorkers, new WorkerTranspiler());
+  return new WorkerActorRuntime(log, browserWorkers, new WorkerTranspiler(log));
 }
