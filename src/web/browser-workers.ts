@@ -6,6 +6,7 @@
 import type { WorkerEvents, WorkerHandle, WorkerPlatform } from "../actor/worker-handle.js";
 import type { WorkerReply, WorkerRequest } from "../actor/worker-protocol.js";
 import { createSabBridge } from "../actor/sab-bridge.js";
+import { ErrorCode, LatticeError } from "../protocol/index.js";
 
 class BrowserWorker implements WorkerHandle {
   private readonly worker = new Worker(new URL("./actor.worker.js", import.meta.url), { type: "module", name: "actor" });
@@ -52,5 +53,10 @@ class BrowserWorker implements WorkerHandle {
 
 export const browserWorkers: WorkerPlatform = {
   spawn: () => new BrowserWorker(),
-  bridge: createSabBridge,
+  bridge(handler) {
+    if (typeof SharedArrayBuffer === "undefined") {
+      throw new LatticeError(ErrorCode.Unavailable, "this page is not cross-origin isolated (no SharedArrayBuffer), so it cannot run actors: open it from `lattice ui`");
+    }
+    return createSabBridge(handler);
+  },
 };
