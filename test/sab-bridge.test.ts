@@ -47,12 +47,16 @@ describe("the SharedArrayBuffer bridge", () => {
     assert.deepEqual(await call("echo", [value]), { ok: true, value });
   });
 
-  it("grows for a reply larger than its buffer, and still serves small ones", async () => {
+  it("grows for a reply larger than its buffer, refuses one past its limit, and still serves small ones", async () => {
     const big = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
     const got = await call("echo", [big]);
     assert.ok(got.ok);
     assert.deepEqual(got.value, big);
     assert.deepEqual(await call("echo", ["small"]), { ok: true, value: "small" });
+    const huge = await call("echo", [new Uint8Array(17 * 1024 * 1024)]);
+    assert.equal(huge.ok, false);
+    assert.match((huge as { code: string; message: string }).code, /^payload_too_large$/);
+    assert.deepEqual(await call("echo", ["after"]), { ok: true, value: "after" });
   });
 
   it("a failed host call keeps its code, message and payload", async () => {

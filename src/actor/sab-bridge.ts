@@ -15,6 +15,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { ErrorCode } from "../protocol/errors.js";
+import { messageOf } from "../protocol/index.js";
 import { replyTo, type HostCallHandler, type SyncReplies } from "./host-bridge.js";
 import type { BridgeReply, BridgeRequest } from "./worker-protocol.js";
 
@@ -49,11 +50,8 @@ export function createSabBridge(handler: HostCallHandler): { worker: SabBridgeCh
     newest = Math.max(newest, request.seq);
     void replyTo(request, handler).then((reply) => {
       if (reply.seq < newest) return; // its worker gave up on it, and may be reading a newer reply
-      let bytes = encoder.encode(reply);
-      if (bytes.length > MAX_BYTES) {
-        bytes = encoder.encode({ seq: reply.seq, ok: false, code: ErrorCode.PayloadTooLarge, message: `the reply to a host call is ${bytes.length} bytes, over ${MAX_BYTES}` } satisfies BridgeReply);
-      }
-      if (buffer.byteLength < HEADER + bytes.length) buffer.grow(HEADER + Math.max(bytes.length, 2 * (buffer.byteLength - HEADER)));
+      const bytes = encoded(reply);
+      if (buffer.byteLength < HEADER + bytes.length) buffer.grow(HEADER + Math.min(MAX_BYTES, Math.max(bytes.length, 2 * (buffer.byteLength - HEADER))));
       new Uint8Array(buffer, HEADER, bytes.length).set(bytes);
       Atomics.store(words, LENGTH, bytes.length);
       Atomics.store(words, SEQ, reply.seq);
@@ -62,6 +60,19 @@ export function createSabBridge(handler: HostCallHandler): { worker: SabBridgeCh
     });
   };
   return { worker: { port: port2, buffer }, transfer: [port2], close: () => port1.close() };
+}
+
+/** The reply's bytes, or those of the error that replaces a reply that cannot be carried. */
+function encoded(reply: BridgeReply): Uint8Array {
+  let failed: BridgeReply;
+  try {
+    const bytes = encoder.encode(reply);
+    if (bytes.length <= MAX_BYTES) return bytes;
+    failed = { seq: reply.seq, ok: false, code: ErrorCode.PayloadTooLarge, message: `the reply to a host call is ${bytes.length} bytes, over ${MAX_BYTES}` };
+  } catch (e) {
+    failed = { seq: reply.seq, ok: false, code: ErrorCode.Internal, message: `the reply to a host call cannot be encoded: ${messageOf(e)}` };
+  }
+  return encoder.encode(failed);
 }
 
 /** Worker side: the replies of a bridge made by createSabBridge. */
