@@ -19,6 +19,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
+import type { ComponentTranspiler } from "./component-cache.js";
 import type { TranspileAnswer, TranspileJob, Transpiled } from "./jco-transpile.js";
 
 export type { Transpiled };
@@ -38,7 +39,7 @@ interface Meta {
   files: string[];
 }
 
-export class Transpiler {
+export class Transpiler implements ComponentTranspiler {
   private worker?: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (t: Transpiled) => void; reject: (e: Error) => void }>();
