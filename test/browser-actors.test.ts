@@ -107,7 +107,7 @@ describe("actors in a browser host", () => {
     ok(await starting, "start counter in the page");
     const took = performance.now() - started;
     console.log(`# the counter actor (JavaScript) started in the page in ${(took / 1000).toFixed(1)} s (fetch, transpile, compile, instantiate); the page's slowest answer meanwhile: ${slowest.toFixed(0)} ms`);
-    assert.ok(slowest < 1_500, `the page stopped answering for ${slowest.toFixed(0)} ms while it transpiled`);
+    assert.ok(slowest < 2_500, `the page stopped answering for ${slowest.toFixed(0)} ms while it transpiled`);
     const transpiled = tab.console.filter((l) => l.includes("transpiled a component in")).at(-1);
     if (transpiled) console.log(`# the page: ${transpiled.replace(/^\w+: /, "")}`);
     await until(async () => /counter × 1/.test(await listed()) || undefined, 5_000, "the page listing the counter");

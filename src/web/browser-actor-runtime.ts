@@ -6,17 +6,16 @@
  * (transpile-store.ts).
  */
 import type { ComponentTranspiler } from "../actor/component-cache.js";
-import type { TranspileAnswer, TranspileJob, Transpiled } from "../actor/jco-transpile.js";
+import type { TranspileAnswer, Transpiled } from "../actor/jco-transpile.js";
+import { TranspileJobs, type TranspileWorker, type TranspileWorkerEvents } from "../actor/transpile-jobs.js";
 import { WorkerActorRuntime } from "../actor/worker-runtime.js";
-import { ErrorCode, LatticeError, type Logger } from "../protocol/index.js";
+import type { Logger } from "../protocol/index.js";
 import { browserWorkers } from "./browser-workers.js";
 import { TranspileStore } from "./transpile-store.js";
 
 /** The page's store first, else a job for the transpile worker (started on the first one). */
-class WorkerTranspiler implements ComponentTranspiler {
-  private worker?: Worker;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (t: Transpiled) => void; reject: (e: Error) => void }>();
+class PageTranspiler implements ComponentTranspiler {
+  private readonly jobs = new TranspileJobs(spawnWorker, "the transpile worker");
   private readonly store = new TranspileStore();
 
   constructor(private readonly log: Logger) {}
@@ -28,55 +27,43 @@ class WorkerTranspiler implements ComponentTranspiler {
       return stored;
     }
     const started = performance.now();
-    const out = await this.inWorker(bytes);
+    const out = await this.jobs.run(bytes);
     this.log.info(`transpiled a component in ${((performance.now() - started) / 1000).toFixed(1)} s`, { digest });
     void this.store.put(digest, out);
     return out;
   }
 
-  private inWorker(bytes: Uint8Array): Promise<Transpiled> {
-    const w = (this.worker ??= this.spawn());
-    const job: TranspileJob = { id: this.nextId++, bytes };
-    return new Promise((resolve, reject) => {
-      this.waiting.set(job.id, { resolve, reject });
-      w.postMessage(job);
-    });
-  }
-
   close(): Promise<void> {
-    this.worker?.terminate();
-    this.fail(this.worker, "the actor runtime closed");
-    return Promise.resolve();
+    return this.jobs.close();
   }
+}
 
-  private spawn(): Worker {
-    const w = new Worker(new URL("./transpile.worker.js", import.meta.url), { type: "module", name: "transpile" });
-    w.onmessage = (e: MessageEvent<TranspileAnswer>) => {
-      const a = e.data;
-      const p = this.waiting.get(a.id);
-      if (!p) return;
-      this.waiting.delete(a.id);
-      if (a.ok) p.resolve({ files: a.files, imports: a.imports, exports: a.exports });
-      else p.reject(new LatticeError(ErrorCode.BadRequest, a.message));
-    };
-    w.onerror = (e) => {
-      e.preventDefault();
-      w.terminate();
-      this.fail(w, `the transpile worker failed: ${e.message}`);
-    };
-    return w;
-  }
-
-  private fail(w: Worker | undefined, why: string): void {
-    if (w === undefined || this.worker !== w) return;
-    this.worker = undefined;
-    for (const p of this.waiting.values()) p.reject(new LatticeError(ErrorCode.Internal, why));
-    this.waiting.clear();
-  }
+function spawnWorker(events: TranspileWorkerEvents): TranspileWorker {
+  const w = new Worker(new URL("./transpile.worker.js", import.meta.url), { type: "module", name: "transpile" });
+  w.onmessage = (e: MessageEvent<TranspileAnswer>) => events.answer(e.data);
+  let dead = false;
+  const died = (why: string) => {
+    if (dead) return;
+    dead = true;
+    w.terminate();
+    events.died(why);
+  };
+  w.onerror = (e) => {
+    e.preventDefault();
+    died(e.message || "its script failed");
+  };
+  return {
+    post: (job) => w.postMessage(job),
+    busy: () => undefined,
+    terminate: () => {
+      died("it was stopped");
+      return Promise.resolve();
+    },
+  };
 }
 
 /** An actor runtime for a browser host (the `actors` of its Host options). */
 export function browserActorRuntime(log: Logger): WorkerActorRuntime {
   if (!crossOriginIsolated) log.warn("this page is not cross-origin isolated: no SharedArrayBuffer, so actors cannot run here (`lattice ui` serves it isolated)");
-  return new WorkerActorRuntime(log, browserWorkers, new WorkerTranspiler(log));
+  return new WorkerActorRuntime(log, browserWorkers, new PageTranspiler(log));
 }
