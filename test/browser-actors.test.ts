@@ -2,12 +2,13 @@
  * Actors in a browser tab: the host page (`lattice ui`'s /host) in a real Chromium runs
  * components it transpiles itself, in Web Workers, and they call and are called across the
  * lattice like any host's: started and called through the CLI, linked to a keyvalue provider on a
- * Node host, called by a Node host's actor through a link; a trap or a stuck call costs the
- * instance, not the page.
+ * Node host, serving HTTP behind a Node host's http-server provider, called by a Node host's actor
+ * through a link; a trap or a stuck call costs the instance, not the page; a reloaded page finds
+ * what it transpiled in IndexedDB.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
@@ -30,14 +31,16 @@ describe("actors in a browser host", () => {
   async function wasm(name: string, bytes: Promise<Uint8Array>): Promise<string> {
     const path = join(tmpdir(), `lattice-browser-actors-${process.pid}-${name}.wasm`);
     writeFileSync(path, await bytes);
+    cleanup.add(() => rmSync(path, { force: true }));
     return path;
   }
 
-  /** The CLI, with what the page printed when it failed. */
+  /** The real CLI, against the lattice's TCP server. */
   async function cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
     return runCli([...args, "--nats-url", nats.clientUrl], {}, timeoutMs);
   }
 
+  /** A command's output; if it failed, its error and what the page printed last. */
   function ok(r: CliResult, what: string): string {
     assert.equal(r.code, 0, `${what}: ${r.stderr}\npage console:\n  ${tab.console.slice(-30).join("\n  ")}`);
     return r.stdout;
