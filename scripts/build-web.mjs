@@ -5,8 +5,9 @@
 //
 //   node scripts/build-web.mjs           build once
 //   node scripts/build-web.mjs --watch   rebuild on change
-import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const SRC = "src/web";
@@ -16,6 +17,13 @@ const entries = readdirSync(SRC).filter((f) => /\.(page|worker)\.ts$/.test(f));
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 cpSync(join(SRC, "static"), OUT, { recursive: true });
+// jco's bindings generator (bundled into transpile.worker.js) fetches its core modules from
+// `new URL("./js-component-bindgen-component.core*.wasm", import.meta.url)`, which esbuild leaves
+// as it is: they are copied beside the bundles under the same names.
+const JCO_OBJ = fileURLToPath(new URL("../obj/", import.meta.resolve("jco-1.15")));
+// Its version names what the page keeps in IndexedDB (src/web/transpile-store.ts).
+const JCO_VERSION = JSON.parse(readFileSync(join(JCO_OBJ, "../package.json"), "utf8")).version;
+for (const f of readdirSync(JCO_OBJ).filter((f) => /^js-component-bindgen-component\.core\d*\.wasm$/.test(f))) cpSync(join(JCO_OBJ, f), join(OUT, f));
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {
@@ -33,6 +41,7 @@ const options = {
   // Libraries that pick node:crypto only when they run in Node (@nats-io/obj's sha256) keep that
   // import; our own code reaches no node: module (test/layers.test.ts).
   external: ["node:*"],
+  define: { LATTICE_JCO_VERSION: JSON.stringify(JCO_VERSION) },
   logLevel: "warning",
   legalComments: "none",
 };

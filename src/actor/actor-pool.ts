@@ -1,7 +1,7 @@
 /**
- * The instances of one actor on one host: a fixed number of worker threads, each holding one
- * component instance and running one call at a time, with a bounded queue in front. A trap is
- * handled inside the worker by a fresh instance.
+ * The instances of one actor on one host: a fixed number of workers (Node's worker threads or a
+ * page's Web Workers: worker-handle.ts), each holding one component instance and running one call
+ * at a time, with a bounded queue in front. A trap is handled inside the worker by a fresh instance.
  *
  * Nothing here waits on something that may never come. A call is answered by its deadline
  * whatever its instance does: a queued call is refused then even if no instance ever frees (a
@@ -19,13 +19,12 @@
  * answers the calls it takes about as fast as it does at that concurrency. The wait is estimated
  * from the calls waiting and the recent time a call takes (a moving average).
  */
-import type { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError, isErrorCode, messageOf } from "../protocol/index.js";
 import type { Logger } from "../protocol/logging.js";
 import { HTTP_INSTANCE_MODES, type HttpInstances } from "./actor-metadata.js";
 import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";
-import { createBridge } from "./sync-bridge.js";
+import { unrefTimer, type WorkerHandle } from "./worker-handle.js";
 import type { WorkerSupply } from "./worker-supply.js";
 import type { ActorInstances, ImportForwarder, InstanceLoad, InstanceStats, Invocation } from "./runtime.js";
 import type { CallFailureKind, WorkerBind, WorkerCall, WorkerReply } from "./worker-protocol.js";
@@ -57,7 +56,7 @@ interface Running extends Pending {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: WorkerHandle;
   ready: boolean;
   /** While the instance is being bound to the actor: ends its start (with why it failed). */
   starting?: (e?: Error) => void;
@@ -241,12 +240,12 @@ export class ActorPool implements ActorInstances {
 
   /** Add an instance; resolves once it is ready for calls, rejects (and drops it) if it cannot get there. */
   private async spawn(): Promise<void> {
-    const bridge = createBridge((call) => {
+    const bridge = this.opts.workers.bridge((call) => {
       const fwd = this.opts.forward;
       if (!fwd) return Promise.reject(new Error(`no route for ${call.iface}`));
       return fwd(this.opts.actorId, call);
     });
-    let worker: Worker;
+    let worker: WorkerHandle;
     try {
       worker = await this.opts.workers.take(this.opts.component, this.forwarded);
     } catch (e) {
@@ -260,12 +259,12 @@ export class ActorPool implements ActorInstances {
       await worker.terminate();
       return;
     }
-    const slot: Slot = { worker, ready: false, closeBridge: bridge.close };
+    const slot: Slot = { worker, ready: false, closeBridge: () => bridge.close() };
     this.slots.add(slot);
-    worker.removeAllListeners("error");
-    worker.on("error", (e) => this.onCrash(slot, e));
-    worker.on("exit", () => this.onCrash(slot, new Error("worker exited")));
-    worker.on("message", (m: WorkerReply) => (m.type === "ready" ? this.onReady(slot) : this.onMessage(slot, m)));
+    worker.listen({
+      message: (m: WorkerReply) => (m.type === "ready" ? this.onReady(slot) : this.onMessage(slot, m)),
+      died: (e) => this.onCrash(slot, e),
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => slot.starting?.(new Error(`its worker did not get ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
@@ -276,7 +275,7 @@ export class ActorPool implements ActorInstances {
           else resolve();
         };
         const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker, httpInstances: this.httpInstances };
-        worker.postMessage(bind, [bridge.worker.port]);
+        worker.post(bind, bridge.transfer);
       });
     } catch (e) {
       void this.retire(slot);
@@ -354,7 +353,7 @@ export class ActorPool implements ActorInstances {
     const inv = p.inv;
     const msg: WorkerCall = { type: "call", id: p.id, deadline: inv.deadline, callId: inv.callId, iface: inv.iface, fn: inv.fn, args: inv.args };
     try {
-      slot.worker.postMessage(msg);
+      slot.worker.post(msg);
     } catch (e) {
       // Arguments that cannot be cloned to the worker (none that came off the wire): this call fails, the instance is untouched.
       this.stats.failed++;
@@ -443,7 +442,7 @@ export class ActorPool implements ActorInstances {
       } catch (e) {
         if (this.stopped) return;
         this.opts.log.error(`could not replace an actor instance; trying again in ${wait / 1000} s`, { actor: this.opts.actorId, error: messageOf(e) });
-        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        await new Promise((resolve) => unrefTimer(setTimeout(resolve, wait)));
       }
     }
   }
@@ -467,7 +466,8 @@ export class ActorPool implements ActorInstances {
       if (!cur.overdue) cur.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`));
     }
     slot.closeBridge();
-    slot.worker.removeAllListeners("exit");
+    // Its log lines still count; its death is the one asked for.
+    slot.worker.listen({ message: (m: WorkerReply) => m.type === "log" && this.onMessage(slot, m), died: () => undefined });
     await slot.worker.terminate();
   }
 }

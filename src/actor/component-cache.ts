@@ -7,7 +7,7 @@ import { ErrorCode, LatticeError, messageOf } from "../protocol/index.js";
 import { httpInstancesOf, type HttpInstances } from "./actor-metadata.js";
 import { CallChecker } from "./call-check.js";
 import { exportedFunctions } from "./component-exports.js";
-import type { Transpiled, Transpiler } from "./transpiler.js";
+import type { Transpiled } from "./jco-transpile.js";
 import { assertComponent, digestOf } from "../nats/wasm-binary.js";
 
 export interface CompiledComponent {
@@ -26,10 +26,15 @@ export interface CompiledComponent {
   calls?: CallChecker;
 }
 
+/** Where the cache gets its glue and core modules (Node: transpiler.ts, a page: a transpile worker). */
+export interface ComponentTranspiler {
+  transpile(bytes: Uint8Array, digest: string): Promise<Transpiled>;
+}
+
 export class ComponentCache {
   private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
 
-  constructor(private readonly transpiler: Transpiler) {}
+  constructor(private readonly transpiler: ComponentTranspiler) {}
 
   /** Compile (or reuse) a component; `what` names the bytes in errors (a path, an artifact ref). */
   async load(bytes: Uint8Array, what: string): Promise<CompiledComponent> {

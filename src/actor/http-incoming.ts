@@ -23,7 +23,7 @@
  * with the `error-code` as payload), `handle` returning without a response, and a response body
  * over MAX_HTTP_BODY (`payload_too_large`, the guest is stopped at the write that crosses it).
  *
- * Whether an instance serves one request or many is the worker's business (actor-worker.ts):
+ * Whether an instance serves one request or many is the worker's business (actor-instance.ts):
  * every object made here belongs to one call, and the guest drops them.
  */
 import * as shimClocks from "@bytecodealliance/preview2-shim/clocks";

@@ -1,6 +1,7 @@
 /**
  * What a host needs from an actor runtime. The host core only sees this interface: the Node
- * runtime (worker_threads) is one implementation; a browser host will bring a Web Worker one.
+ * runtime (worker threads) is one implementation, the browser host page's (Web Workers) another;
+ * both are worker-runtime.ts over their platform.
  */
 import type { HostCall } from "./worker-protocol.js";
 

@@ -18,15 +18,11 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { ErrorCode, LatticeError } from "../protocol/index.js";
-import type { TranspileAnswer, TranspileJob } from "./transpile-worker.js";
+import type { ComponentTranspiler } from "./component-cache.js";
+import type { TranspileAnswer, Transpiled } from "./jco-transpile.js";
+import { TranspileJobs, type TranspileWorker, type TranspileWorkerEvents } from "./transpile-jobs.js";
 
-export interface Transpiled {
-  /** File name → contents: the glue (`actor.js`) and the core modules (`*.wasm`). */
-  files: Record<string, Uint8Array>;
-  imports: string[];
-  exports: Array<[string, "function" | "instance"]>;
-}
+export type { Transpiled };
 
 // The package exports no package.json: it sits beside src/, where its entry point is.
 const JCO_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.resolve("jco-1.15")), "utf8")) as { version: string }).version;
@@ -43,10 +39,9 @@ interface Meta {
   files: string[];
 }
 
-export class Transpiler {
-  private worker?: Worker;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (t: Transpiled) => void; reject: (e: Error) => void }>();
+export class Transpiler implements ComponentTranspiler {
+  private readonly jobs = new TranspileJobs(spawnThread, "the transpiler thread");
+  private nextTmp = 1;
   private readonly dir?: string;
 
   /** `cacheDir` false: no disk cache. */
@@ -61,16 +56,14 @@ export class Transpiler {
       const cached = await this.read(entry).catch(() => undefined);
       if (cached) return cached;
     }
-    const out = await this.inWorker(bytes);
+    const out = await this.jobs.run(bytes);
     if (entry) await this.write(entry, out).catch(() => undefined); // a cache that cannot be written is no cache
     return out;
   }
 
   /** Stop the worker (a transpile in progress fails). */
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    await w?.terminate();
+  close(): Promise<void> {
+    return this.jobs.close();
   }
 
   private async read(entry: string): Promise<Transpiled> {
@@ -81,7 +74,7 @@ export class Transpiler {
   }
 
   private async write(entry: string, t: Transpiled): Promise<void> {
-    const tmp = `${entry}.${process.pid}.${this.nextId++}.tmp`;
+    const tmp = `${entry}.${process.pid}.${this.nextTmp++}.tmp`;
     await mkdir(tmp, { recursive: true });
     try {
       for (const [name, data] of Object.entries(t.files)) await writeFile(join(tmp, name), data);
@@ -95,33 +88,23 @@ export class Transpiler {
       await rm(tmp, { recursive: true, force: true });
     }
   }
+}
 
-  private inWorker(bytes: Uint8Array): Promise<Transpiled> {
-    if (!this.worker) {
-      const w = new Worker(new URL("./transpile-worker.js", import.meta.url));
-      w.on("message", (a: TranspileAnswer) => {
-        const p = this.waiting.get(a.id);
-        if (!p) return;
-        this.waiting.delete(a.id);
-        if (this.waiting.size === 0) w.unref();
-        if (a.ok) p.resolve({ files: a.files, imports: a.imports, exports: a.exports });
-        else p.reject(new LatticeError(ErrorCode.BadRequest, a.message));
-      });
-      const fail = (e: Error) => {
-        if (this.worker === w) this.worker = undefined;
-        for (const p of this.waiting.values()) p.reject(new LatticeError(ErrorCode.Internal, `the transpiler thread failed: ${e.message}`));
-        this.waiting.clear();
-      };
-      w.on("error", fail);
-      w.on("exit", (code) => fail(new Error(`it exited (${code})`)));
-      this.worker = w;
-    }
-    const id = this.nextId++;
-    this.worker.ref();
-    const job: TranspileJob = { id, bytes };
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker!.postMessage(job);
-    });
-  }
+/** The transpile thread (transpile-worker.ts): it keeps the process alive only while jobs wait. */
+function spawnThread(events: TranspileWorkerEvents): TranspileWorker {
+  const w = new Worker(new URL("./transpile-worker.js", import.meta.url));
+  w.on("message", (a: TranspileAnswer) => events.answer(a));
+  let dead = false;
+  const died = (why: string) => {
+    if (dead) return;
+    dead = true;
+    events.died(why);
+  };
+  w.on("error", (e) => died(e.message));
+  w.on("exit", (code) => died(`it exited (${code})`));
+  return {
+    post: (job) => w.postMessage(job),
+    busy: (on) => (on ? w.ref() : w.unref()),
+    terminate: () => w.terminate().then(() => undefined),
+  };
 }

@@ -5,7 +5,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { HttpInstances } from "./actor-metadata.js";
 
-/** How the worker reaches the host synchronously (see sync-bridge.ts). */
+/** How a Node worker reaches the host synchronously (sync-bridge.ts; a browser's: sab-bridge.ts). */
 export interface BridgeChannel {
   port: MessagePort;
   /** Int32Array over a SharedArrayBuffer: slot 0 counts the replies the host has posted. */
@@ -31,7 +31,8 @@ export interface WorkerBind {
   type: "bind";
   actorId: string;
   config: Record<string, string>;
-  bridge: BridgeChannel;
+  /** The worker's end of its bridge to the host: what the platform's bridge made (worker-handle.ts). */
+  bridge: unknown;
   /** `reuse`: one instance serves HTTP request after request; `fresh`: a new instance for each. */
   httpInstances: HttpInstances;
 }

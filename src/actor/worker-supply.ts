@@ -5,12 +5,11 @@
  * booted blank worker, plus one loaded instance for each of the last few digests it served: a
  * warm start or a scale-up then only binds an instance to its actor.
  */
-import { Worker } from "node:worker_threads";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import type { CompiledComponent } from "./component-cache.js";
+import type { HostCallHandler } from "./host-bridge.js";
+import { unrefTimer, type HostBridge, type WorkerHandle as Worker, type WorkerPlatform } from "./worker-handle.js";
 import type { WorkerLoad, WorkerReply } from "./worker-protocol.js";
-
-const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
 /** A worker that has not loaded a component by then is stuck: it is dropped (the take fails). */
 const LOAD_TIMEOUT_MS = 60_000;
 
@@ -33,7 +32,10 @@ export class WorkerSupply {
   private readonly blank: number;
   private readonly digests: number;
 
-  constructor(opts: SupplyOptions = {}) {
+  constructor(
+    private readonly platform: WorkerPlatform,
+    opts: SupplyOptions = {},
+  ) {
     this.blank = opts.blank ?? 1;
     this.digests = opts.digests ?? 4;
     this.refillBlanks();
@@ -55,8 +57,13 @@ export class WorkerSupply {
       await w.terminate();
       throw new LatticeError(ErrorCode.Unavailable, "the actor runtime is closing");
     }
-    w.ref();
+    w.keepAlive(true);
     return w;
+  }
+
+  /** A bridge for a worker of this platform to call its host through. */
+  bridge(handler: HostCallHandler): HostBridge {
+    return this.platform.bridge(handler);
   }
 
   async close(): Promise<void> {
@@ -71,23 +78,26 @@ export class WorkerSupply {
     const entry: Loaded = { digest: component.digest, ready: this.load(this.blankWorker(), component, forwarded) };
     // A spare that fails to load, or dies waiting to be taken, is not handed out.
     const drop = () => (this.loaded = this.loaded.filter((l) => l !== entry));
-    void entry.ready.then((w) => w.once("exit", drop), drop);
+    void entry.ready.then((w) => w.listen({ message: () => undefined, died: drop }), drop);
     this.loaded.unshift(entry);
     for (const old of this.loaded.splice(this.digests)) void old.ready.then((w) => w.terminate(), () => undefined);
   }
 
   private blankWorker(): Worker {
-    const w = this.blanks.shift() ?? spawnIdle();
+    const w = this.blanks.shift() ?? this.platform.spawn();
     this.refillBlanks();
     return w;
   }
 
   private refillBlanks(): void {
     while (!this.closed && this.blanks.length < this.blank) {
-      const w = spawnIdle();
-      w.once("exit", () => {
-        const i = this.blanks.indexOf(w);
-        if (i >= 0) this.blanks.splice(i, 1);
+      const w = this.platform.spawn();
+      w.listen({
+        message: () => undefined,
+        died: () => {
+          const i = this.blanks.indexOf(w);
+          if (i >= 0) this.blanks.splice(i, 1);
+        },
       });
       this.blanks.push(w);
     }
@@ -97,18 +107,17 @@ export class WorkerSupply {
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
-        w.off("message", onMessage);
-        w.off("exit", onExit);
+        w.listen({ message: () => undefined, died: () => undefined });
       };
       const timer = setTimeout(() => {
         done();
         void w.terminate();
         reject(new LatticeError(ErrorCode.Internal, `actor worker did not load ${component.digest} within ${LOAD_TIMEOUT_MS / 1000} s`));
       }, LOAD_TIMEOUT_MS);
-      timer.unref();
-      const onExit = (code: number) => {
+      unrefTimer(timer);
+      const onExit = (e: Error) => {
         done();
-        reject(new LatticeError(ErrorCode.Internal, `actor worker exited (${code}) while loading ${component.digest}`));
+        reject(new LatticeError(ErrorCode.Internal, `actor worker died while loading ${component.digest}: ${e.message}`));
       };
       const onMessage = (m: WorkerReply) => {
         if (m.type !== "loaded" && m.type !== "init_failed") return;
@@ -119,18 +128,9 @@ export class WorkerSupply {
           reject(new LatticeError(ErrorCode.BadRequest, `the component failed to instantiate: ${m.message}`));
         }
       };
-      w.on("message", onMessage);
-      w.once("exit", onExit);
+      w.listen({ message: onMessage, died: onExit });
       const msg: WorkerLoad = { type: "load", js: component.js, modules: component.modules, forwarded };
-      w.postMessage(msg);
+      w.post(msg);
     });
   }
-}
-
-/** A worker that must not keep the process alive, nor crash it, while nobody uses it. */
-function spawnIdle(): Worker {
-  const w = new Worker(WORKER_URL);
-  w.unref();
-  w.on("error", () => undefined);
-  return w;
 }

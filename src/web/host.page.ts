@@ -8,6 +8,7 @@
  */
 import { DEFAULT_HEARTBEAT_MS, Host } from "../host/index.js";
 import { assertLabel, messageOf, type Labels } from "../protocol/index.js";
+import { browserActorRuntime } from "./browser-actor-runtime.js";
 import { authOptions, pageConfig } from "./page-config.js";
 import { pageLogger } from "./page-logger.js";
 import { workerTicker } from "./worker-ticker.js";
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
       heartbeatMs: heartbeatOf(query),
       ticker: workerTicker(new Worker(new URL("./ticker.worker.js", import.meta.url), { type: "module" })),
       logger: log,
+      actors: browserActorRuntime(log),
     });
     $("name").textContent = host.name;
     $("lattice").textContent = host.lattice;
