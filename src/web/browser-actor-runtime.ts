@@ -9,7 +9,7 @@ import type { ComponentTranspiler } from "../actor/component-cache.js";
 import type { TranspileAnswer, Transpiled } from "../actor/jco-transpile.js";
 import { TranspileJobs, type TranspileWorker, type TranspileWorkerEvents } from "../actor/transpile-jobs.js";
 import { WorkerActorRuntime } from "../actor/worker-runtime.js";
-import type { Logger } from "../protocol/index.js";
+import type { Logger } from "../protocol/logging.js";
 import { browserWorkers } from "./browser-workers.js";
 import { TranspileStore } from "./transpile-store.js";
 

@@ -55,10 +55,10 @@ export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), "lattice-chromium-"));
   const child = spawn(executable, [...FLAGS, `--user-data-dir=${profile}`, "about:blank"], { stdio: "ignore" });
   const pid = child.pid!;
-  let browser: Browser | undefined;
+  const connected: { browser?: Browser } = {};
   cleanup.add(async () => {
     const tree = processTree(pid);
-    await browser?.close().catch(() => undefined);
+    await connected.browser?.close().catch(() => undefined);
     for (const p of tree.reverse()) {
       try {
         process.kill(p, "SIGKILL");
@@ -73,7 +73,8 @@ export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
   const port = await until(() => existsSync(portFile) && readFileSync(portFile, "utf8").split("\n")[0], 30_000, "Chromium's DevTools port");
   // noDefaults (not in playwright's types): the default context's pages get no emulation.
   const options = { endpointURL: `http://127.0.0.1:${port}`, noDefaults: true };
-  browser = await chromium.connectOverCDP(options);
+  const browser = await chromium.connectOverCDP(options);
+  connected.browser = browser;
   const context = browser.contexts()[0]!;
   return {
     browser,
