@@ -99,19 +99,26 @@ async function main(): Promise<void> {
       render(model);
     });
   };
-  const problem = (what: string) => (e: unknown) => {
-    $("problem").hidden = false;
-    $("problem").textContent = `${what}: ${errorText(e)}`;
+  // What failed last of each kind of refresh, until it works again.
+  const problems = new Map<string, string>();
+  const showProblems = () => {
+    $("problem").hidden = problems.size === 0;
+    $("problem").textContent = [...problems].map(([what, text]) => `${what}: ${text}`).join("\n");
   };
-  const fine = () => {
-    $("problem").hidden = true;
+  const problem = (what: string) => (e: unknown) => {
+    problems.set(what, errorText(e));
+    showProblems();
+  };
+  const fine = (what: string) => {
+    if (problems.delete(what)) showProblems();
   };
 
   const refreshInventories = coalesced(async () => {
     const { replies, errors } = await client.inventories();
     for (const inv of replies) model.seeInventory(inv);
     // A host that answered nothing is not gone: heartbeats (or their absence) say that.
-    if (errors.length > 0) problem("a host answered with an error")(`${errors[0]!.code}: ${errors[0]!.message}`);
+    if (errors.length > 0) problem("inventory")(`a host answered ${errors[0]!.code}: ${errors[0]!.message}`);
+    else fine("inventory");
     draw();
   }, problem("inventory"));
   const refreshHost = (hostId: string) =>
@@ -125,7 +132,7 @@ async function main(): Promise<void> {
   const refreshApps = coalesced(async () => {
     const records = await apps.records();
     model.apps = await Promise.all(records.map(async (record) => ({ record, status: await apps.status(record.name) })));
-    fine();
+    fine("apps");
     draw();
   }, problem("apps"));
   const refreshArtifacts = coalesced(async () => {
@@ -176,6 +183,7 @@ async function main(): Promise<void> {
 
   const links = new StateCache(state, problem("links")).start();
   links.onChange(() => {
+    fine("links");
     model.links = links.links();
     draw();
   });
