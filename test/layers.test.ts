@@ -79,7 +79,13 @@ describe("layers", () => {
  * The entry points a browser page bundles: what they reach through value imports must not need
  * Node (`node:*` modules, or the Node edges kept behind their own entries).
  */
-const BROWSER_ENTRIES = ["protocol/index.ts", "nats/index.ts", "actor/index.ts", "host/index.ts", "ctl/index.ts", "apps/index.ts"];
+const BROWSER_ENTRIES = [
+  ...["protocol/index.ts", "nats/index.ts", "actor/index.ts", "host/index.ts", "ctl/index.ts", "apps/index.ts"],
+  // The pages and workers themselves (scripts/build-web.mjs bundles each).
+  ...readdirSync(join(SRC, "web"))
+    .filter((f) => /\.(page|worker)\.ts$/.test(f))
+    .map((f) => `web/${f}`),
+];
 
 /** Specifiers of a file's value imports (type-only imports and re-exports are erased by tsc). */
 function valueImportsOf(text: string): string[] {

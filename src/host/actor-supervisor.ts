@@ -74,7 +74,7 @@ export class ActorSupervisor {
 
   /** What each actor runs here, and what its instances are doing now. */
   entries(): ActorEntry[] {
-    return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size, load: { ...a.instances.load(), replaced: a.instances.stats.replaced } }));
+    return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size, load: { ...a.instances.load(), replaced: a.instances.stats.replaced, calls: a.instances.stats.calls } }));
   }
 
   get count(): number {

@@ -88,6 +88,11 @@ export const ActorLoad = Type.Object({
   stuck: Type.Integer({ minimum: 0 }),
   /** Instances replaced since the actor started here: stuck, crashed, or never ready. */
   replaced: Type.Integer({ minimum: 0 }),
+  /**
+   * Calls taken since the actor started here (a counter: rates come from two answers). Absent
+   * from hosts of earlier versions.
+   */
+  calls: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type ActorLoad = Static<typeof ActorLoad>;
 
