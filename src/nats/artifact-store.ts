@@ -123,11 +123,17 @@ export class ArtifactStore {
           description: `components of lattice ${this.lattice}, by name:version`,
         }),
       );
-      const info = await os.putBlob(
-        { name: objectName(target), description: `component ${formatArtifactRef(target)}`, metadata: { [DIGEST_METADATA_KEY]: digest } },
-        bytes,
-        { timeout: this.timeoutMs },
-      );
+      // The same bytes under the same name:version are not sent again (`lattice start actor
+      // ./file.wasm` pushes on every start): only latest is pointed at them; their push time stays the first.
+      const stored = await os.info(objectName(target));
+      const same = stored && !stored.deleted && stored.metadata?.[DIGEST_METADATA_KEY] === digest && stored.size === bytes.length;
+      const info = same
+        ? stored
+        : await os.putBlob(
+            { name: objectName(target), description: `component ${formatArtifactRef(target)}`, metadata: { [DIGEST_METADATA_KEY]: digest } },
+            bytes,
+            { timeout: this.timeoutMs },
+          );
       await this.pointLatest(os, ref.name, info);
       return { name: target.name, version, digest, size: info.size, pushedAt: info.mtime };
     });
