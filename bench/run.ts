@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
  *
- * `--only invocation|converge|http`: that part alone, printed, not written. `--quick`: the http
+ * `--only invocation|converge|http|cli`: that part alone, printed, not written. `--quick`: the http
  * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
  * absolute time; see http.ts).
  */
@@ -13,6 +13,7 @@ import { natsServerVersion, requireNatsServer, startNatsServer } from "../src/na
 import { LATTICE_VERSION } from "../src/protocol/index.js";
 import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";
+import { CLI_TARGETS_MS, cliStart } from "./cli-start.js";
 import { convergeAfterHostLoss } from "./converge.js";
 import { hostDiscovery } from "./host-discovery.js";
 import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
@@ -24,7 +25,7 @@ const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && only !== "invocation" && only !== "converge" && only !== "http") throw new Error("--only takes: invocation, converge, http");
+if (onlyIdx > 0 && only !== "invocation" && only !== "converge" && only !== "http" && only !== "cli") throw new Error("--only takes: invocation, converge, http, cli");
 const quick = process.argv.includes("--quick");
 const missing = missingTools();
 if ((quick || only === "http" || !only) && missing.length > 0) {
@@ -46,6 +47,8 @@ try {
   } else if (only === "invocation") {
     const invocation = await invocationPath(nats.clientUrl);
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), invocation, ed25519: await ed25519Costs() }, null, 2) + "\n");
+  } else if (only === "cli") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), cli: cliSection(await cliStart()) }, null, 2) + "\n");
   } else if (only === "converge") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
@@ -62,6 +65,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const jsActor = await actorRuntime(await exampleComponent("echo"), { coldRuns: 3, warmRuns: 20, calls: 5_000, memInstances: 5 });
   const converge = await convergeAfterHostLoss(natsUrl);
   const http = await httpPath(natsUrl, FULL);
+  const cli = cliSection(await cliStart());
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -104,6 +108,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
         targets: "hello.throughputRatio >= 0.25 with p99 <= 20 ms; counter.throughputRatio >= 0.10, count exact; overload: 503s not timeouts, accepted p50 <= 3x loaded",
         ...http,
       },
+      cli,
       actorRuntime: {
         description:
           "one process, no NATS. coldStartMs: component bytes never seen on this machine -> first call answered (transpile, compile, worker, instantiate); " +
@@ -120,4 +125,18 @@ async function all(natsUrl: string, out: string): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, json + "\n");
   process.stdout.write(json + "\n");
+}
+
+function cliSection(r: Awaited<ReturnType<typeof cliStart>>) {
+  return {
+    description:
+      "wall ms of the compiled `lattice` command as a user runs it, spawn -> exit, median of 5 after an untimed run, each beside the same run's `node -e \"\"` as a ratio: " +
+      "--version, --help; get hosts against a local lattice (its ping gathers answers until none has come for 250 ms); " +
+      "up: spawn -> its ready line (embedded nats-server with JetStream, and a host, on free ports); " +
+      "startActor: `start actor ./echo.wasm` (push, place, fetch, instantiate) of the built echo example on a host that has run its digest before",
+    targets: Object.entries(CLI_TARGETS_MS)
+      .map(([k, v]) => `${k} <= ${v}`)
+      .join(", "),
+    ...r,
+  };
 }
