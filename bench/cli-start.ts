@@ -66,19 +66,26 @@ function up(env: NodeJS.ProcessEnv): Promise<RunningUp> {
     });
     let stdout = "";
     let stderr = "";
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once("exit", (_code, signal) => r(signal)));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
       const url = /NATS:\s+(nats:\/\/\S+)/.exec(stdout);
       if (!stdout.includes(" is up\n") || !url) return;
       const readyMs = performance.now() - t0;
+      const natsPid = Number(/nats-server pid (\d+)/.exec(stdout)?.[1]);
       resolve({
         readyMs,
         natsUrl: url[1]!,
         stop: async () => {
           child.kill("SIGTERM");
-          await exited;
+          // Killed by the signal rather than stopped by it: its nats-server would outlive the bench.
+          if ((await exited) === null || !(natsPid > 0)) return;
+          try {
+            process.kill(natsPid, "SIGKILL");
+          } catch {
+            // gone already
+          }
         },
       });
     });

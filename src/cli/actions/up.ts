@@ -125,11 +125,14 @@ async function runForeground(opts: UpOpts, ports: EmbeddedPorts | undefined): Pr
     logPath: process.env[DETACHED_CHILD_ENV] ? join(dir, "up.log") : undefined,
     startedAt: new Date().toISOString(),
   };
+  // Listening before the ready line: a SIGTERM right after it (a script's, a bench's) must stop the
+  // lattice, not kill the process at once and leave its nats-server running.
+  const signalled = untilSignal();
   writeUpRecord(opts.stateDir, rec);
   await report({ ready: rec });
   if (!process.send) printReady(rec, opts, false);
 
-  const signal = await untilSignal();
+  const signal = await signalled;
   await host.stop(`lattice up received ${signal}`);
   await stopNats();
   removeUpRecord(opts.stateDir, opts.lattice, process.pid);
