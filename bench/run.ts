@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
  *
- * `--only invocation|converge|http|browser`: that part alone, printed, not written. `--quick`: the http
+ * `--only invocation|converge|http|browser|cli`: that part alone, printed, not written. `--quick`: the http
  * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
  * absolute time; see http.ts).
  */
@@ -14,6 +14,7 @@ import { LATTICE_VERSION } from "../src/protocol/index.js";
 import { exampleComponent, watEcho } from "../test/kit/fixtures.js";
 import { actorRuntime } from "./actor-runtime.js";
 import { browserCalls } from "./browser.js";
+import { CLI_TARGETS_MS, cliStart } from "./cli-start.js";
 import { convergeAfterHostLoss } from "./converge.js";
 import { hostDiscovery } from "./host-discovery.js";
 import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
@@ -25,7 +26,7 @@ const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && only !== "invocation" && only !== "converge" && only !== "http" && only !== "browser") throw new Error("--only takes: invocation, converge, http, browser");
+if (onlyIdx > 0 && !["invocation", "converge", "http", "browser", "cli"].includes(only ?? "")) throw new Error("--only takes: invocation, converge, http, browser, cli");
 const quick = process.argv.includes("--quick");
 const missing = missingTools();
 if ((quick || only === "http" || !only) && missing.length > 0) {
@@ -49,6 +50,8 @@ try {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), invocation, ed25519: await ed25519Costs() }, null, 2) + "\n");
   } else if (only === "browser") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), browser: await browserCalls() }, null, 2) + "\n");
+  } else if (only === "cli") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), cli: cliSection(await cliStart()) }, null, 2) + "\n");
   } else if (only === "converge") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
@@ -66,6 +69,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const converge = await convergeAfterHostLoss(natsUrl);
   const http = await httpPath(natsUrl, FULL);
   const browser = await browserCalls();
+  const cli = cliSection(await cliStart());
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -114,6 +118,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
           "running in a browser tab's host (headless Chromium, NATS over WebSocket) and, in alternating rounds, on a Node host (TCP); ms per call, the better of two rounds each",
         ...browser,
       },
+      cli,
       actorRuntime: {
         description:
           "one process, no NATS. coldStartMs: component bytes never seen on this machine -> first call answered (transpile, compile, worker, instantiate); " +
@@ -130,4 +135,18 @@ async function all(natsUrl: string, out: string): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, json + "\n");
   process.stdout.write(json + "\n");
+}
+
+function cliSection(r: Awaited<ReturnType<typeof cliStart>>) {
+  return {
+    description:
+      "wall ms of the compiled `lattice` command as a user runs it, spawn -> exit, median of 5 after an untimed run, each beside the same run's `node -e \"\"` as a ratio: " +
+      "--version, --help; get hosts against a local lattice (its ping gathers answers until none has come for 250 ms); " +
+      "up: spawn -> its ready line (embedded nats-server with JetStream, and a host, on free ports); " +
+      "startActor: `start actor ./echo.wasm` (push, place, fetch, instantiate) of the built echo example on a host that has run its digest before",
+    targets: Object.entries(CLI_TARGETS_MS)
+      .map(([k, v]) => `${k} <= ${v}`)
+      .join(", "),
+    ...r,
+  };
 }

@@ -112,6 +112,21 @@ describe("artifact store on one server", () => {
     assert.deepEqual(await reader.list(), []);
   });
 
+  test("pushing the same bytes again sends nothing, and makes them latest again", async () => {
+    const store = new ArtifactStore(pusher, "repush");
+    const bytes = await component("same", 300 * 1024);
+    const first = await store.put(ref("echo"), bytes);
+    const other = await store.put(ref("echo:2.0"), await component("other"));
+    assert.equal((await store.get(ref("echo"))).info.version, other.version);
+    const again = await store.put(ref("echo"), bytes);
+    assert.deepEqual(again, first, "the stored object, untouched: same version, digest and push time");
+    assert.deepEqual(await store.get(ref("echo")), { info: first, bytes });
+    // Other bytes under the same version still replace it.
+    const changed = await store.put(ref("echo:2.0"), await component("other-fixed"));
+    assert.notEqual(changed.digest, other.digest);
+    assert.deepEqual((await store.get(ref("echo:2.0"))).info, changed);
+  });
+
   test("a push without a version is stored under its digest, and becomes latest", async () => {
     const store = new ArtifactStore(pusher, "unversioned");
     const bytes = await component("unversioned");

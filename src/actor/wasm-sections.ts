@@ -4,7 +4,7 @@
  * ignore them, so adding one changes nothing about how the code runs. Pure byte work,
  * browser-safe.
  */
-import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { ErrorCode, LatticeError } from "../protocol/errors.js";
 import { wasmKind } from "../nats/wasm-binary.js";
 
 export interface Section {

@@ -1,13 +1,13 @@
-/** The options every command shares, and opening a control client from them. */
-import { Option, type Command } from "commander";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { LatticeClient } from "../ctl/index.js";
-import { AUTH_ENV, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
-import { connectNode } from "../nats/node/connect.js";
-import { RESILIENT, parseServers } from "../nats/connection-options.js";
-import { DEFAULT_LATTICE } from "../host/index.js";
-import { assertLatticeName, isLatticeError } from "../protocol/index.js";
-import { InvalidArgumentError } from "commander";
+/**
+ * The options every command shares. Part of the command tree, so it imports only what checks and
+ * shows the options (connecting is in connect.ts, which actions import).
+ */
+import { InvalidArgumentError, Option, type Command } from "commander";
+import type { NatsAuth } from "../nats/node/auth.js";
+import { DEFAULT_LATTICE } from "../host/defaults.js";
+import { isLatticeError } from "../protocol/errors.js";
+import { assertLatticeName } from "../protocol/names.js";
+import { NATS_AUTH_ENV } from "../protocol/provider-process.js";
 import type { OutputFormat } from "./output.js";
 import { parseDuration } from "./parse.js";
 
@@ -42,7 +42,7 @@ export function withLatticeOptions(cmd: Command): Command {
     ["tlsCert", "--tls-cert <file>", "client certificate for NATS (TLS)"],
     ["tlsKey", "--tls-key <file>", "client key for NATS (TLS)"],
   ];
-  for (const [key, flags, description] of auth) cmd.addOption(new Option(flags, description).env(AUTH_ENV[key]));
+  for (const [key, flags, description] of auth) cmd.addOption(new Option(flags, description).env(NATS_AUTH_ENV[key]));
   return cmd
     .addOption(
       new Option("--nats-url <urls>", "NATS server(s) to use, comma-separated").env("LATTICE_NATS_URL").default(DEFAULT_NATS_URL),
@@ -57,29 +57,4 @@ export function withOutputOption(cmd: Command): Command {
 
 export function withTimeoutOption(cmd: Command, ms = 2_000, shown = "2s"): Command {
   return cmd.addOption(new Option("--timeout <duration>", "how long to wait for answers").default(ms, shown).argParser(parseDuration));
-}
-
-/** Connect for a command. One-shot commands fail at once; streams keep reconnecting. */
-export async function openConnection(opts: LatticeOpts, longLived = false): Promise<NatsConnection> {
-  return connectNode({
-    ...(longLived ? RESILIENT : { maxReconnectAttempts: 0, timeout: 3_000 }),
-    ...connectionAuth(opts),
-    servers: parseServers(opts.natsUrl),
-    name: "lattice-cli",
-  });
-}
-
-/** Run `fn` with a one-shot connection, and close it whatever happens. */
-export async function withConnection<T>(opts: LatticeOpts, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await openConnection(opts);
-  try {
-    return await fn(nc);
-  } finally {
-    await nc.close();
-  }
-}
-
-/** Run `fn` with a control client, and close the connection whatever happens. */
-export function withClient<T>(opts: LatticeOpts & { timeout?: number }, fn: (c: LatticeClient) => Promise<T>): Promise<T> {
-  return withConnection(opts, (nc) => fn(new LatticeClient(nc, opts.lattice, { timeoutMs: opts.timeout })));
 }

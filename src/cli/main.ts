@@ -7,7 +7,6 @@
  * HTTP port) printed its error and then never exited.
  */
 import { CommanderError } from "commander";
-import { CliError, describeError } from "./errors.js";
 import { EXIT_CLOSED_PIPE, MESSAGE_PREFIX, exitQuietlyOnClosedPipe, readerWentAway } from "./output.js";
 import { latticeProgram } from "./program.js";
 
@@ -18,6 +17,8 @@ async function run(argv: string[]): Promise<number> {
   } catch (e) {
     // Commander has printed help, the version or the usage error already.
     if (e instanceof CommanderError) return e.exitCode;
+    // Imported only on failure: it knows the NATS and nats-server errors (see program.ts).
+    const { CliError, describeError } = await import("./errors.js");
     process.stderr.write(`${MESSAGE_PREFIX}${describeError(e)}\n`);
     return e instanceof CliError ? e.exitCode : 1;
   }

@@ -1,5 +1,5 @@
 /** Printing: aligned tables for people, JSON for programs, and the one way each unit is written. */
-import { labelText } from "../protocol/index.js";
+import { labelText } from "../protocol/names.js";
 
 export type OutputFormat = "text" | "json";
 

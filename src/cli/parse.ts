@@ -1,6 +1,11 @@
-/** Parsers for CLI argument values. Each throws InvalidArgumentError with a message a user can act on. */
+/**
+ * Parsers for CLI argument values. Each throws InvalidArgumentError with a message a user can act on.
+ * Part of the command tree: the protocol's checks come from its schema-free modules.
+ */
 import { InvalidArgumentError } from "commander";
-import { assertIssuerKey, assertLabel, isLatticeError, parseDuration as parseProtocolDuration } from "../protocol/index.js";
+import { parseDuration as parseProtocolDuration } from "../protocol/durations.js";
+import { isLatticeError } from "../protocol/errors.js";
+import { assertIssuerKey, assertLabel } from "../protocol/names.js";
 
 /** `500ms`, `1s`, `1.5s`, `2m`, `1h`; a bare number is milliseconds. */
 export function parseDuration(value: string): number {

@@ -1,6 +1,15 @@
-/** The `lattice` command tree (main.ts runs it; the docs test walks it). */
+/**
+ * The `lattice` command tree (main.ts runs it; the docs test walks it).
+ *
+ * A command answers as fast as Node starts only if it loads nothing it does not use, and every
+ * run builds the whole tree. So the tree is names, options, their checks and help, and nothing
+ * more: each commands/<name>.ts imports only commander, the option helpers and the protocol's
+ * schema-free modules (names.ts, errors.ts, durations.ts…), never the protocol's index, NATS,
+ * the host or the actor runtime. Each action imports its module, actions/<name>.ts, when it
+ * runs: `.action(async (…) => (await import("../actions/<name>.js")).fn(…))`.
+ */
 import { Command } from "commander";
-import { LATTICE_VERSION } from "../protocol/index.js";
+import { LATTICE_VERSION } from "../protocol/version.js";
 import { scaleCommand, startCommand, stopCommand } from "./commands/actor.js";
 import { appCommand } from "./commands/app.js";
 import { deleteCommand } from "./commands/artifacts.js";

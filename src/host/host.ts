@@ -37,6 +37,7 @@ import {
   type Labels,
 } from "../protocol/index.js";
 import { ActorSupervisor } from "./actor-supervisor.js";
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_LATTICE } from "./defaults.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
 import type { LatticeView } from "../nats/lattice-view.js";
@@ -45,8 +46,8 @@ import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
 import { silentLogger, type Logger } from "../protocol/logging.js";
 
-export const DEFAULT_LATTICE = "default";
-export const DEFAULT_HEARTBEAT_MS = 1_000;
+/** In defaults.ts, which the CLI loads without the host. */
+export { DEFAULT_LATTICE, DEFAULT_HEARTBEAT_MS };
 
 /** Calls `tick` every `everyMs` until the function it returns is called. */
 export type Ticker = (everyMs: number, tick: () => void) => () => void;

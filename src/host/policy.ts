@@ -24,6 +24,7 @@ import {
   type PolicyRequest,
 } from "../protocol/index.js";
 import type { Logger } from "../protocol/logging.js";
+import { DEFAULT_POLICY_CACHE_TTL_MS, DEFAULT_POLICY_TIMEOUT_MS } from "./defaults.js";
 
 export type PolicyFailMode = "open" | "closed";
 
@@ -40,8 +41,8 @@ export interface PolicyOptions {
   cacheTtlMs?: number;
 }
 
-export const DEFAULT_POLICY_TIMEOUT_MS = 1_000;
-export const DEFAULT_POLICY_CACHE_TTL_MS = 10_000;
+/** In defaults.ts, which the CLI loads without the host. */
+export { DEFAULT_POLICY_TIMEOUT_MS, DEFAULT_POLICY_CACHE_TTL_MS };
 /** A failure to get an answer is reused for at most this long, so a recovered service is asked again soon. */
 const FAILURE_TTL_MS = 1_000;
 const MAX_CACHED = 10_000;

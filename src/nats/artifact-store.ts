@@ -23,6 +23,7 @@ import {
   ErrorCode,
   LATEST,
   LatticeError,
+  assertJetStreamDomain,
   assertLatticeName,
   formatArtifactRef,
   isLatticeError,
@@ -57,8 +58,6 @@ export interface ArtifactStoreOptions {
 export const DIGEST_METADATA_KEY = "lattice.digest";
 export const DEFAULT_ARTIFACT_TIMEOUT_MS = 5_000;
 
-const DOMAIN_RE = /^[A-Za-z0-9_-]{1,64}$/;
-
 /**
  * The bucket of a lattice's artifacts. Lattice names (`[A-Za-z0-9_-]{1,64}`) are valid bucket
  * characters (`[-\w]+`), and a fixed prefix and suffix keep the mapping one-to-one, so two
@@ -68,13 +67,8 @@ export function artifactBucketName(lattice: string): string {
   return `lattice_${assertLatticeName(lattice)}_artifacts`;
 }
 
-/** Throws `bad_request` unless `domain` is one subject token (what nats-server accepts). */
-export function assertJetStreamDomain(domain: string): string {
-  if (!DOMAIN_RE.test(domain)) {
-    throw new LatticeError(ErrorCode.BadRequest, `invalid JetStream domain ${JSON.stringify(domain)}: use 1-64 letters, digits, '_' or '-'`);
-  }
-  return domain;
-}
+/** Throws `bad_request` unless `domain` is one subject token (kept in protocol/names.ts: the CLI checks --js-domain as it parses it). */
+export { assertJetStreamDomain };
 
 /** `sha256:0123456789ab`: a digest shortened for people. */
 export function shortDigest(digest: string): string {
@@ -129,11 +123,17 @@ export class ArtifactStore {
           description: `components of lattice ${this.lattice}, by name:version`,
         }),
       );
-      const info = await os.putBlob(
-        { name: objectName(target), description: `component ${formatArtifactRef(target)}`, metadata: { [DIGEST_METADATA_KEY]: digest } },
-        bytes,
-        { timeout: this.timeoutMs },
-      );
+      // The same bytes under the same name:version are not sent again (`lattice start actor
+      // ./file.wasm` pushes on every start): only latest is pointed at them; their push time stays the first.
+      const stored = await os.info(objectName(target));
+      const same = stored && !stored.deleted && stored.metadata?.[DIGEST_METADATA_KEY] === digest && stored.size === bytes.length;
+      const info = same
+        ? stored
+        : await os.putBlob(
+            { name: objectName(target), description: `component ${formatArtifactRef(target)}`, metadata: { [DIGEST_METADATA_KEY]: digest } },
+            bytes,
+            { timeout: this.timeoutMs },
+          );
       await this.pointLatest(os, ref.name, info);
       return { name: target.name, version, digest, size: info.size, pushedAt: info.mtime };
     });

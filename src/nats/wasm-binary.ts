@@ -2,7 +2,7 @@
  * What a blob of bytes is, before anything tries to run it: a WebAssembly component, a core
  * module, or neither. Pure and browser-safe (WebCrypto for the digest).
  */
-import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { ErrorCode, LatticeError } from "../protocol/errors.js";
 
 export type WasmKind = "component" | "module";
 

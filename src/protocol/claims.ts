@@ -10,14 +10,15 @@ import { validate } from "./codec.js";
 import { ErrorCode, LatticeError, messageOf } from "./errors.js";
 import { LINK_INTERFACE_PATTERN, unversioned } from "./links.js";
 import { createModuleKey, moduleKeyFromSeed, type ModuleKey } from "./module-keys.js";
+import { ISSUER_KEY_PATTERN, assertIssuerKey } from "./names.js";
 
 /** The header of every claims token: the NATS JWT v2 algorithm name. */
 export const CLAIMS_HEADER = { typ: "JWT", alg: "ed25519-nkey" } as const;
 /** A token longer than this is refused before it is parsed. */
 export const MAX_CLAIMS_TOKEN = 64 * 1024;
 
-/** An issuer: an account (`A…`) or operator (`O…`) public key. */
-export const ISSUER_KEY_PATTERN = "^[AO][A-Z2-7]{55}$";
+/** Issuer keys: pattern and check in names.ts, which the CLI loads without the schemas. */
+export { ISSUER_KEY_PATTERN, assertIssuerKey };
 export const MODULE_KEY_PATTERN = "^M[A-Z2-7]{55}$";
 export const CODE_HASH_PATTERN = "^sha256:[0-9a-f]{64}$";
 
@@ -196,14 +197,6 @@ export function claimsSummary(c: ActorClaims): ClaimsSummary {
   if (c.lattice.version !== undefined) s.version = c.lattice.version;
   if (c.exp !== undefined) s.expires = isoSeconds(c.exp);
   return s;
-}
-
-const issuerKey = new RegExp(ISSUER_KEY_PATTERN);
-
-/** Throw `bad_request` unless `key` is an issuer public key (account `A…` or operator `O…`). */
-export function assertIssuerKey(key: string): string {
-  if (!issuerKey.test(key)) throw new LatticeError(ErrorCode.BadRequest, `invalid issuer ${JSON.stringify(key)}: expected an nkey account (A…) or operator (O…) public key`);
-  return key;
 }
 
 /** An issuer key pair from its seed; only account and operator keys may issue. */

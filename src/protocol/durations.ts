@@ -5,6 +5,9 @@
  */
 import { ErrorCode, LatticeError } from "./errors.js";
 
+/** How long a call may take when its caller sets no timeout (invocation.ts re-exports it). */
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 

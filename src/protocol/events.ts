@@ -3,23 +3,10 @@ import type { Static, TSchema } from "@sinclair/typebox";
 import { ActorScaled, ActorStartFailed, CloudEvent, HostHeartbeat, HostInfo, HostStopped, ProviderHealthChanged, ProviderStarted, ProviderStopped } from "./schemas.js";
 import { PolicyDenied } from "./policy.js";
 import { AppStatusChanged } from "./apps.js";
+import { EVENT_TYPE_PREFIX, EventType, shortEventType } from "./event-types.js";
 
-/** The CloudEvents `type` of each lattice event is `lattice.<event_type>`. */
-export const EVENT_TYPE_PREFIX = "lattice.";
-
-export const EventType = {
-  HostStarted: "host_started",
-  HostHeartbeat: "host_heartbeat",
-  HostStopped: "host_stopped",
-  ActorScaled: "actor_scaled",
-  ActorStartFailed: "actor_start_failed",
-  ProviderStarted: "provider_started",
-  ProviderStopped: "provider_stopped",
-  ProviderHealth: "provider_health",
-  PolicyDenied: "policy_denied",
-  AppStatus: "app_status",
-} as const;
-export type EventType = (typeof EventType)[keyof typeof EventType];
+/** The event types' names: in event-types.ts, which the CLI loads without the schemas. */
+export { EVENT_TYPE_PREFIX, EventType, shortEventType };
 
 /** The data schema of each event type. */
 export const EVENT_DATA = {
@@ -64,10 +51,6 @@ export function isEventType(s: string): s is EventType {
   return Object.prototype.hasOwnProperty.call(EVENT_DATA, s);
 }
 
-/** The short event type (`host_started`) of a CloudEvents type (`lattice.host_started`). */
-export function shortEventType(type: string): string {
-  return type.startsWith(EVENT_TYPE_PREFIX) ? type.slice(EVENT_TYPE_PREFIX.length) : type;
-}
 
 export function makeEvent<T extends EventType>(type: T, source: string, data: EventData<T>): LatticeEvent<T> {
   return {

@@ -11,7 +11,7 @@ export { LATTICE_VERSION } from "./version.js";
 
 export { ErrorCode, ERROR_CODES, isErrorCode, LatticeError, isLatticeError, messageOf } from "./errors.js";
 
-export { assertLatticeName, assertLabel, assertTargetId, labelText } from "./names.js";
+export { assertLatticeName, assertLabel, assertTargetId, assertJetStreamDomain, labelText } from "./names.js";
 
 export { ControlOp, CONTROL_OPS, isControlOp, Subjects } from "./subjects.js";
 export type { InvocationAddress } from "./subjects.js";

@@ -18,6 +18,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { ErrorCode, LatticeError } from "./errors.js";
+import { SIGNER_KEY_PATTERN, isSignerKey } from "./names.js";
 
 /** An Ed25519 signature. */
 export const SIGNATURE_BYTES = 64;
@@ -31,13 +32,8 @@ export function isSessionId(id: string): boolean {
   return sessionId.test(id);
 }
 
-/** Who may sign: an nkey public key of a kind that signs (server `N`, user `U`, account `A`, operator `O`, cluster `C`). */
-export const SIGNER_KEY_PATTERN = "^[NUAOC][A-Z2-7]{55}$";
-const signerKey = new RegExp(SIGNER_KEY_PATTERN);
-
-export function isSignerKey(key: string): boolean {
-  return signerKey.test(key);
-}
+/** Who may sign: pattern and check in names.ts, which the CLI loads without the schemas. */
+export { SIGNER_KEY_PATTERN, isSignerKey };
 
 /** The signature fields of a call envelope. */
 export interface CallSignature {

@@ -9,6 +9,7 @@
  * and every call carries them.
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
+import { DEFAULT_CALL_TIMEOUT_MS } from "./durations.js";
 import { ErrorCode, LatticeError, type ErrorCode as ErrorCodeT } from "./errors.js";
 import { MAC_BYTES, SIGNATURE_BYTES, isSessionId, isSignerKey, type CallSignature } from "./invocation-signature.js";
 
@@ -33,7 +34,8 @@ export interface CallEnvelope {
   signature?: CallSignature;
 }
 
-export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+/** In durations.ts, which the CLI loads without MessagePack and the schemas. */
+export { DEFAULT_CALL_TIMEOUT_MS };
 /** Longest call id (idempotency key) a call may carry. */
 export const MAX_CALL_ID = 128;
 const CALL_ID = /^[\x21-\x7e]+$/;

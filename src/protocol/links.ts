@@ -7,14 +7,19 @@
  *   config.<name>                                      → NamedConfig
  */
 import { Type, type Static } from "@sinclair/typebox";
-import { ErrorCode, LatticeError } from "./errors.js";
-import { TARGET_ID_PATTERN } from "./names.js";
+import {
+  CONFIG_NAME_PATTERN,
+  DEFAULT_LINK_NAME,
+  LINK_INTERFACE_PATTERN,
+  LINK_NAME_PATTERN,
+  TARGET_ID_PATTERN,
+  assertConfigName,
+  assertLinkInterface,
+  assertLinkName,
+} from "./names.js";
 
-/** `namespace:package/interface` (one interface) or `namespace:package` (all of the package's). */
-export const LINK_INTERFACE_PATTERN = "^[a-z0-9-]+:[a-z0-9-]+(/[a-z0-9-]+)?$";
-export const LINK_NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,63}$";
-export const CONFIG_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
-export const DEFAULT_LINK_NAME = "default";
+/** Link and config names: patterns and checks in names.ts, which the CLI loads without the schemas. */
+export { LINK_INTERFACE_PATTERN, LINK_NAME_PATTERN, CONFIG_NAME_PATTERN, DEFAULT_LINK_NAME, assertLinkInterface, assertLinkName, assertConfigName };
 
 export const Link = Type.Object({
   source: Type.String({ pattern: TARGET_ID_PATTERN }),
@@ -33,27 +38,6 @@ export const NamedConfig = Type.Object({
   updatedAt: Type.String({ format: "date-time", maxLength: 64 }),
 });
 export type NamedConfig = Static<typeof NamedConfig>;
-
-const linkIface = new RegExp(LINK_INTERFACE_PATTERN);
-const linkName = new RegExp(LINK_NAME_PATTERN);
-const configName = new RegExp(CONFIG_NAME_PATTERN);
-
-export function assertLinkInterface(iface: string): string {
-  if (!linkIface.test(iface)) {
-    throw new LatticeError(ErrorCode.BadRequest, `invalid link interface ${JSON.stringify(iface)}: expected namespace:package/interface (e.g. wasi:keyvalue/store) or namespace:package, without a version`);
-  }
-  return iface;
-}
-
-export function assertLinkName(name: string): string {
-  if (!linkName.test(name)) throw new LatticeError(ErrorCode.BadRequest, `invalid link name ${JSON.stringify(name)}: lower-case letters, digits, '_' or '-'`);
-  return name;
-}
-
-export function assertConfigName(name: string): string {
-  if (!configName.test(name)) throw new LatticeError(ErrorCode.BadRequest, `invalid config name ${JSON.stringify(name)}: letters, digits, '_' or '-'`);
-  return name;
-}
 
 /** The KV key of a link. KV keys hold no ':', and interfaces hold no '='. */
 export function linkKey(source: string, iface: string, name: string): string {

@@ -11,7 +11,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "./launcher.js";
 import type { LogLevel } from "../protocol/logging.js";
-import { ErrorCode, LatticeError } from "../protocol/index.js";
+import { ErrorCode, LatticeError } from "../protocol/errors.js";
 import { PROVIDER_ENV, isProviderIpc, type ProviderIpc } from "../protocol/provider-process.js";
 
 /** Providers that come with lattice, by the name a REF uses. */

@@ -1,60 +1,13 @@
-/** `lattice start actor|provider`, `lattice scale actor`, `lattice stop actor|provider`. */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+/** `lattice start actor|provider`, `lattice scale actor`, `lattice stop actor|provider` (what they do: actions/actor.ts). */
 import { Command, Option } from "commander";
-import { plural, type PlacementResult } from "../../ctl/index.js";
-import { LATEST, formatArtifactRef, parseArtifactRef } from "../../protocol/index.js";
-import { CliError } from "../errors.js";
-import { withClient, withLatticeOptions, withOutputOption, withTimeoutOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { printJson } from "../output.js";
+import type { ActorOpts, StartOpts, StartProviderOpts } from "../actions/actor.js";
+import { withLatticeOptions, withOutputOption, withTimeoutOption } from "../lattice-options.js";
 import { collectConfig, collectLabel, parseCount } from "../parse.js";
-import { withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
-import { readComponent } from "./push.js";
-import { BUILTIN_PROVIDERS, isBuiltinProvider } from "../../provider/node-launcher.js";
-
-type ActorOpts = StoreOpts;
-type StartOpts = ActorOpts & { id: string; scale: number; host?: string; constraint?: Record<string, string>; config?: Record<string, string> };
-
-/** Commands that place instances wait longer than queries: hosts fetch and compile first. */
-const PLACE_TIMEOUT_MS = 60_000;
+import { BUILTIN_PROVIDERS } from "../../provider/node-launcher.js";
+import { withStoreOptions } from "./artifacts.js";
 
 function actorCommand(description: string): Command {
   return new Command("actor").description(description);
-}
-
-function finish(opts: OutputOpts, what: string, actorId: string, r: PlacementResult): void {
-  const name = hostNamer(r);
-  if (opts.output === "json") printJson(r);
-  else {
-    for (const x of r.results) process.stdout.write(`${what} actor ${x.actor.id} (${x.actor.ref}) on host ${name(x)}: ${x.previous} -> ${plural(x.actor.instances, "instance")}\n`);
-    if (r.results.length === 0 && r.errors.length === 0 && r.unplaced === 0) process.stdout.write("nothing to change\n");
-    for (const s of r.skipped) process.stderr.write(`skipped host ${name(s)}: ${s.reason}\n`);
-  }
-  for (const e of r.errors) process.stderr.write(`host ${name(e)}: ${e.error.code}: ${e.error.message}\n`);
-  const problems = [
-    ...(r.unplaced > 0 ? [`${plural(r.unplaced, "instance")} of actor ${actorId} found no host that takes ${r.unplaced === 1 ? "it" : "them"}`] : []),
-    ...(r.errors.length > 0 ? [`${plural(r.errors.length, "host")} failed`] : []),
-  ];
-  if (problems.length > 0) throw new CliError(`${problems.join("; ")}; see above`);
-}
-
-/** Hosts by name; a name that several hosts in the result share gets the start of the id too. */
-function hostNamer(r: PlacementResult): (h: { hostId: string; hostName: string }) => string {
-  const ids = new Map<string, Set<string>>();
-  for (const h of [...r.results, ...r.skipped, ...r.errors]) ids.set(h.hostName, (ids.get(h.hostName) ?? new Set()).add(h.hostId));
-  return (h) => ((ids.get(h.hostName)?.size ?? 0) > 1 ? `${h.hostName} (${h.hostId.slice(0, 8)}…)` : h.hostName);
-}
-
-/** A REF naming a file is pushed to the artifact store first, as `<id>:<digest>`, so every host can fetch it. */
-async function resolveRef(ref: string, opts: StartOpts): Promise<string> {
-  if (!existsSync(ref)) {
-    if (ref.includes("/")) throw new CliError(`cannot read ${ref}: no such file`);
-    return formatArtifactRef(parseArtifactRef(ref));
-  }
-  const bytes = await readComponent(ref);
-  const info = await withArtifactStore(opts, (s) => s.put({ name: opts.id.toLowerCase(), version: LATEST }, bytes));
-  if (opts.output !== "json") process.stderr.write(`pushed ${ref} as ${formatArtifactRef(info)}\n`);
-  return formatArtifactRef(info);
 }
 
 export function startCommand(): Command {
@@ -65,28 +18,11 @@ export function startCommand(): Command {
     .addOption(new Option("--host <host>", "only on this host: its id, or its name").conflicts("constraint"))
     .addOption(new Option("--constraint <key=value>", "only on hosts with this label (repeatable)").argParser(collectLabel))
     .addOption(new Option("--config <key=value>", "a config value for the actor (repeatable)").argParser(collectConfig))
-    .action(async (refArg: string, opts: StartOpts) => {
-      const ref = await resolveRef(refArg, opts);
-      const r = await withClient(opts, (c) =>
-        c.startActor({ actorId: opts.id, ref, instances: opts.scale, hostId: opts.host, constraints: opts.constraint, config: opts.config, timeoutMs: Math.max(opts.timeout, PLACE_TIMEOUT_MS) }),
-      );
-      finish(opts, "started", opts.id, r);
-    });
+    .action(async (ref: string, opts: StartOpts) => (await import("../actions/actor.js")).startActor(ref, opts));
   return new Command("start")
     .description("start something in the lattice")
     .addCommand(withStoreOptions(actor))
     .addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(startProviderCommand()))));
-}
-
-type StartProviderOpts = LatticeOpts & OutputOpts & { timeout: number; id: string; host?: string; constraint?: Record<string, string>; config?: Record<string, string> };
-
-/** The time a host has to start a provider process and hear it is ready. */
-const PROVIDER_START_TIMEOUT_MS = 30_000;
-
-/** A REF naming a local file goes to the host as an absolute path (relative ones would be resolved in the host's directory). */
-function providerRef(ref: string): string {
-  if (!isBuiltinProvider(ref) && existsSync(ref)) return resolve(ref);
-  return ref;
 }
 
 function startProviderCommand(): Command {
@@ -97,47 +33,25 @@ function startProviderCommand(): Command {
     .addOption(new Option("--host <host>", "on this host: its id, or its name").conflicts("constraint"))
     .addOption(new Option("--constraint <key=value>", "on a host with this label (repeatable); the least loaded one").argParser(collectLabel))
     .addOption(new Option("--config <key=value>", "a start config value for the provider (repeatable)").argParser(collectConfig))
-    .action(async (refArg: string, opts: StartProviderOpts) => {
-      const ref = providerRef(refArg);
-      const r = await withClient(opts, (c) =>
-        c.startProvider({ providerId: opts.id, ref, hostId: opts.host, constraints: opts.constraint, config: opts.config, timeoutMs: Math.max(opts.timeout, PROVIDER_START_TIMEOUT_MS) }),
-      );
-      if (opts.output === "json") return printJson(r);
-      const p = r.provider;
-      for (const s of r.skipped) process.stderr.write(`skipped host ${s.hostName}: ${s.reason}\n`);
-      process.stdout.write(`started provider ${p.id} (${p.ref}) on host ${r.hostName}: ${p.state}${p.pid !== undefined ? `, pid ${p.pid}` : ""}\n`);
-    });
+    .action(async (ref: string, opts: StartProviderOpts) => (await import("../actions/actor.js")).startProvider(ref, opts));
 }
 
 export function scaleCommand(): Command {
   const actor = actorCommand("set the total number of instances of a running actor")
     .argument("<id>", "actor id")
     .argument("<count>", "instances in total (0 stops it)", parseCount)
-    .action(async (id: string, count: number, opts: ActorOpts) => {
-      if (count === 0) return stopActor(id, opts);
-      const r = await withClient(opts, (c) => c.scaleActor(id, count, Math.max(opts.timeout, PLACE_TIMEOUT_MS)));
-      finish(opts, "scaled", id, r);
-    });
+    .action(async (id: string, count: number, opts: ActorOpts) => (await import("../actions/actor.js")).scaleActor(id, count, opts));
   return new Command("scale").description("scale something in the lattice").addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))));
 }
 
-async function stopActor(id: string, opts: ActorOpts): Promise<void> {
-  const stopped = await withClient(opts, (c) => c.stopActor(id));
-  if (opts.output === "json") return printJson({ id, stopped });
-  if (stopped === 0) throw new CliError(`actor ${id} is not running in lattice ${opts.lattice}`);
-  process.stdout.write(`stopped actor ${id} (${plural(stopped, "instance")})\n`);
-}
-
-async function stopProvider(id: string, opts: ActorOpts): Promise<void> {
-  const stopped = await withClient(opts, (c) => c.stopProvider(id));
-  if (opts.output === "json") return printJson({ id, stopped });
-  if (stopped === 0) throw new CliError(`provider ${id} is not running in lattice ${opts.lattice}`);
-  process.stdout.write(`stopped provider ${id} (on ${plural(stopped, "host")})\n`);
-}
-
 export function stopCommand(): Command {
-  const actor = actorCommand("stop an actor on every host").argument("<id>", "actor id").action(stopActor);
-  const provider = new Command("provider").description("stop a provider on every host that runs it (it is not restarted)").argument("<id>", "provider id").action(stopProvider);
+  const actor = actorCommand("stop an actor on every host")
+    .argument("<id>", "actor id")
+    .action(async (id: string, opts: ActorOpts) => (await import("../actions/actor.js")).stopActor(id, opts));
+  const provider = new Command("provider")
+    .description("stop a provider on every host that runs it (it is not restarted)")
+    .argument("<id>", "provider id")
+    .action(async (id: string, opts: ActorOpts) => (await import("../actions/actor.js")).stopProvider(id, opts));
   return new Command("stop")
     .description("stop something in the lattice")
     .addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(actor))))

@@ -1,50 +1,8 @@
-/** `lattice call TARGET INTERFACE.FUNCTION [ARGS_JSON]`: one invocation, result as JSON on stdout. */
-import { readFileSync } from "node:fs";
+/** `lattice call TARGET INTERFACE.FUNCTION [ARGS_JSON]`: one invocation, result as JSON on stdout (what it does: actions/call.ts). */
 import { Command, Option } from "commander";
-import { CallSigner } from "../../nats/signing/call-signing.js";
-import { DEFAULT_CALL_TIMEOUT_MS, messageOf } from "../../protocol/index.js";
-import { CliError } from "../errors.js";
-import { withClient, withLatticeOptions, withTimeoutOption, type LatticeOpts } from "../lattice-options.js";
-import { printJson } from "../output.js";
-
-/** `acme:demo/echo.echo` → interface and function; versions hold dots, function names never do. */
-export function splitFunction(spec: string): { iface: string; fn: string } {
-  const dot = spec.lastIndexOf(".");
-  if (dot < 0) return { iface: "", fn: spec };
-  return { iface: spec.slice(0, dot), fn: spec.slice(dot + 1) };
-}
-
-/** ARGS_JSON inline, or `@FILE` to read it from a file (`@-`: standard input) when it is large. */
-function readArgs(spec: string): string {
-  if (!spec.startsWith("@")) return spec;
-  const file = spec.slice(1);
-  try {
-    return readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (e) {
-    throw new CliError(`cannot read the arguments from ${file === "-" ? "standard input" : file}: ${messageOf(e)}`);
-  }
-}
-
-function parseArgs(json: string): unknown[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(json);
-  } catch (e) {
-    throw new CliError(`ARGS_JSON is not valid JSON: ${messageOf(e)}`);
-  }
-  if (!Array.isArray(v)) throw new CliError(`ARGS_JSON must be a JSON array of the arguments, e.g. '["hi"]'`);
-  return v;
-}
-
-/** The seed's key, or a CLI error that does not repeat the seed. */
-function signerOf(seed: string | undefined): CallSigner | undefined {
-  if (!seed) return undefined;
-  try {
-    return new CallSigner(seed);
-  } catch (e) {
-    throw new CliError(`--signing-seed: ${messageOf(e)}`);
-  }
-}
+import type { CallOpts } from "../actions/call.js";
+import { DEFAULT_CALL_TIMEOUT_MS } from "../../protocol/durations.js";
+import { withLatticeOptions, withTimeoutOption } from "../lattice-options.js";
 
 export function callCommand(): Command {
   const cmd = new Command("call")
@@ -53,12 +11,6 @@ export function callCommand(): Command {
     .argument("<function>", "INTERFACE.FUNCTION (e.g. acme:demo/echo.echo), or a function the world exports")
     .argument("[args-json]", "the arguments as a JSON array, or @FILE to read them from a file (@- for stdin)", "[]")
     .addOption(new Option("--signing-seed <seed>", "nkey seed (S…) to sign the call with, for a lattice that verifies invocations").env("LATTICE_SIGNING_SEED"))
-    .action(async (target: string, spec: string, argsJson: string, opts: LatticeOpts & { timeout: number; signingSeed?: string }) => {
-      const { iface, fn } = splitFunction(spec);
-      const args = parseArgs(readArgs(argsJson));
-      const signer = signerOf(opts.signingSeed);
-      const result = await withClient(opts, (c) => c.call(target, iface, fn, args, { timeoutMs: opts.timeout, signer }));
-      printJson(result);
-    });
+    .action(async (target: string, spec: string, argsJson: string, opts: CallOpts) => (await import("../actions/call.js")).call(target, spec, argsJson, opts));
   return withTimeoutOption(withLatticeOptions(cmd), DEFAULT_CALL_TIMEOUT_MS, "10s");
 }

@@ -1,36 +1,13 @@
-/** `lattice down`: stop what `lattice up` started, cleanly (host_stopped first, then NATS). */
+/** `lattice down`: stop what `lattice up` started, cleanly (host_stopped first, then NATS; what it does: actions/down.ts). */
 import { Command, Option } from "commander";
-import { isPidAlive, stopPid } from "../../nats/node/server-launcher.js";
-import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { printJson } from "../output.js";
-import { defaultStateDir, readUpRecord, removeUpRecord } from "../up-state.js";
-
-type DownOpts = LatticeOpts & OutputOpts & { stateDir: string };
-
-/** Long enough for the host to say goodbye and nats-server to flush JetStream. */
-const STOP_TIMEOUT_MS = 10_000;
+import type { DownOpts } from "../actions/down.js";
+import { withLatticeOptions, withOutputOption } from "../lattice-options.js";
+import { defaultStateDir } from "../up-state.js";
 
 export function downCommand(): Command {
   const cmd = new Command("down")
     .description("stop the lattice that `lattice up` started (in the background or in another terminal)")
     .addOption(new Option("--state-dir <dir>", "where up recorded its pids").default(defaultStateDir()))
-    .action(async (opts: DownOpts) => {
-      const rec = readUpRecord(opts.stateDir, opts.lattice);
-      if (!rec) {
-        const msg = `nothing to stop: no lattice ${opts.lattice} was started with \`lattice up\` (state dir ${opts.stateDir})`;
-        if (opts.output === "json") return printJson({ lattice: opts.lattice, stopped: false, reason: msg });
-        process.stderr.write(msg + "\n");
-        return;
-      }
-      const wasRunning = isPidAlive(rec.pid);
-      await stopPid(rec.pid, STOP_TIMEOUT_MS);
-      // The up process stops its nats-server itself; this catches one left behind by a crash.
-      for (const pid of rec.natsPids ?? (rec.natsPid !== undefined ? [rec.natsPid] : [])) await stopPid(pid, STOP_TIMEOUT_MS);
-      removeUpRecord(opts.stateDir, opts.lattice, rec.pid);
-      if (opts.output === "json") return printJson({ lattice: opts.lattice, stopped: wasRunning, pid: rec.pid, natsPid: rec.natsPid });
-      process.stdout.write(
-        wasRunning ? `lattice ${opts.lattice} stopped (pid ${rec.pid})\n` : `lattice ${opts.lattice} was not running (stale record of pid ${rec.pid} removed)\n`,
-      );
-    });
+    .action(async (opts: DownOpts) => (await import("../actions/down.js")).down(opts));
   return withOutputOption(withLatticeOptions(cmd));
 }

@@ -1,13 +1,9 @@
-/** `lattice push FILE.wasm --name NAME[:VERSION]`: store a component in the lattice's artifact store. */
-import { readFile } from "node:fs/promises";
+/** `lattice push FILE.wasm --name NAME[:VERSION]`: store a component in the lattice's artifact store (what it does: actions/push.ts). */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { assertComponent } from "../../nats/wasm-binary.js";
-import { formatArtifactRef, isLatticeError, parseArtifactRef, messageOf, type ArtifactRef } from "../../protocol/index.js";
-import { CliError } from "../errors.js";
-import { formatBytes, printJson } from "../output.js";
-import { withArtifactStore, withStoreOptions, type StoreOpts } from "./artifacts.js";
-
-type PushOpts = StoreOpts & { name: ArtifactRef };
+import type { PushOpts } from "../actions/push.js";
+import { parseArtifactRef, type ArtifactRef } from "../../protocol/artifacts.js";
+import { isLatticeError } from "../../protocol/errors.js";
+import { withStoreOptions } from "./artifacts.js";
 
 function artifactRef(value: string): ArtifactRef {
   try {
@@ -15,25 +11,6 @@ function artifactRef(value: string): ArtifactRef {
   } catch (e) {
     throw new InvalidArgumentError(isLatticeError(e) ? e.message : String(e));
   }
-}
-
-const READ_ERRORS: Record<string, string> = {
-  ENOENT: "no such file",
-  EISDIR: "it is a directory",
-  EACCES: "permission denied",
-};
-
-export async function readComponent(file: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "";
-    throw new CliError(`cannot read ${file}: ${READ_ERRORS[code] ?? (messageOf(e))}`);
-  }
-  // Checked here too so the message names the file, not the artifact.
-  assertComponent(bytes, file);
-  return bytes;
 }
 
 export function pushCommand(): Command {
@@ -45,11 +22,6 @@ export function pushCommand(): Command {
         .makeOptionMandatory()
         .argParser(artifactRef),
     )
-    .action(async (file: string, opts: PushOpts) => {
-      const bytes = await readComponent(file);
-      const info = await withArtifactStore(opts, (s) => s.put(opts.name, bytes));
-      if (opts.output === "json") return printJson(info);
-      process.stdout.write(`pushed ${formatArtifactRef(info)} (${info.digest}, ${formatBytes(info.size)})\n`);
-    });
+    .action(async (file: string, opts: PushOpts) => (await import("../actions/push.js")).push(file, opts));
   return withStoreOptions(cmd);
 }

@@ -1,11 +1,9 @@
-/** `lattice security set|get`: the lattice's security settings (now: signed invocations), in lattice state. */
+/** `lattice security set|get`: the lattice's security settings (now: signed invocations), in lattice state (what they do: actions/security.ts). */
 import { Command, InvalidArgumentError, Option } from "commander";
-import type { OutputOpts } from "../lattice-options.js";
-import { isSignerKey, type InvocationSecurity } from "../../protocol/index.js";
-import { formatAge, formatDuration, printJson } from "../output.js";
+import type { SecuritySetOpts } from "../actions/security.js";
+import { isSignerKey } from "../../protocol/names.js";
 import { parseDuration } from "../parse.js";
 import { withStoreOptions, type StoreOpts } from "./artifacts.js";
-import { withState } from "./state.js";
 
 function onOff(value: string): boolean {
   if (value === "on" || value === "off") return value === "on";
@@ -26,34 +24,15 @@ function window(value: string): number {
   return ms;
 }
 
-function print(s: InvocationSecurity, opts: OutputOpts): void {
-  if (opts.output === "json") return printJson(s);
-  const trusted = ["every live host of the lattice", ...s.trustedKeys].join("\n                    ");
-  process.stdout.write(
-    `verify invocations: ${s.verify ? "on" : "off"}\n` +
-      `window:             ${formatDuration(s.windowMs)}\n` +
-      `trusted signers:    ${trusted}\n` +
-      `updated:            ${s.updatedAt === new Date(0).toISOString() ? "never set" : `${formatAge(s.updatedAt)} (${s.updatedAt})`}\n`,
-  );
-}
-
 export function securityCommand(): Command {
   const set = new Command("set")
     .description("change the lattice's security settings (what is not given stays as it is)")
     .addOption(new Option("--verify-invocations <on|off>", "instances refuse calls that are unsigned, forged, stale, replayed or signed by an untrusted key").argParser(onOff))
     .addOption(new Option("--window <duration>", "how far a call's signing time may be from the receiver's clock, and how long replays are remembered (default 30s)").argParser(window))
     .addOption(new Option("--trust <keys>", "signers trusted besides the live hosts: nkey public keys, comma-separated (replaces the list; '' clears it)").argParser(signerKeys))
-    .action(async (opts: StoreOpts & { verifyInvocations?: boolean; window?: number; trust?: string[] }) => {
-      const setting = await withState(opts, async (s) => {
-        const current = await s.getInvocationSecurity();
-        return s.putInvocationSecurity({
-          verify: opts.verifyInvocations ?? current.verify,
-          windowMs: opts.window ?? current.windowMs,
-          trustedKeys: opts.trust ?? current.trustedKeys,
-        });
-      });
-      print(setting, opts);
-    });
-  const get = new Command("get").description("show the lattice's security settings").action(async (opts: StoreOpts) => print(await withState(opts, (s) => s.getInvocationSecurity()), opts));
+    .action(async (opts: SecuritySetOpts) => (await import("../actions/security.js")).securitySet(opts));
+  const get = new Command("get")
+    .description("show the lattice's security settings")
+    .action(async (opts: StoreOpts) => (await import("../actions/security.js")).securityGet(opts));
   return new Command("security").description("the lattice's security settings: signed invocations").addCommand(withStoreOptions(set)).addCommand(withStoreOptions(get));
 }

@@ -2,46 +2,14 @@
  * `lattice up`: a local lattice in one command. Starts an embedded nats-server (JetStream and
  * WebSocket on) and one host on it, or, given --nats-url, only a host that joins that NATS.
  * With --detach it re-runs itself in the background and returns once that copy is ready.
+ * (What it does: actions/up.ts.)
  */
-import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
-import { join } from "node:path";
 import { Command, Option } from "commander";
-import type { Host } from "../../host/index.js";
-import { parseServers, redactUrl } from "../../nats/connection-options.js";
-import { freePort } from "../../nats/node/free-port.js";
-import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/node/server-launcher.js";
-import { CliError, describeError } from "../errors.js";
-import { startHost, untilSignal, withHostOptions, type HostFlags } from "../host-runner.js";
-import { withLatticeOptions, withOutputOption, type LatticeOpts, type OutputOpts } from "../lattice-options.js";
-import { formatDuration, printJson } from "../output.js";
+import type { UpOpts } from "../actions/up.js";
+import { withHostOptions } from "../host-options.js";
+import { withLatticeOptions, withOutputOption } from "../lattice-options.js";
 import { parsePort, parsePositiveInt } from "../parse.js";
-import { embeddedPorts, joinsNats, type EmbeddedPorts } from "../up-nats.js";
-import { defaultStateDir, latticeDir, readUpRecord, removeUpRecord, writeUpRecord, type UpRecord } from "../up-state.js";
-
-type UpOpts = LatticeOpts &
-  OutputOpts &
-  HostFlags & {
-    detach?: boolean;
-    natsPort: number;
-    wsPort: number;
-    leafPort: number;
-    leafRemote?: string[];
-    natsCluster: number;
-    stateDir: string;
-  };
-
-/**
- * The JetStream domain of an embedded hub: hosts on leaves reach its state and artifacts through
- * `$JS.<domain>.API` (leaf connections do not carry `$JS.API`).
- */
-export const DEFAULT_JS_DOMAIN = "lattice";
-
-/** Set in the environment of the background copy that `--detach` starts. */
-const DETACHED_CHILD_ENV = "LATTICE_UP_DETACHED_CHILD";
-const DETACH_READY_TIMEOUT_MS = 30_000;
-
-type ChildReport = { ready: UpRecord } | { error: string };
+import { defaultStateDir } from "../up-state.js";
 
 export function upCommand(): Command {
   const cmd = new Command("up")
@@ -57,157 +25,6 @@ export function upCommand(): Command {
         .argParser(parsePositiveInt),
     )
     .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
-    .action(async (opts: UpOpts, command: Command) => {
-      const joining = joinsNats(command);
-      const existing = readUpRecord(opts.stateDir, opts.lattice);
-      if (existing && isPidAlive(existing.pid) && existing.pid !== process.pid) {
-        throw new CliError(`lattice ${opts.lattice} is already up (pid ${existing.pid}, NATS at ${existing.natsUrl}); stop it with \`lattice down\``);
-      }
-      const ports = joining ? undefined : await embeddedPorts(command, opts.lattice);
-      if (opts.detach) return detach(opts, ports);
-      await runForeground(opts, ports);
-    });
+    .action(async (opts: UpOpts, command: Command) => (await import("../actions/up.js")).up(opts, command));
   return withOutputOption(withHostOptions(withLatticeOptions(cmd)));
-}
-
-/**
- * The embedded nats-server(s): one, or a cluster whose servers all know each other's routes from
- * the start (what a JetStream cluster needs). The first takes the client, WebSocket and leaf ports.
- */
-async function startEmbedded(opts: UpOpts, ports: EmbeddedPorts, dir: string): Promise<NatsServer[]> {
-  const leaf = opts.leafRemote !== undefined;
-  const n = opts.natsCluster;
-  const routePorts = n > 1 ? await Promise.all(Array.from({ length: n }, () => freePort())) : [];
-  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
-  const servers: NatsServer[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const first = i === 0;
-      const name = n > 1 ? `${i}` : "";
-      servers.push(
-        await startNatsServer({
-          port: first ? ports.natsPort : 0,
-          ...(first ? { websocket: { port: ports.wsPort } } : {}),
-          // A leaf site keeps no state of its own: it uses the hub's, through the hub's domain.
-          ...(leaf ? {} : { jetstream: { storeDir: join(dir, `jetstream${name}`), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } }),
-          ...(first ? { leafnodes: { port: ports.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) } } : {}),
-          ...(n > 1 ? { cluster: { name: `lattice-${opts.lattice}`, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
-          serverName: `lattice-${opts.lattice}-${process.pid}${name ? `-${name}` : ""}`,
-          // A frozen client is let go within about 6 s (nats-server's default: 4 minutes).
-          ping: LATTICE_SERVER_PING,
-          dir: join(dir, `nats${name}`),
-          keepDir: true,
-          readyTimeoutMs: 30_000,
-        }),
-      );
-    }
-  } catch (e) {
-    await Promise.all(servers.map((s) => s.stop()));
-    throw e;
-  }
-  return servers;
-}
-
-/** Ping settings of the servers `lattice up` starts (docs/reliability.md gives them for other servers). */
-const LATTICE_SERVER_PING = { intervalMs: 2_000, maxOut: 3 };
-
-/** `ports`: those of the nats-server to start; none to join --nats-url. */
-async function runForeground(opts: UpOpts, ports: EmbeddedPorts | undefined): Promise<void> {
-  const dir = latticeDir(opts.stateDir, opts.lattice);
-  let nats: NatsServer[] = [];
-  let host: Host | undefined;
-  const stopNats = () => Promise.all(nats.map((s) => s.stop()));
-  try {
-    if (ports) nats = await startEmbedded(opts, ports, dir);
-    const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.jsDomain;
-    const servers = nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl;
-    host = await startHost(servers, opts.lattice, { ...opts, jsDomain }, opts);
-  } catch (e) {
-    await host?.stop("start failed");
-    await stopNats();
-    return report({ error: describeError(e) }, e);
-  }
-
-  const first = nats[0];
-  const rec: UpRecord = {
-    lattice: opts.lattice,
-    pid: process.pid,
-    natsPid: first?.pid,
-    ...(nats.length > 1 ? { natsPids: nats.map((s) => s.pid) } : {}),
-    // Shown and written to the state dir: without credentials a URL may carry.
-    natsUrl: nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : parseServers(opts.natsUrl).map(redactUrl).join(","),
-    websocketUrl: first?.websocketUrl,
-    leafUrl: first?.leafUrl,
-    leafRemote: opts.leafRemote,
-    hostId: host.id,
-    hostName: host.name,
-    logPath: process.env[DETACHED_CHILD_ENV] ? join(dir, "up.log") : undefined,
-    startedAt: new Date().toISOString(),
-  };
-  writeUpRecord(opts.stateDir, rec);
-  await report({ ready: rec });
-  if (!process.send) printReady(rec, opts, false);
-
-  const signal = await untilSignal();
-  await host.stop(`lattice up received ${signal}`);
-  await stopNats();
-  removeUpRecord(opts.stateDir, opts.lattice, process.pid);
-}
-
-/** In the detached copy, tell the parent how the start went; in the foreground, fail normally. */
-async function report(r: ChildReport, cause?: unknown): Promise<void> {
-  if (process.send) {
-    await new Promise<void>((resolve) => process.send?.(r, undefined, {}, () => resolve()));
-    process.disconnect();
-  }
-  if ("error" in r) throw cause;
-}
-
-async function detach(opts: UpOpts, ports: EmbeddedPorts | undefined): Promise<void> {
-  const dir = latticeDir(opts.stateDir, opts.lattice);
-  const logPath = join(dir, "up.log");
-  mkdirSync(dir, { recursive: true });
-  const log = openSync(logPath, "a");
-  // The ports chosen here, given as flags (a later flag wins), so the copy uses them as they are.
-  const portFlags = ports ? ["--nats-port", `${ports.natsPort}`, "--ws-port", `${ports.wsPort}`, "--leaf-port", `${ports.leafPort}`] : [];
-  const args = [...process.argv.slice(1).filter((a) => a !== "--detach"), ...portFlags];
-  const child = spawn(process.execPath, [...process.execArgv, ...args], {
-    detached: true,
-    stdio: ["ignore", log, log, "ipc"],
-    env: { ...process.env, [DETACHED_CHILD_ENV]: "1" },
-  });
-  const outcome = await new Promise<ChildReport>((resolve) => {
-    const timer = setTimeout(() => resolve({ error: `not ready after ${formatDuration(DETACH_READY_TIMEOUT_MS)}; see ${logPath}` }), DETACH_READY_TIMEOUT_MS);
-    child.once("message", (m: ChildReport) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ error: `the background lattice exited with code ${code ?? "?"} before it was ready; see ${logPath}` });
-    });
-  });
-  if ("error" in outcome) {
-    if (child.exitCode === null) child.kill("SIGTERM");
-    throw new CliError(outcome.error);
-  }
-  child.disconnect();
-  child.unref();
-  printReady(outcome.ready, opts, true);
-}
-
-function printReady(rec: UpRecord, opts: UpOpts, detached: boolean): void {
-  if (opts.output === "json") return printJson(rec);
-  const lines = [
-    `lattice ${rec.lattice} is up`,
-    `  NATS:       ${rec.natsUrl}${rec.natsPids ? ` (a cluster of ${rec.natsPids.length}: pids ${rec.natsPids.join(", ")})` : rec.natsPid ? ` (nats-server pid ${rec.natsPid})` : " (joined)"}`,
-    ...(rec.websocketUrl ? [`  WebSocket:  ${rec.websocketUrl}`] : []),
-    ...(rec.leafRemote ? [`  leaf of:    ${rec.leafRemote.join(", ")}`] : []),
-    ...(rec.leafUrl ? [`  leaf nodes: ${rec.leafUrl} (another site joins with: lattice up --leaf-remote ${rec.leafUrl})`] : []),
-    `  host:       ${rec.hostName} (${rec.hostId})`,
-    ...(rec.logPath ? [`  log:        ${rec.logPath}`] : []),
-    detached ? `Stop it with: lattice down${opts.lattice === "default" ? "" : ` --lattice ${opts.lattice}`}` : "Stop it with Ctrl-C.",
-    `Another host on this or another machine: lattice host --nats-url ${rec.natsUrl}`,
-  ];
-  process.stdout.write(lines.join("\n") + "\n");
 }

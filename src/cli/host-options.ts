@@ -1,0 +1,61 @@
+/** The options that shape a host, for `lattice host` and `lattice up` (part of the command tree). */
+import { Option, type Command } from "commander";
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_POLICY_CACHE_TTL_MS, DEFAULT_POLICY_TIMEOUT_MS } from "../host/defaults.js";
+import type { LogLevel, PolicyFailMode } from "../host/index.js";
+import { collectLabel, parseDuration, parseIssuers } from "./parse.js";
+
+export interface HostFlags {
+  name?: string;
+  label?: Record<string, string>;
+  heartbeat: number;
+  seed?: string;
+  logLevel: LogLevel;
+  jsDomain?: string;
+  allowedIssuers?: string[];
+  /** false with --no-reconcile: this host never reconciles apps. */
+  reconcile: boolean;
+  policySubject?: string;
+  policyFile?: string;
+  policyFail: PolicyFailMode;
+  policyTimeout: number;
+  policyCacheTtl: number;
+}
+
+/** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
+export function withHostOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--name <name>", "host name").default(undefined, "this machine's hostname"))
+    .addOption(new Option("--label <key=value>", "a label of the host (repeatable)").argParser(collectLabel))
+    .addOption(
+      new Option("--heartbeat <duration>", "heartbeat interval; views drop a host after 3 missed beats")
+        .default(DEFAULT_HEARTBEAT_MS, "1s")
+        .argParser(parseDuration),
+    )
+    .addOption(new Option("--seed <seed>", "nkey server seed (SN…) to keep the host id across restarts").env("LATTICE_HOST_SEED"))
+    .addOption(new Option("--log-level <level>", "host log level (on stderr)").choices(["debug", "info", "warn", "error", "silent"]).default("info"))
+    .addOption(new Option("--js-domain <domain>", "JetStream domain of the lattice's store (for hosts on leaf nodes)").env("LATTICE_JS_DOMAIN"))
+    .addOption(
+      new Option("--allowed-issuers <keys>", "run only actors signed by these issuers (comma-separated A…/O… public keys)")
+        .env("LATTICE_ALLOWED_ISSUERS")
+        .argParser(parseIssuers),
+    )
+    .addOption(new Option("--no-reconcile", "never act as the lattice's app reconciler (by default any host may, one at a time)"))
+    .addOption(
+      new Option("--policy-subject <subject>", "ask the policy service answering on this NATS subject before starts, link uses and calls")
+        .env("LATTICE_POLICY_SUBJECT")
+        .conflicts("policyFile"),
+    )
+    .addOption(new Option("--policy-file <file>", "decide starts, link uses and calls by the rules of this JSON or YAML file").env("LATTICE_POLICY_FILE"))
+    .addOption(
+      new Option("--policy-fail <mode>", "when the policy service does not answer in time: deny (closed) or allow (open)")
+        .choices(["open", "closed"])
+        .env("LATTICE_POLICY_FAIL")
+        .default("closed"),
+    )
+    .addOption(new Option("--policy-timeout <duration>", "how long to wait for the policy service").default(DEFAULT_POLICY_TIMEOUT_MS, "1s").argParser(parseDuration))
+    .addOption(
+      new Option("--policy-cache-ttl <duration>", "how long a policy decision is reused for the same question (0: ask every time)")
+        .default(DEFAULT_POLICY_CACHE_TTL_MS, "10s")
+        .argParser((v) => (v.trim() === "0" ? 0 : parseDuration(v))),
+    );
+}
