@@ -1,5 +1,6 @@
 /** Running the app reconciler inside a host, on the host's connection and view. */
 import type { Host, HostExtension } from "../host/host.js";
+import { ErrorCode, LatticeError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/logging.js";
 import { AppReconciler } from "./reconciler.js";
 
@@ -16,6 +17,8 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
       return reconciler;
     },
     start(host: Host) {
+      // Started twice, the first reconciler would be left running when its host stops.
+      if (reconciler) throw new LatticeError(ErrorCode.BadRequest, "a reconciler extension runs in one host: give each host its own");
       reconciler = new AppReconciler({
         nc: host.connection,
         lattice: host.lattice,
@@ -28,6 +31,7 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
     },
     async stop() {
       await reconciler?.stop();
+      reconciler = undefined;
     },
   };
 }

@@ -57,15 +57,16 @@ export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
   const pid = child.pid!;
   const connected: { browser?: Browser } = {};
   cleanup.add(async () => {
-    const tree = processTree(pid);
-    await connected.browser?.close().catch(() => undefined);
-    for (const p of tree.reverse()) {
+    for (const p of processTree(pid).reverse()) {
       try {
         process.kill(p, "SIGKILL");
       } catch {
         // gone already
       }
     }
+    // With the browser gone this only drops playwright's side of the connection; bounded all
+    // the same (over CDP, close() can wait on a browser that will never answer).
+    await Promise.race([connected.browser?.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
     await rm(profile, { recursive: true, force: true });
   });
   // Chromium writes the port it chose, then the browser's target path, into its profile.

@@ -48,11 +48,9 @@ export async function ui(opts: UiOpts): Promise<void> {
   });
   const urls = { dashboard: `${server.url}/`, host: `${server.url}/host?name=NAME`, nats: servers.map(redactUrl), lattice: opts.lattice, port: server.port };
   if (opts.output === "json") printJsonLine(urls);
-  else {
-    process.stdout.write(`dashboard     ${urls.dashboard}\nbrowser host  ${urls.host}\nlattice       ${opts.lattice} over ${urls.nats.join(", ")}\n`);
-    if (Object.keys(auth).length > 0 && !isLoopback(opts.bind)) {
-      process.stderr.write(`warning: the pages are given this command's NATS credentials, and ${opts.bind} is not a loopback address\n`);
-    }
+  else process.stdout.write(`dashboard     ${urls.dashboard}\nbrowser host  ${urls.host}\nlattice       ${opts.lattice} over ${urls.nats.join(", ")}\n`);
+  if (Object.keys(auth).length > 0 && !isLoopback(opts.bind)) {
+    process.stderr.write(`warning: the pages are given this command's NATS credentials, and ${opts.bind} is not a loopback address\n`);
   }
   await untilSignal();
   await server.close();
