@@ -5,8 +5,8 @@
  * run builds the whole tree. So the tree is names, options, their checks and help, and nothing
  * more: each commands/<name>.ts imports only commander, the option helpers and the protocol's
  * schema-free modules (names.ts, errors.ts, durations.ts…), never the protocol's index, NATS,
- * the host or the actor runtime. Each action imports its module, actions/<name>.ts, when it
- * runs: `.action(async (…) => (await import("../actions/<name>.js")).fn(…))`.
+ * the host or the actor runtime. Each action loads its module, actions/<name>.ts, with a
+ * dynamic import when it runs (see commands/get.ts).
  */
 import { Command } from "commander";
 import { LATTICE_VERSION } from "../protocol/version.js";
