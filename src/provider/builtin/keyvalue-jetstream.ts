@@ -214,10 +214,13 @@ export class JetStreamStore implements Store {
         const { ack, original } = await untilDeadline(effect.deadline, () => this.write(b, k, encoder.encode(next.toString()), effect, { basis, applied }));
         if (ack.duplicate) {
           // Applied before, by this provider before a restart or by another one: not again. Its
-          // result is the value it wrote, while the stream still holds it; else the value now.
+          // result is the value it wrote: the stream's copy of that write while it holds it, else
+          // what the later writes of a replicated bucket carry of it (their applied list), else
+          // the value now.
           this.known.delete(id);
           if (original) return counterValue(id, original.data);
-          return (await untilDeadline(effect.deadline, () => this.read(b, k, id))).value;
+          const now = await untilDeadline(effect.deadline, () => this.read(b, k, id));
+          return appliedValue(now.applied, effect.callId) ?? now.value;
         }
         this.remember(id, { value: next, revision: ack.seq, applied });
         return next;
