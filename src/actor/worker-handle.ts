@@ -22,6 +22,31 @@ export interface WorkerHandle {
   keepAlive(on: boolean): void;
 }
 
+/**
+ * A worker handle's listener and its death, the same on every platform: the death is told once,
+ * and to a listener that comes after it (at once, but not inside `listen`).
+ */
+export class WorkerListener {
+  private events?: WorkerEvents;
+  private death?: Error;
+
+  message(m: WorkerReply): void {
+    this.events?.message(m);
+  }
+
+  listen(events: WorkerEvents): void {
+    this.events = events;
+    const death = this.death;
+    if (death) queueMicrotask(() => this.events === events && events.died(death));
+  }
+
+  die(e: Error): void {
+    if (this.death) return;
+    this.death = e;
+    this.events?.died(e);
+  }
+}
+
 /** The worker's end of a bridge (in the bind, with what must be transferred), and its closing. */
 export interface HostBridge {
   worker: unknown;

@@ -3,25 +3,24 @@
  * (actor.worker.ts), calling their host through a SharedArrayBuffer (actor/sab-bridge.ts), which
  * needs the page cross-origin isolated (`lattice ui` serves it so).
  */
-import type { WorkerEvents, WorkerHandle, WorkerPlatform } from "../actor/worker-handle.js";
+import { WorkerListener, type WorkerEvents, type WorkerHandle, type WorkerPlatform } from "../actor/worker-handle.js";
 import type { WorkerReply, WorkerRequest } from "../actor/worker-protocol.js";
 import { createSabBridge } from "../actor/sab-bridge.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 
 class BrowserWorker implements WorkerHandle {
   private readonly worker = new Worker(new URL("./actor.worker.js", import.meta.url), { type: "module", name: "actor" });
-  private events?: WorkerEvents;
-  private death?: Error;
+  private readonly listener = new WorkerListener();
 
   constructor() {
-    this.worker.onmessage = (e: MessageEvent<WorkerReply>) => this.events?.message(e.data);
+    this.worker.onmessage = (e: MessageEvent<WorkerReply>) => this.listener.message(e.data);
     // A page's worker lives on after an uncaught error, but its instance may be half-way: it is
     // as good as dead, and its pool replaces it. So is one whose script did not load.
     this.worker.onerror = (e) => {
       e.preventDefault();
-      this.die(new Error(e.message || "the actor worker failed"));
+      this.listener.die(new Error(e.message || "the actor worker failed"));
     };
-    this.worker.onmessageerror = () => this.die(new Error("a message from the actor worker could not be read"));
+    this.worker.onmessageerror = () => this.listener.die(new Error("a message from the actor worker could not be read"));
   }
 
   post(m: WorkerRequest, transfer: readonly unknown[] = []): void {
@@ -29,25 +28,17 @@ class BrowserWorker implements WorkerHandle {
   }
 
   listen(events: WorkerEvents): void {
-    this.events = events;
-    const death = this.death;
-    if (death) queueMicrotask(() => this.events === events && events.died(death));
+    this.listener.listen(events);
   }
 
   terminate(): Promise<void> {
     this.worker.terminate();
-    this.die(new Error("worker terminated"));
+    this.listener.die(new Error("worker terminated"));
     return Promise.resolve();
   }
 
   keepAlive(): void {
     // A page has no process to keep alive.
-  }
-
-  private die(e: Error): void {
-    if (this.death) return;
-    this.death = e;
-    this.events?.died(e);
   }
 }
 
