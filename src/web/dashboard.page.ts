@@ -13,12 +13,12 @@ import { LatticeClient } from "../ctl/index.js";
 import { ArtifactStore } from "../nats/artifact-store.js";
 import { RESILIENT, redactUrl } from "../nats/connection-options.js";
 import { LatticeState, StateCache } from "../nats/lattice-state.js";
-import { EVENT_DATA, EventType, formatArtifactRef, messageOf, schemaProblems, shortEventType, type AnyCloudEvent, type EventData } from "../protocol/index.js";
+import { EVENT_DATA, EventType, formatArtifactRef, schemaProblems, shortEventType, type AnyCloudEvent, type EventData } from "../protocol/index.js";
 import { wireControls, errorText } from "./dashboard/controls.js";
 import { describeEvent, isBad } from "./dashboard/describe.js";
 import { DashboardModel } from "./dashboard/model.js";
 import { render } from "./dashboard/view.js";
-import { authOptions, pageConfig } from "./page-config.js";
+import { authOptions, joinFailure, pageConfig } from "./page-config.js";
 import { connectWebSocket } from "./ws-connect.js";
 
 type PageState = "connecting" | "live" | "reconnecting" | "refused" | "failed";
@@ -34,11 +34,6 @@ const $ = (id: string) => document.getElementById(id)!;
 function show(state: PageState, text: string): void {
   document.body.dataset.state = state;
   $("status").textContent = text;
-}
-
-/** Credentials refused, rather than a server that cannot be reached (as the host page tells them). */
-function isRefused(e: unknown): boolean {
-  return /authori[sz]ation|authentication|permissions? violation/i.test(messageOf(e));
 }
 
 /** Runs `fn` at most once at a time; a call while it runs runs it once more afterwards. */
@@ -80,8 +75,8 @@ async function main(): Promise<void> {
     nc = await connectWebSocket({ ...RESILIENT, servers: config.servers, ...authOptions(config.auth), name: "lattice dashboard" });
     $("server").textContent = config.servers.map(redactUrl).join(", ");
   } catch (e) {
-    const refused = isRefused(e);
-    show(refused ? "refused" : "failed", refused ? `the lattice refused this page's credentials: ${messageOf(e)}` : messageOf(e));
+    const failure = joinFailure(e);
+    show(failure.state, failure.text);
     return;
   }
 

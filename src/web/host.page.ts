@@ -9,7 +9,7 @@
 import { DEFAULT_HEARTBEAT_MS, Host } from "../host/index.js";
 import { assertLabel, messageOf, type Labels } from "../protocol/index.js";
 import { browserActorRuntime } from "./browser-actor-runtime.js";
-import { authOptions, pageConfig } from "./page-config.js";
+import { authOptions, joinFailure, pageConfig } from "./page-config.js";
 import { pageLogger } from "./page-logger.js";
 import { workerTicker } from "./worker-ticker.js";
 import { connectWebSocket } from "./ws-connect.js";
@@ -42,11 +42,6 @@ function heartbeatOf(query: URLSearchParams): number {
   const ms = Number(text);
   if (!Number.isInteger(ms) || ms < 100) throw new Error(`heartbeat=${text}: a whole number of milliseconds, at least 100`);
   return ms;
-}
-
-/** Credentials refused, rather than a server that cannot be reached. */
-function isRefused(e: unknown): boolean {
-  return /authori[sz]ation|authentication|permissions? violation/i.test(messageOf(e));
 }
 
 function render(host: Host): void {
@@ -85,8 +80,8 @@ async function main(): Promise<void> {
     document.title = `${host.name} · lattice host`;
     await host.start();
   } catch (e) {
-    const refused = isRefused(e);
-    show(refused ? "refused" : "failed", refused ? `the lattice refused this page's credentials: ${messageOf(e)}` : messageOf(e));
+    const failure = joinFailure(e);
+    show(failure.state, failure.text);
     log.error(messageOf(e));
     return;
   }

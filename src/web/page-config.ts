@@ -41,3 +41,11 @@ export function authOptions(auth: PageAuth): Partial<ConnectionOptions> {
   if (auth.user) return { user: auth.user, pass: auth.password ?? "" };
   return {};
 }
+
+/** Why a page could not join, as it says so: refused credentials apart from a server it cannot reach. */
+export function joinFailure(e: unknown): { state: "refused" | "failed"; text: string } {
+  const message = messageOf(e);
+  return /authori[sz]ation|authentication|permissions? violation/i.test(message)
+    ? { state: "refused", text: `the lattice refused this page's credentials: ${message}` }
+    : { state: "failed", text: message };
+}
