@@ -66,6 +66,8 @@ export function serveActorWorker(side: WorkerSide): void {
   let deadline = 0;
   /** The idempotency key of the call being served, and how many host calls it has made. */
   let callId: string | undefined;
+  /** The W3C trace context of the call being served: its host calls carry it on. */
+  let traceparent: string | undefined;
   let hostCalls = 0;
 
   const forwarded = new ForwardedImports((iface, fn, args) => {
@@ -74,7 +76,7 @@ export function serveActorWorker(side: WorkerSide): void {
     // under the same key, and the key names one call only with the same deadline.
     const until = deadline || Date.now() + HOST_CALL_TIMEOUT_MS;
     const key = callId === undefined ? undefined : childCallId(callId, hostCalls++);
-    return callHostSync(bridge, { iface, fn, args, deadline: until, ...(key ? { callId: key } : {}) }, Math.min(Math.max(1, until - Date.now()), HOST_CALL_TIMEOUT_MS));
+    return callHostSync(bridge, { iface, fn, args, deadline: until, ...(key ? { callId: key } : {}), ...(traceparent ? { traceparent } : {}) }, Math.min(Math.max(1, until - Date.now()), HOST_CALL_TIMEOUT_MS));
   });
 
   function fresh(): Record<string, unknown> {
@@ -135,6 +137,7 @@ export function serveActorWorker(side: WorkerSide): void {
     }
     deadline = c.deadline;
     callId = c.callId;
+    traceparent = c.traceparent;
     hostCalls = 0;
     if (isHttpHandleCall(c.iface, c.fn)) return callHttp(c, f);
     try {

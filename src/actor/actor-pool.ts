@@ -351,7 +351,7 @@ export class ActorPool implements ActorInstances {
 
   private run(slot: Slot, p: Pending): void {
     const inv = p.inv;
-    const msg: WorkerCall = { type: "call", id: p.id, deadline: inv.deadline, callId: inv.callId, iface: inv.iface, fn: inv.fn, args: inv.args };
+    const msg: WorkerCall = { type: "call", id: p.id, deadline: inv.deadline, callId: inv.callId, ...(inv.traceparent ? { traceparent: inv.traceparent } : {}), iface: inv.iface, fn: inv.fn, args: inv.args };
     try {
       slot.worker.post(msg);
     } catch (e) {

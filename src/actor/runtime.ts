@@ -17,6 +17,8 @@ export interface Invocation {
   deadline: number;
   /** The call's idempotency key: the calls the instance makes for it derive theirs from it. */
   callId?: string;
+  /** The W3C trace context of the call: the calls the instance makes for it carry it on. */
+  traceparent?: string;
 }
 
 export interface InstanceStats {

@@ -43,6 +43,8 @@ export interface WorkerCall {
   deadline: number;
   /** The invocation's idempotency key, if it has one. */
   callId?: string;
+  /** The invocation's W3C trace context, if it has one: its host calls carry it on. */
+  traceparent?: string;
   /** Interface name as exported (`acme:demo/echo`), or "" for a function the world exports directly. */
   iface: string;
   fn: string;
@@ -71,6 +73,8 @@ export interface HostCall {
   deadline: number;
   /** Derived from the served invocation's key and this call's place among its calls (childCallId). */
   callId?: string;
+  /** The served invocation's W3C trace context. */
+  traceparent?: string;
 }
 
 export type HostCallReply = { ok: true; value: unknown } | { ok: false; code: string; message: string; payload?: unknown };

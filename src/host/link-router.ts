@@ -46,6 +46,7 @@ export class LinkRouter {
       linkName: link.name,
       deadline: call.deadline,
       ...(call.callId ? { callId: call.callId } : {}),
+      ...(call.traceparent ? { traceparent: call.traceparent } : {}),
       signer: this.state.invocationSecurity()?.verify ? this.signer : undefined,
     });
     return r.value;

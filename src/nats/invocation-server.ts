@@ -23,6 +23,8 @@ export interface IncomingCall {
   source: string;
   linkName: string;
   callId: string;
+  /** The caller's W3C trace context, if it sent one. */
+  traceparent?: string;
 }
 
 export type CallHandler = (call: IncomingCall) => Promise<unknown>;
@@ -243,6 +245,7 @@ export class InvocationServer {
         source: c.source || "unknown",
         linkName: c.link ?? DEFAULT_LINK_NAME,
         callId: c.callId,
+        ...(c.traceparent ? { traceparent: c.traceparent } : {}),
       });
       return encodeResult(value, this.opts.responder, this.at);
     } catch (e) {

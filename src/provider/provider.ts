@@ -90,7 +90,7 @@ export class Provider {
 
   private request(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions): InvokeRequest {
     const deadline = o.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS;
-    return { target, iface, fn, args, source: this.s.id, linkName: o.linkName, deadline, attemptTimeoutMs: o.attemptTimeoutMs, callId: o.callId, signer: this.signing() };
+    return { target, iface, fn, args, source: this.s.id, linkName: o.linkName, deadline, attemptTimeoutMs: o.attemptTimeoutMs, callId: o.callId, traceparent: o.traceparent, signer: this.signing() };
   }
 
   private runtime(): ProviderRuntime {
@@ -130,6 +130,7 @@ export class Provider {
       config: resolved?.values ?? {},
       deadline: call.deadline,
       callId: call.callId,
+      ...(call.traceparent ? { traceparent: call.traceparent } : {}),
     };
     return await handler(ctx, ...call.args);
   }

@@ -25,6 +25,8 @@ export interface CallContext {
    * applies it at most once per key (the built-in keyvalue provider does).
    */
   callId: string;
+  /** The call's W3C trace context, if it has one: pass it on (CallOptions) in calls made for it. */
+  traceparent?: string;
 }
 
 export type ProviderHandler = (ctx: CallContext, ...args: unknown[]) => unknown;
@@ -54,6 +56,8 @@ export interface CallOptions {
   attemptTimeoutMs?: number | "auto";
   /** The call's idempotency key; default a fresh one. Keep it to make a call again as the same call. */
   callId?: string;
+  /** The W3C trace context to send: the served call's (CallContext.traceparent), for a call made for it. */
+  traceparent?: string;
 }
 
 /** What a provider gets from the lattice. */
