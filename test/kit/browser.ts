@@ -71,7 +71,8 @@ export async function launchBrowser(cleanup: Cleanup): Promise<TestBrowser> {
   });
   // Chromium writes the port it chose, then the browser's target path, into its profile.
   const portFile = join(profile, "DevToolsActivePort");
-  const port = await until(() => existsSync(portFile) && readFileSync(portFile, "utf8").split("\n")[0], 30_000, "Chromium's DevTools port");
+  // Read until the port's line is whole: the file can be seen before it is written.
+  const port = await until(() => existsSync(portFile) && /^(\d+)\n/.exec(readFileSync(portFile, "utf8"))?.[1], 30_000, "Chromium's DevTools port");
   // noDefaults (not in playwright's types): the default context's pages get no emulation.
   const options = { endpointURL: `http://127.0.0.1:${port}`, noDefaults: true };
   const browser = await chromium.connectOverCDP(options);
