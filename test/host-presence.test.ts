@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess, cliJson } from "./kit/cli.js";
-import { Cleanup, host, natsServer } from "./kit/lattice.js";
+import { LatticeClient } from "../src/ctl/index.js";
+import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
 import type { NatsServer } from "../src/nats/node/server-launcher.js";
 
 const HEARTBEAT_MS = 1_000;
@@ -74,5 +75,21 @@ describe("host presence", () => {
     await late.viewReady();
     assert.ok(late.view.has(early.id), "the late host knows the early one from the seed ping");
     assert.equal(late.view.get(early.id)?.info.name, "early");
+  });
+
+  it("a gather of every host ends once as many hosts as they know of have answered", { timeout: 20_000 }, async () => {
+    // A lattice of its own, whose every view holds its three hosts.
+    const server = await natsServer(cleanup);
+    const hosts = [];
+    for (const name of ["one", "two", "three"]) hosts.push(await host(cleanup, server.clientUrl, { name }));
+    for (const h of hosts) await h.viewReady();
+    for (const h of hosts) await h.view.waitFor((v) => v.hosts().length === 3, 10_000);
+    // A stall longer than the test may take: only the counts in the answers can end the gathers.
+    const nc = await connection(cleanup, server.clientUrl);
+    const client = new LatticeClient(nc, "default", { stallMs: 60_000, timeoutMs: 60_000 });
+    const known = (await client.hosts()).replies;
+    assert.deepEqual(known.map((h) => [h.name, h.knownHosts]).sort(), [["one", 3], ["three", 3], ["two", 3]]);
+    const inventories = (await client.inventories()).replies;
+    assert.deepEqual(inventories.map((i) => i.host.id).sort(), known.map((h) => h.id).sort());
   });
 });

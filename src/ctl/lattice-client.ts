@@ -8,6 +8,7 @@ import type { Static } from "@sinclair/typebox";
 import type { CallSigner } from "../nats/signing/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
+import { gather } from "../nats/scatter-gather.js";
 import { actorRefusal, isRefusal, matches, place, providerRefusal, rankForProvider, signerOf, toWireError, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
@@ -316,22 +317,18 @@ export class LatticeClient {
 
   private async gather<R extends typeof PingReply | typeof InventoryReply | typeof ActorStopReply | typeof ProviderStopReply>(op: ControlOp, schema: R, what: string, body?: Uint8Array) {
     const out: Gathered<Extract<Static<R>, { ok: true }>["data"]> = { replies: [], errors: [] };
-    let replies: AsyncIterable<Msg>;
     try {
-      replies = await this.nc.requestMany(this.subjects.controlAll(op), body, {
-        strategy: "stall",
-        stall: this.stallMs,
-        maxWait: this.timeoutMs,
-      });
-      for await (const m of replies) {
+      await gather(this.nc, this.subjects.controlAll(op), body, { stallMs: this.stallMs, maxWaitMs: this.timeoutMs }, (m) => {
         try {
           const r = decodeReply(schema, m, what);
-          if (r.ok) out.replies.push(r.data);
-          else out.errors.push(r.error);
+          if (!r.ok) return void out.errors.push(r.error);
+          out.replies.push(r.data);
+          return knownHosts(r.data);
         } catch (e) {
           out.errors.push(isLatticeError(e) ? e.toWire() : { code: ErrorCode.BadReply, message: String(e) });
+          return undefined;
         }
-      }
+      });
     } catch (e) {
       if (!isNoResponders(e)) throw e; // no host at all is an empty answer, not an error
     }
@@ -357,6 +354,12 @@ function decodeReply<
   } catch (e) {
     throw new LatticeError(ErrorCode.BadReply, isLatticeError(e) ? e.message : String(e));
   }
+}
+
+/** The count of live hosts a ping or inventory answer says its host knows. */
+function knownHosts(data: unknown): number | undefined {
+  const d = data as { knownHosts?: number; host?: { knownHosts?: number } };
+  return d.knownHosts ?? d.host?.knownHosts;
 }
 
 function candidateOf(inv: HostInventory, actorId: string): Candidate {

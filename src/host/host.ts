@@ -232,7 +232,7 @@ export class Host {
         })
       : undefined;
     const control = new ControlResponder(nc, this.subjects, this.id, {
-      ping: { request: PingRequest, handle: () => this.info() },
+      ping: { request: PingRequest, handle: () => this.answerInfo() },
       inventory: { request: InventoryRequest, handle: () => this.inventory() },
       actor_scale: { request: ActorScaleRequest, handle: (req: ActorScaleRequest) => actors.scale(req) },
       actor_stop: { request: ActorStopRequest, handle: (req: { actorId: string }) => actors.stop(req.actorId) },
@@ -347,12 +347,18 @@ export class Host {
     };
   }
 
+  /** `info()` as a ping or inventory answer: with the count of hosts its seeded view holds. */
+  private answerInfo(): HostInfo {
+    const view = this.run?.view;
+    return view?.seeded ? { ...this.info(), knownHosts: view.hosts().length } : this.info();
+  }
+
   summary(): InventorySummary {
     return { actors: this.run?.actors.count ?? 0, providers: this.run?.providers?.count ?? 0 };
   }
 
   inventory(): HostInventory {
-    return { host: this.info(), actors: this.run?.actors.entries() ?? [], providers: this.run?.providers?.entries() ?? [] };
+    return { host: this.answerInfo(), actors: this.run?.actors.entries() ?? [], providers: this.run?.providers?.entries() ?? [] };
   }
 
   /** The host's watched copy of lattice state (links, config). */

@@ -4,6 +4,7 @@
  * after EXPIRY_BEATS of its own intervals. A scatter-gather ping seeds the view at start so it
  * does not wait a heartbeat to know who is there.
  */
+import { gather } from "./scatter-gather.js";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   ControlOp,
@@ -50,6 +51,8 @@ export class LatticeView {
   private reseed?: ReturnType<typeof setTimeout>;
   private lastSeed = 0;
   readonly stats: ViewStats = { events: 0, invalidEvents: 0, expired: 0 };
+  /** Once the first seed's answers are in: from then on the view holds every live host it can hear. */
+  seeded = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -114,22 +117,22 @@ export class LatticeView {
   private async seed(waitMs: number): Promise<void> {
     this.lastSeed = Date.now();
     try {
-      const replies = await this.nc.requestMany(this.subjects.controlAll(ControlOp.Ping), undefined, {
-        strategy: "stall",
-        stall: Math.min(waitMs, 250),
-        maxWait: waitMs,
-      });
-      for await (const m of replies) {
+      await gather(this.nc, this.subjects.controlAll(ControlOp.Ping), undefined, { stallMs: Math.min(waitMs, 250), maxWaitMs: waitMs }, (m) => {
         try {
           const reply = decode(PingReply, m.data, "ping reply");
-          if (reply.ok) this.upsert(reply.data, undefined);
+          if (!reply.ok) return undefined;
+          this.upsert(reply.data, undefined);
+          // A host's own answer (its control subscription is up by now) carries no count: its view is not seeded.
+          return reply.data.knownHosts;
         } catch {
           this.stats.invalidEvents++;
+          return undefined;
         }
-      }
+      });
     } catch {
       // No responders (an empty lattice) or a closed connection: heartbeats will fill the view.
     }
+    this.seeded = true;
   }
 
   /**

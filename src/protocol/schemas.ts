@@ -51,6 +51,12 @@ export const HostInfo = Type.Object({
   uptimeSeconds: Type.Number({ minimum: 0 }),
   /** What it takes; absent from hosts of earlier versions, which placement treats as taking anything. */
   accepts: Type.Optional(HostAccepts),
+  /**
+   * In ping and inventory answers of a host whose view is seeded: the live hosts it knows of,
+   * itself included. A scatter-gather stops once that many hosts have answered, instead of
+   * waiting out its stall.
+   */
+  knownHosts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
 });
 export type HostInfo = Static<typeof HostInfo>;
 
