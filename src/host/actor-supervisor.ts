@@ -69,6 +69,11 @@ export class ActorSupervisor {
   private readonly actors = new Map<string, RunningActor>();
   /** One change at a time per actor: a scale waits for the previous one. */
   private readonly serial = new KeyedQueue();
+  /**
+   * Components this host has checked and compiled, by digest, with their verified claims (none:
+   * unsigned). A start of one of these needs no download: only the artifact's digest is read.
+   */
+  private readonly checked = new Map<string, { claims?: ActorClaims }>();
 
   constructor(private readonly d: SupervisorDeps) {}
 
@@ -135,18 +140,7 @@ export class ActorSupervisor {
   private async launch(req: ActorScaleRequest, ref: string): Promise<RunningActor> {
     const runtime = this.d.runtime;
     if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
-    const { bytes, info } = await this.d.artifacts.get(parseArtifactRef(ref));
-    // Before any compiling: code the host does not trust is never run.
-    assertComponent(bytes, ref);
-    const claims = await verifyComponentClaims(bytes, { allowedIssuers: this.d.allowedIssuers }).catch((e: unknown) => {
-      throw isLatticeError(e) ? refused(req.actorId, e) : e;
-    });
-    // After the claims (the policy may decide by issuer), before compiling anything.
-    await this.d.policy?.enforce(
-      { action: "start", kind: "actor", target: req.actorId, ref, digest: info.digest, ...(claims ? { claims: claimsSummary(claims) } : {}) },
-      () => `actor ${req.actorId}`,
-    );
-    const digest = await runtime.prepare(bytes, ref);
+    const { digest, claims } = await this.component(runtime, req.actorId, ref);
     const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
     const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward });
     const entry = this.entry(req, ref, digest, req.instances);
@@ -155,6 +149,44 @@ export class ActorSupervisor {
     this.resubscribe(running);
     this.d.log.info("actor started", { actor: req.actorId, ref, digest, instances: req.instances });
     return running;
+  }
+
+  /**
+   * The artifact's component, checked (claims, policy) and compiled: fetched, unless this host has
+   * compiled its digest before (then its claims' times are checked again, and the policy asked).
+   */
+  private async component(runtime: ActorRuntime, actorId: string, ref: string): Promise<{ digest: string; claims?: ActorClaims }> {
+    const artifact = parseArtifactRef(ref);
+    // Any failure here leaves it to the fetch, which words it best.
+    const known = await this.d.artifacts.describe(artifact).then(
+      (info) => (runtime.has(info.digest) ? { digest: info.digest, ...this.checked.get(info.digest) } : undefined),
+      () => undefined,
+    );
+    const seen = known && this.checked.has(known.digest) ? known : undefined;
+    if (seen) {
+      const late = seen.claims && timeProblem(seen.claims);
+      if (late) throw refused(actorId, late);
+      await this.enforce(actorId, ref, seen.digest, seen.claims);
+      return seen;
+    }
+    const { bytes, info } = await this.d.artifacts.get(artifact);
+    // Before any compiling: code the host does not trust is never run.
+    assertComponent(bytes, ref);
+    const claims = await verifyComponentClaims(bytes, { allowedIssuers: this.d.allowedIssuers }).catch((e: unknown) => {
+      throw isLatticeError(e) ? refused(actorId, e) : e;
+    });
+    // After the claims (the policy may decide by issuer), before compiling anything.
+    await this.enforce(actorId, ref, info.digest, claims);
+    const digest = await runtime.prepare(bytes, ref);
+    this.checked.set(digest, claims ? { claims } : {});
+    return { digest, claims };
+  }
+
+  private async enforce(actorId: string, ref: string, digest: string, claims: ActorClaims | undefined): Promise<void> {
+    await this.d.policy?.enforce(
+      { action: "start", kind: "actor", target: actorId, ref, digest, ...(claims ? { claims: claimsSummary(claims) } : {}) },
+      () => `actor ${actorId}`,
+    );
   }
 
   private entry(req: ActorScaleRequest, ref: string, digest: string, instances: number): ActorEntry {

@@ -172,6 +172,23 @@ export class ArtifactStore {
     });
   }
 
+  /**
+   * What `get` would fetch (a `latest` link followed), without reading its bytes: a host that has
+   * compiled that digest before needs no more.
+   */
+  async describe(ref: ArtifactRef): Promise<ArtifactInfo> {
+    const name = objectName(ref);
+    return this.guard(async () => {
+      const os = await this.open();
+      let stored = os ? await os.info(name) : null;
+      const target = stored && !stored.deleted ? linkTarget(stored) : undefined;
+      if (os && target) stored = await os.info(target);
+      const info = stored && !stored.deleted ? this.toInfo(stored) : undefined;
+      if (!info) throw this.notFound(ref);
+      return info;
+    });
+  }
+
   /** Every stored version (not the `latest` links), by name then push time. Empty without a bucket. */
   async list(): Promise<ArtifactInfo[]> {
     return this.guard(async () => {
