@@ -4,6 +4,8 @@
  * health, and its log records, so the host logs them at their own level with their fields).
  */
 import type { LogLevel } from "./logging.js";
+import { schemaProblems } from "./codec.js";
+import { TargetMetrics } from "./metrics.js";
 
 /** The environment variables a host sets for a provider process. */
 export const PROVIDER_ENV = {
@@ -46,8 +48,17 @@ export interface ProviderLogRecord {
   fields?: Record<string, unknown>;
 }
 
+/** A provider's call metrics, sent every PROVIDER_METRICS_MS while they change: the host puts them in its inventory. */
+export interface ProviderMetricsReport {
+  type: "metrics";
+  metrics: TargetMetrics;
+}
+
+/** How often a provider process reports its call metrics to its host (when they changed). */
+export const PROVIDER_METRICS_MS = 1_000;
+
 /** Messages a provider process sends its host over IPC. */
-export type ProviderIpc = { type: "ready" } | { type: "health"; healthy: boolean; message: string } | ProviderLogRecord;
+export type ProviderIpc = { type: "ready" } | { type: "health"; healthy: boolean; message: string } | ProviderLogRecord | ProviderMetricsReport;
 
 const RECORD_LEVELS: ReadonlySet<unknown> = new Set(["debug", "info", "warn", "error"]);
 
@@ -56,6 +67,7 @@ export function isProviderIpc(m: unknown): m is ProviderIpc {
   if (typeof m !== "object" || m === null) return false;
   const x = m as { type?: unknown; healthy?: unknown; message?: unknown; level?: unknown; msg?: unknown; fields?: unknown };
   if (x.type === "ready") return true;
+  if (x.type === "metrics") return schemaProblems(TargetMetrics, (m as { metrics?: unknown }).metrics).length === 0;
   if (x.type === "log") {
     const fields = x.fields === undefined || (typeof x.fields === "object" && x.fields !== null && !Array.isArray(x.fields));
     return RECORD_LEVELS.has(x.level) && typeof x.msg === "string" && fields;
