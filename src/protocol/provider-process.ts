@@ -4,8 +4,7 @@
  * health, and its log records, so the host logs them at their own level with their fields).
  */
 import type { LogLevel } from "./logging.js";
-import { schemaProblems } from "./codec.js";
-import { TargetMetrics } from "./metrics.js";
+import type { TargetMetrics } from "./metrics.js";
 
 /** The environment variables a host sets for a provider process. */
 export const PROVIDER_ENV = {
@@ -67,10 +66,25 @@ export function isProviderIpc(m: unknown): m is ProviderIpc {
   if (typeof m !== "object" || m === null) return false;
   const x = m as { type?: unknown; healthy?: unknown; message?: unknown; level?: unknown; msg?: unknown; fields?: unknown };
   if (x.type === "ready") return true;
-  if (x.type === "metrics") return schemaProblems(TargetMetrics, (m as { metrics?: unknown }).metrics).length === 0;
+  if (x.type === "metrics") return isMetricsShape((m as { metrics?: unknown }).metrics);
   if (x.type === "log") {
     const fields = x.fields === undefined || (typeof x.fields === "object" && x.fields !== null && !Array.isArray(x.fields));
     return RECORD_LEVELS.has(x.level) && typeof x.msg === "string" && fields;
   }
   return x.type === "health" && typeof x.healthy === "boolean" && typeof x.message === "string";
+}
+
+/**
+ * The shape of a provider's metrics report, checked without the schema compiler: the CLI's
+ * command tree loads this module for PROVIDER_ENV names, and must stay light (cli-start.test.ts).
+ * Its own child process is all that sends it.
+ */
+function isMetricsShape(v: unknown): v is TargetMetrics {
+  if (typeof v !== "object" || v === null) return false;
+  const m = v as Record<string, unknown>;
+  const counts = ["calls", "inflight", "instances", "stale", "retries"].every((k) => Number.isInteger(m[k]) && (m[k] as number) >= 0);
+  const errors = typeof m.errors === "object" && m.errors !== null && Object.values(m.errors).every((n) => Number.isInteger(n));
+  const l = m.latency as Record<string, unknown> | undefined;
+  const latency = typeof l === "object" && l !== null && Array.isArray(l.le) && Array.isArray(l.counts) && l.counts.length === l.le.length + 1 && typeof l.sumMs === "number";
+  return counts && errors && latency;
 }
