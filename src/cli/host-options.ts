@@ -2,7 +2,7 @@
 import { Option, type Command } from "commander";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_POLICY_CACHE_TTL_MS, DEFAULT_POLICY_TIMEOUT_MS } from "../host/defaults.js";
 import type { LogLevel, PolicyFailMode } from "../host/index.js";
-import { collectLabel, parseDuration, parseIssuers } from "./parse.js";
+import { collectLabel, parseDuration, parseIssuers, parsePort } from "./parse.js";
 
 export interface HostFlags {
   name?: string;
@@ -19,6 +19,8 @@ export interface HostFlags {
   policyFail: PolicyFailMode;
   policyTimeout: number;
   policyCacheTtl: number;
+  /** Serve GET /metrics (Prometheus text) on this port. */
+  metricsPort?: number;
 }
 
 /** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
@@ -57,5 +59,6 @@ export function withHostOptions(cmd: Command): Command {
       new Option("--policy-cache-ttl <duration>", "how long a policy decision is reused for the same question (0: ask every time)")
         .default(DEFAULT_POLICY_CACHE_TTL_MS, "10s")
         .argParser((v) => (v.trim() === "0" ? 0 : parseDuration(v))),
-    );
+    )
+    .addOption(new Option("--metrics-port <port>", "serve the host's call metrics at GET /metrics on this port, in Prometheus text format (0: any free port)").argParser(parsePort));
 }

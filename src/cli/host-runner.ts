@@ -3,11 +3,12 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { NodeActorRuntime } from "../actor/node-runtime.js";
 import { reconcilerExtension } from "../apps/reconciler-extension.js";
-import { Host, consoleLogger, parsePolicyRules, type PolicyOptions } from "../host/index.js";
+import { Host, consoleLogger, parsePolicyRules, type HostExtension, type PolicyOptions } from "../host/index.js";
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
 import { connectNode } from "../nats/node/connect.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { CliError } from "./errors.js";
+import { serveMetrics } from "./metrics-endpoint.js";
 import type { HostFlags } from "./host-options.js";
 
 /** The host's policy from the flags: a service, a rule file (read and checked now), or none. */
@@ -27,6 +28,7 @@ export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
 /** `auth`: how the host (and the providers it starts) log in to NATS. */
 export async function startHost(servers: string, lattice: string, flags: HostFlags, auth: NatsAuth = {}): Promise<Host> {
   const logger = consoleLogger(flags.logLevel);
+  const extensions: HostExtension[] = flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })];
   const host = new Host({
     servers,
     connect: connectNode,
@@ -41,9 +43,20 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     providers: new NodeProviderLauncher({ logLevel: flags.logLevel, env: authToEnv(auth) }),
     jsDomain: flags.jsDomain,
     allowedIssuers: flags.allowedIssuers,
-    extensions: flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })],
+    extensions,
     policy: policyOptions(flags),
   });
-  await host.start();
+  // Listening before the host starts: a port in use fails the command before it joins.
+  const endpoint = flags.metricsPort === undefined ? undefined : await serveMetrics(flags.metricsPort, () => host.inventory());
+  if (endpoint) {
+    extensions.push({ start: () => undefined, stop: () => endpoint.close() });
+    logger.info("serving metrics", { url: `http://127.0.0.1:${endpoint.port}/metrics` });
+  }
+  try {
+    await host.start();
+  } catch (e) {
+    await endpoint?.close();
+    throw e;
+  }
   return host;
 }

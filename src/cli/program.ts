@@ -22,6 +22,7 @@ import { getCommand } from "./commands/get.js";
 import { hostCommand } from "./commands/host.js";
 import { pushCommand } from "./commands/push.js";
 import { securityCommand } from "./commands/security.js";
+import { spyCommand } from "./commands/spy.js";
 import { configCommand, linkCommand } from "./commands/state.js";
 import { uiCommand } from "./commands/ui.js";
 import { upCommand } from "./commands/up.js";
@@ -36,6 +37,7 @@ export function latticeProgram(): Command {
     .addCommand(hostCommand())
     .addCommand(getCommand())
     .addCommand(eventsCommand())
+    .addCommand(spyCommand())
     .addCommand(buildCommand())
     .addCommand(pushCommand())
     .addCommand(deleteCommand())

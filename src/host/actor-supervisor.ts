@@ -12,6 +12,7 @@ import type { ArtifactStore } from "../nats/artifact-store.js";
 import type { CallLedger } from "../nats/call-ledger.js";
 import type { InvocationGuard } from "../nats/signing/call-signing.js";
 import { InvocationServer, type InvocationPolicy } from "../nats/invocations.js";
+import type { SpyTap } from "../nats/spy.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   ErrorCode,
@@ -61,6 +62,8 @@ export interface SupervisorDeps {
   guard?: InvocationGuard;
   /** Asked before an actor starts or changes ref, and before each incoming call runs. */
   policy?: PolicyGate;
+  /** Publishes a record per call to an actor someone spies on. */
+  spy?: SpyTap;
   log: Logger;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
 }
@@ -79,7 +82,17 @@ export class ActorSupervisor {
 
   /** What each actor runs here, and what its instances are doing now. */
   entries(): ActorEntry[] {
-    return [...this.actors.values()].map((a) => ({ ...a.entry, instances: a.instances.size, load: { ...a.instances.load(), replaced: a.instances.stats.replaced, calls: a.instances.stats.calls } }));
+    return [...this.actors.values()].map((a) => ({
+      ...a.entry,
+      instances: a.instances.size,
+      load: { ...a.instances.load(), replaced: a.instances.stats.replaced, calls: a.instances.stats.calls },
+      ...(a.server ? { metrics: a.server.metricsSnapshot() } : {}),
+    }));
+  }
+
+  /** Whether this host runs `actorId` (it serves it and makes its calls). */
+  runs(actorId: string): boolean {
+    return this.actors.has(actorId);
   }
 
   get count(): number {
@@ -213,6 +226,7 @@ export class ActorSupervisor {
       ledger: a.config[NON_IDEMPOTENT_KEY] === "false" ? this.d.ledger : undefined,
       guard: this.d.guard,
       policy: this.d.policy && this.invokePolicy(this.d.policy, a.entry.id),
+      spy: this.d.spy,
       responder: this.d.hostId,
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (message) => this.d.log.warn(message, { actor: a.entry.id }),

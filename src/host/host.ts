@@ -13,6 +13,7 @@ import type { StateCache } from "../nats/lattice-state.js";
 import { member } from "../nats/member.js";
 import { RESILIENT, parseServers, redactUrl, type Connector } from "../nats/connection-options.js";
 import { routerOf } from "../nats/router.js";
+import { SpyTap } from "../nats/spy.js";
 import {
   ActorScaleRequest,
   ActorStopRequest,
@@ -106,6 +107,7 @@ interface Running {
   security: CallSecurity;
   policy?: PolicyGate;
   view: LatticeView;
+  spy: SpyTap;
 }
 
 /** A service started once the host runs and stopped before it leaves. */
@@ -171,6 +173,7 @@ export class Host {
     this.run = run;
     run.state.start();
     run.control.start();
+    run.spy.start();
     this.viewSeeded = run.view.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
     // The server must know our subscriptions before anyone hears of us, or a ping sent on
     // hearing host_started could miss this host.
@@ -204,6 +207,8 @@ export class Host {
       stateUnreachable: onceLogged(this.log),
       warn: (message, fields) => this.log.warn(message, fields),
     });
+    // Leases on ids this host serves are answered; calls to and from its actors are recorded while leased.
+    const spy: SpyTap = new SpyTap(nc, this.subjects, this.id, (id) => (actors.runs(id) ? "actor" : undefined));
     const actors = new ActorSupervisor({
       nc,
       subjects: this.subjects,
@@ -211,10 +216,11 @@ export class Host {
       runtime: this.opts.actors,
       artifacts: new ArtifactStore(nc, this.lattice, { domain: this.opts.jsDomain }),
       ledger: new CallLedger(nc, this.lattice, this.opts.jsDomain),
-      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, state, security.signer, policy).forward,
+      forward: this.opts.forward ?? new LinkRouter(nc, this.subjects, state, security.signer, policy, spy).forward,
       allowedIssuers: this.opts.allowedIssuers,
       guard: security.guard,
       policy,
+      spy,
       log: this.log,
       publish: (type, data) => this.publish(type, data),
     });
@@ -239,7 +245,7 @@ export class Host {
       provider_start: { request: ProviderStartRequest, handle: (req: ProviderStartRequest) => (providers ? providers.start(req) : this.noProviders()) },
       provider_stop: { request: ProviderStopRequest, handle: (req: { providerId: string }) => (providers ? providers.stop(req.providerId) : this.noProviders()) },
     }, this.log);
-    return { nc, control, actors, providers, state, security, policy, view };
+    return { nc, control, actors, providers, state, security, policy, view, spy };
   }
 
   /** Leave the lattice: everyone's view drops this host at once. */
@@ -253,6 +259,7 @@ export class Host {
     await Promise.all((this.opts.extensions ?? []).map((x) => x.stop().catch((e: unknown) => this.log.warn("extension did not stop cleanly", { error: String(e) }))));
     const run = this.run;
     run?.control.stop();
+    run?.spy.stop();
     await run?.actors.stopAll();
     run?.security.stop();
     await run?.providers?.stopAll();

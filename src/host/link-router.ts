@@ -6,7 +6,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { HostCall, ImportForwarder } from "../actor/runtime.js";
 import type { CallSigner } from "../nats/signing/call-signing.js";
-import { invoke } from "../nats/invocations.js";
+import { invoke, type InvokeRequest } from "../nats/invocations.js";
+import type { SpyTap } from "../nats/spy.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { ErrorCode, LatticeError, capsAllow, unversioned, type ActorClaims, type Subjects } from "../protocol/index.js";
 import type { PolicyGate } from "./policy.js";
@@ -20,6 +21,8 @@ export class LinkRouter {
     private readonly signer?: CallSigner,
     /** Asked before each use of a link (decisions are cached, so not every call asks). */
     private readonly policy?: PolicyGate,
+    /** Records an actor's calls while someone spies on it. */
+    private readonly spy?: SpyTap,
   ) {}
 
   /** The ImportForwarder of a host's actors. */
@@ -37,7 +40,7 @@ export class LinkRouter {
       const refused = checking instanceof Promise ? await checking : checking;
       if (refused) throw refused;
     }
-    const r = await invoke(this.nc, this.subjects, {
+    const req: InvokeRequest = {
       target: link.target,
       iface: call.iface,
       fn: call.fn,
@@ -48,7 +51,8 @@ export class LinkRouter {
       ...(call.callId ? { callId: call.callId } : {}),
       ...(call.traceparent ? { traceparent: call.traceparent } : {}),
       signer: this.state.invocationSecurity()?.verify ? this.signer : undefined,
-    });
+    };
+    const r = await (this.spy?.on && this.spy.watching(actorId) ? this.spy.calling(req, (x) => invoke(this.nc, this.subjects, x)) : invoke(this.nc, this.subjects, req));
     return r.value;
   };
 }

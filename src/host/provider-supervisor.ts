@@ -17,6 +17,7 @@ import {
   type ProviderStartRequest,
   type ProviderStartResult,
   type ProviderStopResult,
+  type TargetMetrics,
 } from "../protocol/index.js";
 import { PROVIDER_ENV, type ProviderLogRecord } from "../protocol/provider-process.js";
 import type { Logger } from "../protocol/logging.js";
@@ -69,6 +70,8 @@ interface Supervised {
   timer?: ReturnType<typeof setTimeout>;
   /** Asked to stop: no more restarts. */
   stopping: boolean;
+  /** The current process' call metrics, as it last reported them. */
+  metrics?: TargetMetrics;
 }
 
 /** Lines of a process' output kept to explain a failed start. */
@@ -91,7 +94,7 @@ export class ProviderSupervisor {
   }
 
   entries(): ProviderEntry[] {
-    return [...this.providers.values()].map((p) => snapshot(p.entry));
+    return [...this.providers.values()].map((p) => (p.metrics ? { ...snapshot(p.entry), metrics: p.metrics } : snapshot(p.entry)));
   }
 
   get count(): number {
@@ -168,6 +171,7 @@ export class ProviderSupervisor {
     const { id, ref } = p.entry;
     const proc = this.d.launcher.launch({ providerId: id, ref, env: this.env(p) });
     p.proc = proc;
+    p.metrics = undefined; // a new process counts from zero
     p.entry.pid = proc.pid;
     p.entry.startedAt = new Date().toISOString();
     let reportedHealth = false;
@@ -198,7 +202,8 @@ export class ProviderSupervisor {
           return;
         }
         if (p.proc !== proc) return;
-        if (m.type === "health") {
+        if (m.type === "metrics") p.metrics = m.metrics;
+        else if (m.type === "health") {
           reportedHealth = true;
           this.setHealth(p, m.healthy, m.message);
         } else if (m.type === "ready" && phase === "waiting") {

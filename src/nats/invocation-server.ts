@@ -6,6 +6,8 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { CallLedger } from "./call-ledger.js";
+import { CallMetrics } from "./call-metrics.js";
+import type { SpyTap } from "./spy.js";
 import type { InvocationGuard } from "./signing/call-signing.js";
 import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
@@ -13,6 +15,7 @@ import { RecentReplies } from "./recent-replies.js";
 import { base32Encode } from "../protocol/base32.js";
 import { sameValue } from "../protocol/same-value.js";
 import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, messageOf, type CallEnvelope, type InvocationAddress, type Subjects } from "../protocol/index.js";
+import type { TargetMetrics } from "../protocol/metrics.js";
 
 /** One decoded call, as a target's handler sees it. */
 export interface IncomingCall {
@@ -45,6 +48,8 @@ export interface ServerOptions {
   guard?: InvocationGuard;
   /** Asked after the guard; synchronous when it has the decision at hand (no await per call then). */
   policy?: InvocationPolicy;
+  /** Publishes a record per call while someone spies on the target (`lattice spy`). */
+  spy?: SpyTap;
 }
 
 /** Calls remembered for answering a retry without running them again. */
@@ -68,6 +73,8 @@ export class InvocationServer {
   private readonly recent = new RecentReplies(REMEMBERED_CALLS);
   /** Calls refused without running: they came after their deadline, or while this process was paused. */
   readonly stats = { expired: 0, stale: 0 };
+  /** Calls, errors by code, latency, retries: what inventories report (`lattice get metrics`). */
+  private readonly metrics = new CallMetrics();
   /** Set after a pause until the server answers a flush: the calls read until then queued while paused. */
   private afterPause?: Promise<void>;
   private readonly offWake = pauses.onWake((ms) => this.subs.length > 0 && this.paused(ms));
@@ -143,14 +150,24 @@ export class InvocationServer {
   private async serve(msg: Msg): Promise<void> {
     if (!msg.reply) return;
     this.inflight++;
+    const began = this.metrics.began();
+    let sent: Uint8Array | undefined;
     try {
-      await this.answer(msg);
+      sent = await this.answer(msg);
     } finally {
+      this.metrics.ended(began);
+      if (this.opts.spy?.on) this.opts.spy.served(this.target, msg, sent, began);
       if (--this.inflight === 0) this.idle?.();
     }
   }
 
-  private async answer(msg: Msg): Promise<void> {
+  /** This target's call metrics here, as inventories carry them. */
+  metricsSnapshot(): TargetMetrics {
+    return this.metrics.snapshot(this.subs.length, this.stats.expired + this.stats.stale);
+  }
+
+  /** Answers the call; resolves with the reply sent. */
+  private async answer(msg: Msg): Promise<Uint8Array> {
     let call: CallEnvelope | undefined;
     let reply: Promise<Uint8Array>;
     // Parsed here, once: the policy, the reply memory and the handler get it so.
@@ -161,7 +178,11 @@ export class InvocationServer {
       reply = Promise.resolve(this.failure(e));
     }
     const late = call && this.lateness(call);
-    if (late) return outbox.respond(msg, this.failure(late), () => undefined);
+    if (late) {
+      const refusal = this.failure(late);
+      outbox.respond(msg, refusal, () => undefined);
+      return refusal;
+    }
     // Refused before the reply memory is asked: a replayed copy gets no reply but the refusal.
     // A retry is signed anew, so it passes and gets the remembered reply of the call it repeats.
     // Both answer synchronously when they can: no await (a microtask) per call then.
@@ -183,11 +204,13 @@ export class InvocationServer {
         if (!entry) {
           entry = { reply: this.once(to, call), until: call.deadline, call: what, args: call.args };
           this.recent.add(call.callId, entry);
-        }
+        } else this.metrics.retried();
         reply = entry.reply;
       }
     }
-    outbox.respond(msg, await reply!, (e) => this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`));
+    const out = await reply!;
+    outbox.respond(msg, out, (e) => this.opts.onError?.(`could not answer a call to ${this.target}: ${String(e)}`));
+    return out;
   }
 
   /**
@@ -255,6 +278,7 @@ export class InvocationServer {
 
   private failure(e: unknown): Uint8Array {
     const error = isLatticeError(e) ? e.toWire() : { code: ErrorCode.Internal, message: messageOf(e) };
+    this.metrics.error(error.code);
     return encodeReply({ ok: false, error, by: this.opts.responder, at: this.at });
   }
 }

@@ -34,6 +34,8 @@ export interface InvokeRequest {
   attemptTimeoutMs?: number | "auto";
   /** Sign the call (each attempt anew) with this key. */
   signer?: CallSigner;
+  /** Told once the call settles: the bytes of its last attempt and of its answer (0: none came). For `lattice spy`. */
+  sizes?: (requestBytes: number, replyBytes: number) => void;
 }
 
 export interface InvokeResult {
@@ -80,6 +82,9 @@ class Attempts {
   private pending = 0;
   private sent = 0;
   private issuedAt = 0;
+  /** Sizes of the last attempt sent and the last answer, kept only when `r.sizes` asks for them. */
+  private sentBytes = 0;
+  private gotBytes = 0;
   private done = false;
   private timer?: ReturnType<typeof setTimeout>;
   /** The answer to give if no attempt does better: an `unavailable` or "no responders". */
@@ -126,11 +131,13 @@ class Attempts {
     // Not awaited when signed at once: an await here defers the publish past the outbox's turn,
     // and concurrent calls then go out one write each (measured: a third of the throughput).
     const signed = this.r.signer?.signCall(subject, this.call, this.issuedAt);
-    const go = (body: Uint8Array | undefined) =>
-      outbox.request(this.nc, subject, body, left).then(
+    const go = (body: Uint8Array | undefined) => {
+      if (this.r.sizes) this.sentBytes = body?.length ?? 0;
+      return outbox.request(this.nc, subject, body, left).then(
         (msg) => this.answered(msg, member, started),
         (e: unknown) => this.failed(e, member, started),
       );
+    };
     if (!signed) void go(this.unsigned);
     else if (signed instanceof Promise) void signed.then(({ body, issuedAt }) => ((this.issuedAt = issuedAt), go(body)), (e: unknown) => this.failed(e, member, started));
     else {
@@ -154,6 +161,7 @@ class Attempts {
   private answered(msg: Msg, member: Member | undefined, started: number): void {
     const ms = performance.now() - started;
     this.attemptEnded(member, started);
+    if (this.r.sizes) this.gotBytes = msg.data.length;
     let reply: InvocationReply;
     try {
       reply = decodeReply(msg.data);
@@ -211,6 +219,7 @@ class Attempts {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
+    this.r.sizes?.(this.sentBytes, this.gotBytes);
     settle();
   }
 }

@@ -47,6 +47,9 @@ export {
   InvocationMember,
 } from "./schemas.js";
 
+export { LATENCY_BUCKETS_MS, LatencyHistogram, TargetMetrics, histogramCount, histogramQuantile } from "./metrics.js";
+export { MAX_SPY_LEASE_MS, SPY_LEASE_MS, SPY_RENEW_MS, SpyLease, SpyPresence, SpyRecord } from "./spy.js";
+
 export { EventType, EVENT_DATA, EVENT_SCHEMAS, isEventType, shortEventType, makeEvent } from "./events.js";
 export type { EventData } from "./events.js";
 

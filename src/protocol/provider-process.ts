@@ -4,6 +4,7 @@
  * health, and its log records, so the host logs them at their own level with their fields).
  */
 import type { LogLevel } from "./logging.js";
+import type { TargetMetrics } from "./metrics.js";
 
 /** The environment variables a host sets for a provider process. */
 export const PROVIDER_ENV = {
@@ -46,8 +47,17 @@ export interface ProviderLogRecord {
   fields?: Record<string, unknown>;
 }
 
+/** A provider's call metrics, sent every PROVIDER_METRICS_MS while they change: the host puts them in its inventory. */
+export interface ProviderMetricsReport {
+  type: "metrics";
+  metrics: TargetMetrics;
+}
+
+/** How often a provider process reports its call metrics to its host (when they changed). */
+export const PROVIDER_METRICS_MS = 1_000;
+
 /** Messages a provider process sends its host over IPC. */
-export type ProviderIpc = { type: "ready" } | { type: "health"; healthy: boolean; message: string } | ProviderLogRecord;
+export type ProviderIpc = { type: "ready" } | { type: "health"; healthy: boolean; message: string } | ProviderLogRecord | ProviderMetricsReport;
 
 const RECORD_LEVELS: ReadonlySet<unknown> = new Set(["debug", "info", "warn", "error"]);
 
@@ -56,9 +66,25 @@ export function isProviderIpc(m: unknown): m is ProviderIpc {
   if (typeof m !== "object" || m === null) return false;
   const x = m as { type?: unknown; healthy?: unknown; message?: unknown; level?: unknown; msg?: unknown; fields?: unknown };
   if (x.type === "ready") return true;
+  if (x.type === "metrics") return isMetricsShape((m as { metrics?: unknown }).metrics);
   if (x.type === "log") {
     const fields = x.fields === undefined || (typeof x.fields === "object" && x.fields !== null && !Array.isArray(x.fields));
     return RECORD_LEVELS.has(x.level) && typeof x.msg === "string" && fields;
   }
   return x.type === "health" && typeof x.healthy === "boolean" && typeof x.message === "string";
+}
+
+/**
+ * The shape of a provider's metrics report, checked without the schema compiler: the CLI's
+ * command tree loads this module for PROVIDER_ENV names, and must stay light (cli-start.test.ts).
+ * Its own child process is all that sends it.
+ */
+function isMetricsShape(v: unknown): v is TargetMetrics {
+  if (typeof v !== "object" || v === null) return false;
+  const m = v as Record<string, unknown>;
+  const counts = ["calls", "inflight", "instances", "stale", "retries"].every((k) => Number.isInteger(m[k]) && (m[k] as number) >= 0);
+  const errors = typeof m.errors === "object" && m.errors !== null && Object.values(m.errors).every((n) => Number.isInteger(n));
+  const l = m.latency as Record<string, unknown> | undefined;
+  const latency = typeof l === "object" && l !== null && Array.isArray(l.le) && Array.isArray(l.counts) && l.counts.length === l.le.length + 1 && typeof l.sumMs === "number";
+  return counts && errors && latency;
 }

@@ -7,6 +7,7 @@ import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ERROR_CODES } from "./errors.js";
 import { ARTIFACT_NAME_PATTERN } from "./artifacts.js";
 import { ClaimsSummary, ISSUER_KEY_PATTERN } from "./claims.js";
+import { TargetMetrics } from "./metrics.js";
 import { HOST_ID_PATTERN, LABEL_KEY_PATTERN, LATTICE_NAME_PATTERN, MAX_HOST_NAME, MAX_LABEL_VALUE, TARGET_ID_PATTERN } from "./names.js";
 
 export const HostId = Type.String({ pattern: HOST_ID_PATTERN });
@@ -116,6 +117,8 @@ export const ActorEntry = Type.Object({
   claims: Type.Optional(ClaimsSummary),
   /** Set in inventory answers (an older host leaves it out). */
   load: Type.Optional(ActorLoad),
+  /** Its calls served on this host, in inventory answers (an older host leaves it out). */
+  metrics: Type.Optional(TargetMetrics),
 });
 export type ActorEntry = Static<typeof ActorEntry>;
 
@@ -139,6 +142,8 @@ export const ProviderEntry = Type.Object({
   restarts: Type.Integer({ minimum: 0 }),
   startedAt: Type.String({ format: "date-time", maxLength: 64 }),
   health: ProviderHealth,
+  /** Its calls served, as its process last reported them (absent until it has, and from older hosts). */
+  metrics: Type.Optional(TargetMetrics),
 });
 export type ProviderEntry = Static<typeof ProviderEntry>;
 

@@ -9,6 +9,8 @@
  *                                            the same, to one member serving the target (direct)
  *   lattice.<L>.rpm.v1.<target>              who serves a target: every member answers its address
  *   lattice.<L>.ctl.v1.session.<signer>.<id> a signer's session key, asked for by verifiers
+ *   lattice.<L>.spy.v1.lease.<id>            a spy's lease on an id (`lattice spy`), asked for and renewed
+ *   lattice.<L>.spy.v1.calls.<id>            one record per call to or from a spied id, while leased
  *
  * <L> is the lattice name: distinct names never share a subject, so lattices on one NATS
  * never see each other.
@@ -48,6 +50,7 @@ export class Subjects {
   private readonly rpc: string;
   private readonly rpd: string;
   private readonly rpm: string;
+  private readonly spy: string;
   /** The prefixes parseInvocation looks for, built once (it runs on every call served). */
   private readonly rpcDot: string;
   private readonly rpdDot: string;
@@ -59,6 +62,7 @@ export class Subjects {
     this.rpc = `${SUBJECT_ROOT}.${lattice}.rpc.${PROTOCOL_TOKEN}`;
     this.rpd = `${SUBJECT_ROOT}.${lattice}.rpd.${PROTOCOL_TOKEN}`;
     this.rpm = `${SUBJECT_ROOT}.${lattice}.rpm.${PROTOCOL_TOKEN}`;
+    this.spy = `${SUBJECT_ROOT}.${lattice}.spy.${PROTOCOL_TOKEN}`;
     this.rpcDot = `${this.rpc}.`;
     this.rpdDot = `${this.rpd}.`;
   }
@@ -109,6 +113,26 @@ export class Subjects {
   sessionKey(signer: string, session: string): string {
     if (!isSignerKey(signer) || !isSessionId(session)) throw new LatticeError(ErrorCode.BadRequest, `invalid signer key or session id: ${JSON.stringify(`${signer}.${session}`)}`);
     return `${this.ctl}.session.${signer}.${session}`;
+  }
+
+  /** Where a spy asks for (and renews) its lease on `id`; members that serve `id` answer. */
+  spyLease(id: string): string {
+    return `${this.spy}.lease.${assertTargetId(id)}`;
+  }
+
+  /** What every member subscribes to for leases: any id, since what it serves or calls changes. */
+  spyLeaseWildcard(): string {
+    return `${this.spy}.lease.*`;
+  }
+
+  /** The id a lease subject is about (its last token). */
+  spyLeaseIdOf(subject: string): string {
+    return subject.slice(subject.lastIndexOf(".") + 1);
+  }
+
+  /** Where members publish one record per call to or from `id` while it is leased. */
+  spyCalls(id: string): string {
+    return `${this.spy}.calls.${assertTargetId(id)}`;
   }
 
   /** The subject of a call to `target`'s function `fn` of interface `iface` ("" for a world-level function). */

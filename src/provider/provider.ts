@@ -8,11 +8,12 @@ import type { LatticeView } from "../nats/lattice-view.js";
 import type { Logger } from "../protocol/logging.js";
 import type { CallSecurity } from "../nats/signing/call-security.js";
 import type { CallSigner, GuardStats } from "../nats/signing/call-signing.js";
-import { InvocationServer, invoke, type IncomingCall, type InvokeRequest } from "../nats/invocations.js";
+import { InvocationServer, invoke, type IncomingCall, type InvokeRequest, type InvokeResult } from "../nats/invocations.js";
+import { SpyTap } from "../nats/spy.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { member } from "../nats/member.js";
 import { routerOf } from "../nats/router.js";
-import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, messageOf, unversioned, type Link } from "../protocol/index.js";
+import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, messageOf, unversioned, type Link, type TargetMetrics } from "../protocol/index.js";
 import type { CallContext, CallOptions, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
 
 export interface ProviderSetup {
@@ -39,10 +40,13 @@ export class Provider {
   /** The lattice's live hosts: the signers this provider trusts (with the setting's trusted keys). */
   private readonly view: LatticeView;
   private readonly security: CallSecurity;
+  /** Calls to and from this provider, published while someone spies on it. */
+  private readonly spy: SpyTap;
 
   constructor(private readonly s: ProviderSetup) {
     assertTargetId(s.id);
     this.subjects = new Subjects(s.lattice);
+    this.spy = new SpyTap(s.nc, this.subjects, s.id, (id) => (id === s.id ? "provider" : undefined));
     // Signs (session MACs) and fetches session keys as its host, whose seed it was given.
     ({ state: this.state, view: this.view, security: this.security } = member({
       nc: s.nc,
@@ -60,6 +64,11 @@ export class Provider {
     return this.security.guard.stats;
   }
 
+  /** The calls it served so far (undefined before it serves). */
+  metrics(): TargetMetrics | undefined {
+    return this.server?.metricsSnapshot();
+  }
+
   /** Build the definition, follow links, then serve. */
   async start(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
     routerOf(this.s.nc).onAvoid((target, by, forMs, why) => this.s.log.info(`calls to ${target} avoid ${by} for ${forMs / 1000} s: ${why}`));
@@ -74,13 +83,16 @@ export class Provider {
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (m) => this.s.log.warn(m),
       guard: this.security.guard,
+      spy: this.spy,
     });
+    this.spy.start();
     await this.s.nc.flush();
     await this.notifyLinks();
   }
 
   async stop(): Promise<void> {
     this.server?.stop();
+    this.spy.stop();
     this.security.stop();
     this.view.stop();
     this.offChange?.();
@@ -102,10 +114,16 @@ export class Provider {
       config: { ...s.config },
       nc: s.nc,
       log: s.log,
-      invoke: (target, iface, fn, args, o = {}) => invoke(s.nc, this.subjects, this.request(target, iface, fn, args, o)),
-      call: async (target, iface, fn, args, o = {}) => (await invoke(s.nc, this.subjects, this.request(target, iface, fn, args, o))).value,
+      invoke: (target, iface, fn, args, o = {}) => this.invoke(this.request(target, iface, fn, args, o)),
+      call: async (target, iface, fn, args, o = {}) => (await this.invoke(this.request(target, iface, fn, args, o))).value,
       setHealth: (healthy, message = healthy ? "ok" : "unhealthy") => s.onHealth(healthy, message),
     };
+  }
+
+  /** A call this provider makes; recorded while someone spies on it. */
+  private invoke(r: InvokeRequest): Promise<InvokeResult> {
+    if (this.spy.on && this.spy.watching(this.s.id)) return this.spy.calling(r, (x) => invoke(this.s.nc, this.subjects, x));
+    return invoke(this.s.nc, this.subjects, r);
   }
 
   /** Calls are signed while the lattice verifies them (signing costs CPU on every call). */

@@ -6,7 +6,7 @@
  * token are read once and removed from the environment.
  */
 import { logsAt, type Logger, type LogLevel } from "../protocol/logging.js";
-import { NATS_AUTH_ENV, PROVIDER_ENV, type ProviderIpc } from "../protocol/provider-process.js";
+import { NATS_AUTH_ENV, PROVIDER_ENV, PROVIDER_METRICS_MS, type ProviderIpc } from "../protocol/provider-process.js";
 import { authFromEnv, connectionAuth } from "../nats/node/auth.js";
 import { connectNode } from "../nats/node/connect.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
@@ -53,6 +53,22 @@ function processLogger(id: string, level: LogLevel): Logger {
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+/** Tell the host the provider's call metrics every PROVIDER_METRICS_MS, when they changed (it shows them in its inventory). */
+function reportMetrics(provider: Provider): () => void {
+  if (!process.send) return () => undefined;
+  let last = "";
+  const timer = setInterval(() => {
+    const metrics = provider.metrics();
+    if (!metrics) return;
+    const key = `${metrics.calls} ${metrics.inflight} ${metrics.stale} ${metrics.instances}`;
+    if (key === last) return;
+    last = key;
+    tell({ type: "metrics", metrics });
+  }, PROVIDER_METRICS_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefinition | Promise<ProviderDefinition>): Promise<void> {
   const id = env(PROVIDER_ENV.providerId);
   // A secret: out of the environment at once, so nothing this process starts inherits it.
@@ -76,8 +92,10 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
     await provider.start(define);
     tell({ type: "ready" });
     log.info("provider ready");
+    const stopReporting = reportMetrics(provider);
     const stop = async (signal: string) => {
       log.info("provider stopping", { signal });
+      stopReporting();
       await provider.stop();
       await nc.drain().catch(() => undefined);
       await told;

@@ -1,5 +1,6 @@
-/** What `lattice get hosts` and `lattice get inventory` do. */
-import type { ActorLoad, HostInfo, HostInventory, WireError } from "../../protocol/index.js";
+/** What `lattice get hosts`, `lattice get inventory` and `lattice get metrics` do. */
+import { ErrorCode, LatticeError, histogramQuantile, type ActorLoad, type HostInfo, type HostInventory, type TargetMetrics, type WireError } from "../../protocol/index.js";
+import { metricsJson, metricsRows } from "../metrics-text.js";
 import { withClient } from "../connect.js";
 import type { LatticeOpts, OutputOpts } from "../lattice-options.js";
 import { formatDuration, formatLabels, printJson, printTable, warn } from "../output.js";
@@ -63,4 +64,35 @@ function printInventory(inv: HostInventory): void {
       process.stdout.write(`    ${p.id}  ${p.state}  ${pid}  ${plural(p.restarts, "restart")}  ${health}  ${p.ref}\n`);
     }
   }
+}
+
+/** One row per host and target that reports metrics; with an id, only that target's (and an error if nothing serves it). */
+export async function getMetrics(id: string | undefined, opts: GetOpts): Promise<void> {
+  const { replies, errors } = await withClient(opts, (c) => c.inventories());
+  warnErrors(errors);
+  const rows = metricsRows(replies, id);
+  if (id !== undefined && rows.length === 0) throw new LatticeError(ErrorCode.NotFound, `no host of lattice ${opts.lattice} runs ${id} (or its hosts report no metrics)`);
+  if (opts.output === "json") return printJson(rows.map(metricsJson));
+  printTable(
+    ["TARGET", "KIND", "HOST", "CALLS", "ERRORS", "P50", "P99", "IN FLIGHT", "INSTANCES", "STALE", "RETRIES"],
+    rows.map((r) => {
+      const m = r.metrics;
+      return [r.target, r.kind, r.hostName, String(m.calls), errorsText(m), latencyText(histogramQuantile(m.latency, 0.5)), latencyText(histogramQuantile(m.latency, 0.99)), String(m.inflight), String(m.instances), String(m.stale), String(m.retries)];
+    }),
+  );
+}
+
+/** `0`, or `3 (trap 2, timeout 1)`: the total, then each code, most first. */
+function errorsText(m: TargetMetrics): string {
+  const codes = Object.entries(m.errors).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const total = codes.reduce((n, [, c]) => n + c, 0);
+  return total === 0 ? "0" : `${total} (${codes.map(([code, n]) => `${code} ${n}`).join(", ")})`;
+}
+
+/** A quantile read from the histogram: `0.42ms`, `12ms`, `1.2s`; `-` without calls. */
+function latencyText(ms: number | undefined): string {
+  if (ms === undefined) return "-";
+  if (ms < 10) return `${ms.toFixed(2)}ms`;
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  return `${(ms / 1_000).toFixed(1)}s`;
 }

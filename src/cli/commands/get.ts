@@ -1,4 +1,4 @@
-/** `lattice get hosts` and `lattice get inventory` (what they do: actions/get.ts). */
+/** `lattice get hosts`, `lattice get inventory` and `lattice get metrics` (what they do: actions/get.ts). */
 import { Command } from "commander";
 import type { GetOpts } from "../actions/get.js";
 import { withLatticeOptions, withOutputOption, withTimeoutOption } from "../lattice-options.js";
@@ -17,7 +17,12 @@ export function getCommand(): Command {
     .argument("[host-id]", "only this host")
     .action(async (hostId: string | undefined, opts: GetOpts) => (await import("../actions/get.js")).getInventory(hostId, opts));
 
-  for (const c of [hosts, inventory]) get.addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(c))));
+  const metrics = new Command("metrics")
+    .description("show call metrics per host and actor or provider: calls, errors, p50/p99 latency, in flight, instances, stale, retries")
+    .argument("[id]", "only this actor or provider")
+    .action(async (id: string | undefined, opts: GetOpts) => (await import("../actions/get.js")).getMetrics(id, opts));
+
+  for (const c of [hosts, inventory, metrics]) get.addCommand(withTimeoutOption(withOutputOption(withLatticeOptions(c))));
   get.addCommand(artifactsCommand());
   get.addCommand(linksCommand());
   return get;
