@@ -57,6 +57,8 @@ export class LatticeView {
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
+    /** The host whose view this is: its own answer to the seed is not one of the others'. */
+    private readonly selfId?: string,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -117,12 +119,15 @@ export class LatticeView {
   private async seed(waitMs: number): Promise<void> {
     this.lastSeed = Date.now();
     try {
+      // The others answer before they hear this host start (it says so after this ping), so
+      // their counts leave it out: the seed ends once that many others have answered. One that
+      // heard of it already counts it, and the stall ends the seed instead.
       await gather(this.nc, this.subjects.controlAll(ControlOp.Ping), undefined, { stallMs: Math.min(waitMs, 250), maxWaitMs: waitMs }, (m) => {
         try {
           const reply = decode(PingReply, m.data, "ping reply");
           if (!reply.ok) return undefined;
           this.upsert(reply.data, undefined);
-          // A host's own answer (its control subscription is up by now) carries no count: its view is not seeded.
+          if (reply.data.id === this.selfId) return "skip";
           return reply.data.knownHosts;
         } catch {
           this.stats.invalidEvents++;

@@ -32,7 +32,7 @@ export interface Member {
 
 export function member(o: MemberOptions): Member {
   const state = new StateCache(new LatticeState(o.nc, o.subjects.lattice, { domain: o.jsDomain }), o.stateUnreachable);
-  const view = new LatticeView(o.nc, o.subjects);
+  const view = new LatticeView(o.nc, o.subjects, o.hostId);
   const security = callSecurity({
     nc: o.nc,
     subjects: o.subjects,

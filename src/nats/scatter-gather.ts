@@ -17,15 +17,18 @@ export interface GatherOptions {
 
 /**
  * Send `body` to `subject` and hand each answer to `take`, which returns the number of hosts the
- * answering one knows (or undefined). Rejects as `requestMany` does (no responders: nobody there).
+ * answering one knows (or undefined), or "skip" for an answer that is not one of those counted.
+ * Rejects as `requestMany` does (no responders: nobody there).
  */
-export async function gather(nc: NatsConnection, subject: string, body: Uint8Array | undefined, opts: GatherOptions, take: (m: Msg) => number | undefined): Promise<void> {
+export async function gather(nc: NatsConnection, subject: string, body: Uint8Array | undefined, opts: GatherOptions, take: (m: Msg) => number | "skip" | undefined): Promise<void> {
   const answers = await nc.requestMany(subject, body, { strategy: "stall", stall: opts.stallMs, maxWait: opts.maxWaitMs });
   let count = 0;
   let expected = 0;
   for await (const m of answers) {
+    const known = take(m);
+    if (known === "skip") continue;
     count++;
-    expected = Math.max(expected, take(m) ?? 0);
+    expected = Math.max(expected, known ?? 0);
     if (expected > 0 && count >= expected) break;
   }
 }
