@@ -6,6 +6,7 @@ import { reconcilerExtension } from "../apps/reconciler-extension.js";
 import { Host, consoleLogger, parsePolicyRules, type PolicyOptions } from "../host/index.js";
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
 import { connectNode } from "../nats/node/connect.js";
+import { startTracingFromEnv } from "../nats/node/tracing-setup.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { CliError } from "./errors.js";
 import type { HostFlags } from "./host-options.js";
@@ -44,6 +45,8 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     extensions: flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })],
     policy: policyOptions(flags),
   });
+  // Before it joins: its first calls are traced too (when OTEL_* asks for it; see docs/observability.md).
+  await startTracingFromEnv({ serviceName: "lattice-host", attributes: { "lattice.host": host.id, "lattice.host_name": host.name } });
   await host.start();
   return host;
 }
