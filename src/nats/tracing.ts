@@ -15,6 +15,7 @@
 import type * as OtelApi from "@opentelemetry/api";
 import type { Attributes, Span, SpanContext, Tracer, TracerProvider } from "@opentelemetry/api";
 import { ErrorCode, isLatticeError, messageOf } from "../protocol/errors.js";
+import { DEFAULT_LINK_NAME } from "../protocol/names.js";
 import { LATTICE_VERSION } from "../protocol/version.js";
 
 /** The OpenTelemetry API module, handed in by whoever switches tracing on. */
@@ -138,7 +139,7 @@ export function startClientSpan(c: SentCall): TracedSpan {
   return start(t, spanName(c.iface, c.fn), t.api.SpanKind.CLIENT, c.traceparent, {
     ...callAttributes(c.target, c.iface, c.fn, c.callId),
     "lattice.source": c.source,
-    ...(c.linkName ? { "lattice.link": c.linkName } : {}),
+    ...(c.linkName && c.linkName !== DEFAULT_LINK_NAME ? { "lattice.link": c.linkName } : {}),
   });
 }
 
