@@ -240,7 +240,7 @@ export class InvocationServer {
 
   private async run(to: InvocationAddress, c: CallEnvelope): Promise<Uint8Array> {
     // Traced: the handler gets the server span's context, so the calls made for this one are its children.
-    const span = tracingOn() ? startServerSpan({ ...to, ...c, host: this.opts.host ?? this.opts.responder, responder: this.opts.responder }) : undefined;
+    const span = tracingOn() ? startServerSpan(to, c, this.opts.host ?? this.opts.responder, this.opts.responder) : undefined;
     const traceparent = span ? span.traceparent : c.traceparent;
     try {
       const value = await this.handler({

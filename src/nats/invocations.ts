@@ -60,7 +60,7 @@ const MIN_RETRY_MS = 20;
 export function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
   const callId = r.callId ?? crypto.randomUUID();
   // Traced: the CLIENT span's context goes on the wire, so the callee's server span is its child.
-  const span = tracingOn() ? startClientSpan({ ...r, callId }) : undefined;
+  const span = tracingOn() ? startClientSpan(r, callId) : undefined;
   const traceparent = span ? span.traceparent : r.traceparent;
   const call: CallEnvelope = {
     args: r.args,

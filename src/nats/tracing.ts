@@ -78,69 +78,67 @@ function start(t: Tracing, name: string, kind: OtelApi.SpanKind, parent: string 
   return { span, traceparent: formatTraceparent(span.spanContext()) };
 }
 
-/** What a span says of the invocation it is: the lattice's own names, and the RPC conventions'. */
-function callAttributes(target: string, iface: string, fn: string, callId: string | undefined): Attributes {
-  return {
+/**
+ * What a span says of the invocation it is: the lattice's own names, and the RPC conventions'.
+ * One literal, the optional ones added after: spreads cost more than the span itself.
+ */
+function callAttributes(target: string, iface: string, fn: string, source: string, callId: string | undefined, link: string | undefined): Attributes {
+  const a: Attributes = {
     "rpc.system": "lattice",
     "rpc.service": iface || target,
     "rpc.method": fn,
     "lattice.target": target,
     "lattice.interface": iface,
     "lattice.function": fn,
-    ...(callId ? { "lattice.call_id": callId } : {}),
+    "lattice.source": source,
   };
+  if (callId) a["lattice.call_id"] = callId;
+  if (link && link !== DEFAULT_LINK_NAME) a["lattice.link"] = link;
+  return a;
 }
 
 function spanName(iface: string, fn: string): string {
   return iface ? `${iface}/${fn}` : fn;
 }
 
-/** What the served side knows of a call. */
-export interface ServedCall {
+/** Which function of which target a call is. */
+export interface CallTarget {
   target: string;
   iface: string;
   fn: string;
+}
+
+/** What a call's envelope says of it (CallEnvelope's fields). */
+export interface CallSent {
   source: string;
   link?: string;
   callId: string;
   traceparent?: string;
-  /** The host the serving instance runs on. */
-  host: string;
-  /** Who answers (`by` on the reply): the host, or the provider. */
-  responder: string;
 }
 
-/** The SERVER span of a served invocation (only while tracingOn()). */
-export function startServerSpan(c: ServedCall): TracedSpan {
+/**
+ * The SERVER span of a served invocation (only while tracingOn()): `host` the host the serving
+ * instance runs on, `responder` who answers (`by` on the reply: the host, or the provider).
+ */
+export function startServerSpan(to: CallTarget, c: CallSent, host: string, responder: string): TracedSpan {
   const t = active!;
-  return start(t, spanName(c.iface, c.fn), t.api.SpanKind.SERVER, c.traceparent, {
-    ...callAttributes(c.target, c.iface, c.fn, c.callId),
-    "lattice.source": c.source,
-    ...(c.link ? { "lattice.link": c.link } : {}),
-    "lattice.host": c.host,
-    "lattice.responder": c.responder,
-  });
+  const a = callAttributes(to.target, to.iface, to.fn, c.source, c.callId, c.link);
+  a["lattice.host"] = host;
+  a["lattice.responder"] = responder;
+  return start(t, spanName(to.iface, to.fn), t.api.SpanKind.SERVER, c.traceparent, a);
 }
 
-/** What the calling side knows of a call. */
-export interface SentCall {
-  target: string;
-  iface: string;
-  fn: string;
+/** What the calling side knows of a call (InvokeRequest's fields). */
+export interface CallToSend extends CallTarget {
   source: string;
   linkName?: string;
-  callId?: string;
   traceparent?: string;
 }
 
 /** The CLIENT span of a call sent (only while tracingOn()). */
-export function startClientSpan(c: SentCall): TracedSpan {
+export function startClientSpan(c: CallToSend, callId: string): TracedSpan {
   const t = active!;
-  return start(t, spanName(c.iface, c.fn), t.api.SpanKind.CLIENT, c.traceparent, {
-    ...callAttributes(c.target, c.iface, c.fn, c.callId),
-    "lattice.source": c.source,
-    ...(c.linkName && c.linkName !== DEFAULT_LINK_NAME ? { "lattice.link": c.linkName } : {}),
-  });
+  return start(t, spanName(c.iface, c.fn), t.api.SpanKind.CLIENT, c.traceparent, callAttributes(c.target, c.iface, c.fn, c.source, callId, c.linkName));
 }
 
 /** A span of HTTP server work (the http-server provider's), parent the request's `traceparent` header. */
