@@ -21,7 +21,8 @@ import { ArtifactStore } from "../src/nats/artifact-store.js";
 import { InvocationServer, invoke, type IncomingCall } from "../src/nats/invocations.js";
 import { LatticeState } from "../src/nats/lattice-state.js";
 import { freePort } from "../src/nats/node/index.js";
-import { disableTracing, enableTracing, parseTraceparent, tracingOn } from "../src/nats/tracing.js";
+import { tracesExporters } from "../src/nats/node/tracing-setup.js";
+import { disableTracing, enableTracing, formatTraceparent, parseTraceparent, tracingOn } from "../src/nats/tracing.js";
 import { HTTP_HANDLE, HTTP_INCOMING_HANDLER } from "../src/protocol/http.js";
 import { ErrorCode, LatticeError, Subjects, parseArtifactRef } from "../src/protocol/index.js";
 import { NodeProviderLauncher } from "../src/provider/node-launcher.js";
@@ -115,6 +116,28 @@ function fromMemory(s: ReadableSpan): SeenSpan {
 }
 
 const hex = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex");
+
+describe("traceparent and OTEL_* settings", () => {
+  it("parses a W3C traceparent, and refuses what is not one", () => {
+    const id = `${hex(16)}`;
+    assert.deepEqual(parseTraceparent(`00-${id}-00f067aa0ba902b7-01`), { traceId: id, spanId: "00f067aa0ba902b7", traceFlags: 1, isRemote: true });
+    assert.equal(formatTraceparent(parseTraceparent(`00-${id}-00f067aa0ba902b7-03`)!), `00-${id}-00f067aa0ba902b7-01`);
+    // A later version may add fields: they are ignored. Version 00 may not; ff is invalid.
+    assert.equal(parseTraceparent(`01-${id}-00f067aa0ba902b7-01-more`)?.traceId, id);
+    for (const bad of [`00-${id}-00f067aa0ba902b7-01-more`, `ff-${id}-00f067aa0ba902b7-01`, `00-${"0".repeat(32)}-00f067aa0ba902b7-01`, `00-${id}-${"0".repeat(16)}-01`, `00-${id.toUpperCase()}-00f067aa0ba902b7-01`, "", undefined]) {
+      assert.equal(parseTraceparent(bad), undefined, String(bad));
+    }
+  });
+
+  it("switches tracing on only when the environment asks, and refuses what lattice cannot export", () => {
+    assert.deepEqual(tracesExporters({}), []);
+    assert.deepEqual(tracesExporters({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }), ["otlp"]);
+    assert.deepEqual(tracesExporters({ OTEL_TRACES_EXPORTER: "otlp,console" }), ["otlp", "console"]);
+    assert.deepEqual(tracesExporters({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }), []);
+    assert.deepEqual(tracesExporters({ OTEL_SDK_DISABLED: "true", OTEL_TRACES_EXPORTER: "otlp" }), []);
+    assert.throws(() => tracesExporters({ OTEL_TRACES_EXPORTER: "zipkin" }), /zipkin/);
+  });
+});
 
 describe("tracing: one request's spans across hosts, leaf nodes and provider processes", () => {
   const cleanup = new Cleanup();
@@ -271,6 +294,20 @@ describe("tracing: one request's spans across hosts, leaf nodes and provider pro
       assert.equal(spans.length, 3 + toKv.length + kv.length, JSON.stringify(spans.map((s) => [s.name, s.kind])));
       const ids = new Set([callerSpan, ...spans.map((s) => s.spanId)]);
       for (const s of spans) assert.ok(s.parentSpanId && ids.has(s.parentSpanId), `${s.name} has a parent in the trace`);
+    });
+
+    it("a request with no valid traceparent starts a trace of its own; one not sampled stays unsampled", async () => {
+      const bad = await fetch(`${tracedUrl}/bad`, { headers: { traceparent: `00-${"0".repeat(32)}-${hex(8)}-01` }, signal: AbortSignal.timeout(10_000) });
+      await bad.text();
+      const fresh = parseTraceparent(bad.headers.get("traceresponse") ?? undefined);
+      assert.ok(fresh && fresh.traceId !== "0".repeat(32), `traceresponse: ${bad.headers.get("traceresponse")}`);
+
+      const traceId = hex(16);
+      const unsampled = await fetch(`${tracedUrl}/unsampled`, { headers: { traceparent: `00-${traceId}-${hex(8)}-00` }, signal: AbortSignal.timeout(10_000) });
+      await unsampled.text();
+      const kept = parseTraceparent(unsampled.headers.get("traceresponse") ?? undefined);
+      assert.equal(kept?.traceId, traceId);
+      assert.equal(kept?.traceFlags, 0, "the caller's decision is kept");
     });
 
     it("a failed call's server span says its error code", async () => {
