@@ -6,6 +6,7 @@ import { reconcilerExtension } from "../apps/reconciler-extension.js";
 import { Host, consoleLogger, parsePolicyRules, type HostExtension, type PolicyOptions } from "../host/index.js";
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
 import { connectNode } from "../nats/node/connect.js";
+import { startTracingFromEnv } from "../nats/node/tracing-setup.js";
 import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { CliError } from "./errors.js";
 import { serveMetrics } from "./metrics-endpoint.js";
@@ -46,6 +47,8 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     extensions,
     policy: policyOptions(flags),
   });
+  // Before it joins: its first calls are traced too (when OTEL_* asks for it; see docs/observability.md).
+  await startTracingFromEnv({ serviceName: "lattice-host", attributes: { "lattice.host": host.id, "lattice.host_name": host.name } });
   // Listening before the host starts: a port in use fails the command before it joins.
   const endpoint = flags.metricsPort === undefined ? undefined : await serveMetrics(flags.metricsPort, () => host.inventory());
   if (endpoint) {

@@ -12,6 +12,7 @@ import type { InvocationGuard } from "./signing/call-signing.js";
 import { outbox } from "./outbox.js";
 import { PAUSE_MS, pauses } from "./pause-detector.js";
 import { RecentReplies } from "./recent-replies.js";
+import { endSpan, startServerSpan, tracingOn } from "./tracing.js";
 import { base32Encode } from "../protocol/base32.js";
 import { sameValue } from "../protocol/same-value.js";
 import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeCall, encode, encodeReply, encodeResult, isLatticeError, messageOf, type CallEnvelope, type InvocationAddress, type Subjects } from "../protocol/index.js";
@@ -50,6 +51,8 @@ export interface ServerOptions {
   policy?: InvocationPolicy;
   /** Publishes a record per call while someone spies on the target (`lattice spy`). */
   spy?: SpyTap;
+  /** The host this server runs on, named on its trace spans; default `responder` (a host's actors). */
+  host?: string;
 }
 
 /** Calls remembered for answering a retry without running them again. */
@@ -259,6 +262,9 @@ export class InvocationServer {
   }
 
   private async run(to: InvocationAddress, c: CallEnvelope): Promise<Uint8Array> {
+    // Traced: the handler gets the server span's context, so the calls made for this one are its children.
+    const span = tracingOn() ? startServerSpan(to, c, this.opts.host ?? this.opts.responder, this.opts.responder) : undefined;
+    const traceparent = span ? span.traceparent : c.traceparent;
     try {
       const value = await this.handler({
         iface: to.iface,
@@ -268,10 +274,12 @@ export class InvocationServer {
         source: c.source || "unknown",
         linkName: c.link ?? DEFAULT_LINK_NAME,
         callId: c.callId,
-        ...(c.traceparent ? { traceparent: c.traceparent } : {}),
+        ...(traceparent ? { traceparent } : {}),
       });
+      if (span) endSpan(span);
       return encodeResult(value, this.opts.responder, this.at);
     } catch (e) {
+      if (span) endSpan(span, e);
       return this.failure(e);
     }
   }

@@ -8,6 +8,7 @@ import type { CallSigner } from "./signing/call-signing.js";
 import { outbox } from "./outbox.js";
 import { isNoResponders, isTimeout } from "./request-errors.js";
 import { routerOf, type Member, type TargetRoutes } from "./router.js";
+import { endClientSpan, startClientSpan, tracingOn } from "./tracing.js";
 import { DEFAULT_LINK_NAME, ErrorCode, LatticeError, decodeReply, encodeCall, replyError, type CallEnvelope, type InvocationReply, type Subjects } from "../protocol/index.js";
 
 export { InvocationServer, type CallHandler, type IncomingCall, type InvocationPolicy, type ServerOptions } from "./invocation-server.js";
@@ -25,6 +26,7 @@ export interface InvokeRequest {
   linkName?: string;
   /** The idempotency key: keep it when retrying the same logical call. */
   callId?: string;
+  /** The W3C trace context of the call this one is made for: passed on, or the parent of its CLIENT span. */
   traceparent?: string;
   /**
    * When to send the call again, with the same call id, while no attempt has been answered:
@@ -58,15 +60,20 @@ const MIN_RETRY_MS = 20;
  * another at once; in the queue group it means nobody runs the target.
  */
 export function invoke(nc: NatsConnection, subjects: Subjects, r: InvokeRequest): Promise<InvokeResult> {
+  const callId = r.callId ?? crypto.randomUUID();
+  // Traced: the CLIENT span's context goes on the wire, so the callee's server span is its child.
+  const span = tracingOn() ? startClientSpan(r, callId) : undefined;
+  const traceparent = span ? span.traceparent : r.traceparent;
   const call: CallEnvelope = {
     args: r.args,
     deadline: r.deadline,
-    callId: r.callId ?? crypto.randomUUID(),
+    callId,
     source: r.source,
     ...(r.linkName && r.linkName !== DEFAULT_LINK_NAME ? { link: r.linkName } : {}),
-    ...(r.traceparent ? { traceparent: r.traceparent } : {}),
+    ...(traceparent ? { traceparent } : {}),
   };
-  return new Attempts(nc, subjects, r, call).result;
+  const result = new Attempts(nc, subjects, r, call).result;
+  return span ? endClientSpan(span, result) : result;
 }
 
 /** One call's attempts, until one is answered or the deadline passes. */

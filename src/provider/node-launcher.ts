@@ -40,7 +40,10 @@ export function resolveProviderRef(ref: string, cwd = process.cwd()): string {
   return file;
 }
 
-/** Variables of the host's environment a provider may see: no secrets (LATTICE_HOST_SEED…), no credentials. */
+/**
+ * Variables of the host's environment a provider may see: no secrets (LATTICE_HOST_SEED…), no NATS
+ * credentials. OTEL_* pass too (an OTLP collector's headers may hold its token: the provider exports too).
+ */
 const PASSED = new Set(["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL"]);
 /** NODE_* variables that belong to the parent process, not to a provider. */
 const NOT_PASSED = new Set(["NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID", "NODE_TEST_CONTEXT"]);
@@ -49,7 +52,8 @@ export function providerEnvironment(parent: NodeJS.ProcessEnv = process.env): Re
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(parent)) {
     if (v === undefined || NOT_PASSED.has(k)) continue;
-    if (PASSED.has(k) || k.startsWith("NODE_")) env[k] = v;
+    // OTEL_*: a provider's tracing is set up as its host's is (docs/observability.md).
+    if (PASSED.has(k) || k.startsWith("NODE_") || k.startsWith("OTEL_")) env[k] = v;
   }
   return env;
 }

@@ -80,6 +80,7 @@ export class Provider {
     this.server = new InvocationServer(this.s.nc, this.subjects, this.s.id, (c) => this.dispatch(c), {
       instances: 1,
       responder: this.s.id,
+      ...(this.s.hostId ? { host: this.s.hostId } : {}),
       defaultTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
       onError: (m) => this.s.log.warn(m),
       guard: this.security.guard,

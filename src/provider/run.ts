@@ -9,6 +9,7 @@ import { logsAt, type Logger, type LogLevel } from "../protocol/logging.js";
 import { NATS_AUTH_ENV, PROVIDER_ENV, PROVIDER_METRICS_MS, type ProviderIpc } from "../protocol/provider-process.js";
 import { authFromEnv, connectionAuth } from "../nats/node/auth.js";
 import { connectNode } from "../nats/node/connect.js";
+import { shutdownTracing, startTracingFromEnv } from "../nats/node/tracing-setup.js";
 import { RESILIENT, parseServers } from "../nats/connection-options.js";
 import { consoleLogger } from "./console-logger.js";
 import { Provider } from "./provider.js";
@@ -77,12 +78,15 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
   for (const name of SECRET_ENV) delete process.env[name];
   const log = processLogger(id, (process.env[PROVIDER_ENV.logLevel] as LogLevel | undefined) ?? "info");
   try {
+    // When the host's OTEL_* environment asks for it (see docs/observability.md).
+    const hostId = process.env[PROVIDER_ENV.hostId];
+    await startTracingFromEnv({ serviceName: "lattice-provider", attributes: { "lattice.provider": id, ...(hostId ? { "lattice.host": hostId } : {}) } });
     const nc = await connectNode({ ...RESILIENT, ...connectionAuth(auth), servers: parseServers(env(PROVIDER_ENV.natsUrl)), name: `lattice-provider:${id}` });
     const provider = new Provider({
       nc,
       id,
       lattice: process.env[PROVIDER_ENV.lattice] || "default",
-      hostId: process.env[PROVIDER_ENV.hostId],
+      hostId,
       jsDomain: process.env[PROVIDER_ENV.jsDomain] || undefined,
       config: startConfig(),
       signingSeed,
@@ -98,6 +102,7 @@ export async function runProvider(define: (rt: ProviderRuntime) => ProviderDefin
       stopReporting();
       await provider.stop();
       await nc.drain().catch(() => undefined);
+      await shutdownTracing();
       await told;
       process.exit(0);
     };

@@ -1,5 +1,6 @@
 /** What `lattice host` does. */
 import { parseServers, redactUrl } from "../../nats/connection-options.js";
+import { shutdownTracing } from "../../nats/node/tracing-setup.js";
 import type { HostFlags } from "../host-options.js";
 import { startHost } from "../host-runner.js";
 import type { LatticeOpts, OutputOpts } from "../lattice-options.js";
@@ -16,4 +17,5 @@ export async function host(opts: HostOpts): Promise<void> {
   else process.stdout.write(`host ${host.name} (${host.id}) joined lattice ${host.lattice} at ${parseServers(opts.natsUrl).map(redactUrl).join(",")}\nStop it with Ctrl-C.\n`);
   const signal = await signalled;
   await host.stop(`received ${signal}`);
+  await shutdownTracing();
 }

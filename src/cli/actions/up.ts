@@ -7,6 +7,7 @@ import type { Host } from "../../host/index.js";
 import { parseServers, redactUrl } from "../../nats/connection-options.js";
 import { freePort } from "../../nats/node/free-port.js";
 import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/node/server-launcher.js";
+import { shutdownTracing } from "../../nats/node/tracing-setup.js";
 import { CliError, describeError } from "../errors.js";
 import type { HostFlags } from "../host-options.js";
 import { startHost } from "../host-runner.js";
@@ -134,6 +135,7 @@ async function runForeground(opts: UpOpts, ports: EmbeddedPorts | undefined): Pr
 
   const signal = await signalled;
   await host.stop(`lattice up received ${signal}`);
+  await shutdownTracing();
   await stopNats();
   removeUpRecord(opts.stateDir, opts.lattice, process.pid);
 }

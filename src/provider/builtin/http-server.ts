@@ -36,6 +36,9 @@
  * then could only wait out its deadline; those already on their way keep waiting, within theirs,
  * for the connection to come back), 504 the deadline passed, 500 any other failure (a trap, a
  * guest error), 400/422 a bad or reused Idempotency-Key.
+ *
+ * A request's W3C `traceparent` header is honoured (http-trace.ts): traced, the request is a span
+ * of that trace and the response carries its `traceresponse`; untraced, the header is passed on.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -43,6 +46,7 @@ import { ErrorCode, LatticeError, MAX_INVOCATION_PAYLOAD, durationOr, encodeCall
 import { HOP_BY_HOP_HEADERS, HTTP_HANDLE, HTTP_INCOMING_HANDLER, MAX_HTTP_BODY, httpResponseOf, type HttpRequest, type HttpResponse } from "../../protocol/http.js";
 import { runProvider, type ProviderRuntime, type ResolvedLink } from "../index.js";
 import { ConcurrencyLimit, type Outcome } from "./concurrency-limit.js";
+import { addTraceResponse, requestTrace } from "./http-trace.js";
 import { RequestKeys } from "./request-keys.js";
 
 const DEFAULT_ADDRESS = "127.0.0.1:8080";
@@ -235,6 +239,7 @@ class HttpServerProvider {
 
   private async serve(lis: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const s = lis.settings;
+    const traceparent = requestTrace(req, res, s.target, s.linkName, this.rt.hostId);
     let body: Uint8Array | undefined;
     try {
       if (Number(req.headers["content-length"]) > s.maxBody) return tooLarge(res, s.maxBody);
@@ -280,6 +285,7 @@ class HttpServerProvider {
         deadline: key.deadline ?? Date.now() + s.timeoutMs,
         callId: key.callId,
         attemptTimeoutMs: s.retryMs,
+        traceparent,
       });
       outcome = "served";
       write(res, request.method, httpResponseOf(value), responder, attempts);
@@ -367,7 +373,9 @@ function text(res: ServerResponse, status: number, reason: string, extra: string
     return;
   }
   const body = Buffer.from(`${reason.replace(/[\r\n]+/g, " ").slice(0, 500)}\n`);
-  res.writeHead(status, ["content-type", "text/plain; charset=utf-8", "content-length", String(body.length), ...extra]);
+  const headers = ["content-type", "text/plain; charset=utf-8", "content-length", String(body.length), ...extra];
+  addTraceResponse(res, headers);
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -398,6 +406,7 @@ function write(res: ServerResponse, method: string, r: HttpResponse, responder?:
   if (!noBody) headers.push("content-length", String(r.body.length));
   if (responder) headers.push(RESPONDER_HEADER, responder);
   if (attempts > 1) headers.push(ATTEMPTS_HEADER, String(attempts));
+  addTraceResponse(res, headers);
   try {
     res.writeHead(r.status, headers);
   } catch (e) {
