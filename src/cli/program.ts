@@ -20,6 +20,7 @@ import { downCommand } from "./commands/down.js";
 import { eventsCommand } from "./commands/events.js";
 import { getCommand } from "./commands/get.js";
 import { hostCommand } from "./commands/host.js";
+import { logsCommand } from "./commands/logs.js";
 import { pushCommand } from "./commands/push.js";
 import { securityCommand } from "./commands/security.js";
 import { configCommand, linkCommand } from "./commands/state.js";
@@ -36,6 +37,7 @@ export function latticeProgram(): Command {
     .addCommand(hostCommand())
     .addCommand(getCommand())
     .addCommand(eventsCommand())
+    .addCommand(logsCommand())
     .addCommand(buildCommand())
     .addCommand(pushCommand())
     .addCommand(deleteCommand())

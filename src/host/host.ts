@@ -45,6 +45,8 @@ import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
 import { silentLogger, type Logger } from "../protocol/logging.js";
+import { LogPublisher, type LogRate } from "../nats/log-publisher.js";
+import { actorLogSink } from "./log-forwarding.js";
 
 /** In defaults.ts, which the CLI loads without the host. */
 export { DEFAULT_LATTICE, DEFAULT_HEARTBEAT_MS };
@@ -94,6 +96,8 @@ export interface HostOptions {
   extensions?: readonly HostExtension[];
   /** Ask a policy (a NATS service or local rules) before starts, link uses and incoming calls. */
   policy?: PolicyOptions;
+  /** How many log records each actor and provider may publish (default DEFAULT_LOG_RATE). */
+  logRate?: Partial<LogRate>;
 }
 
 /** What a connected host runs on; a missing `providers` or `policy` is the host's options, not its phase. */
@@ -106,6 +110,7 @@ interface Running {
   security: CallSecurity;
   policy?: PolicyGate;
   view: LatticeView;
+  logs: LogPublisher;
 }
 
 /** A service started once the host runs and stopped before it leaves. */
@@ -170,6 +175,7 @@ export class Host {
     }
     this.run = run;
     run.state.start();
+    run.logs.start();
     run.control.start();
     this.viewSeeded = run.view.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
     // The server must know our subscriptions before anyone hears of us, or a ping sent on
@@ -204,6 +210,7 @@ export class Host {
       stateUnreachable: onceLogged(this.log),
       warn: (message, fields) => this.log.warn(message, fields),
     });
+    const logs = new LogPublisher({ nc, subjects: this.subjects, hostId: this.id, hostName: this.name, jsDomain: this.opts.jsDomain, rate: this.opts.logRate, warn: (m, f) => this.log.warn(m, f) });
     const actors = new ActorSupervisor({
       nc,
       subjects: this.subjects,
@@ -216,6 +223,7 @@ export class Host {
       guard: security.guard,
       policy,
       log: this.log,
+      logSink: (actorId) => actorLogSink(logs, this.log, actorId),
       publish: (type, data) => this.publish(type, data),
     });
     const providers = this.opts.providers
@@ -228,6 +236,7 @@ export class Host {
           launcher: this.opts.providers,
           policy,
           log: this.log,
+          logs,
           publish: (type, data) => this.publish(type, data),
         })
       : undefined;
@@ -239,7 +248,7 @@ export class Host {
       provider_start: { request: ProviderStartRequest, handle: (req: ProviderStartRequest) => (providers ? providers.start(req) : this.noProviders()) },
       provider_stop: { request: ProviderStopRequest, handle: (req: { providerId: string }) => (providers ? providers.stop(req.providerId) : this.noProviders()) },
     }, this.log);
-    return { nc, control, actors, providers, state, security, policy, view };
+    return { nc, control, actors, providers, state, security, policy, view, logs };
   }
 
   /** Leave the lattice: everyone's view drops this host at once. */
@@ -256,6 +265,7 @@ export class Host {
     await run?.actors.stopAll();
     run?.security.stop();
     await run?.providers?.stopAll();
+    run?.logs.stop();
     run?.state.stop();
     await this.opts.actors?.close();
     run?.view.stop();

@@ -9,6 +9,7 @@
  *                                            the same, to one member serving the target (direct)
  *   lattice.<L>.rpm.v1.<target>              who serves a target: every member answers its address
  *   lattice.<L>.ctl.v1.session.<signer>.<id> a signer's session key, asked for by verifiers
+ *   lattice.<L>.log.v1.<hostId>.<source>     log records of an actor or provider on a host (log-records.ts)
  *
  * <L> is the lattice name: distinct names never share a subject, so lattices on one NATS
  * never see each other.
@@ -48,6 +49,7 @@ export class Subjects {
   private readonly rpc: string;
   private readonly rpd: string;
   private readonly rpm: string;
+  private readonly logs: string;
   /** The prefixes parseInvocation looks for, built once (it runs on every call served). */
   private readonly rpcDot: string;
   private readonly rpdDot: string;
@@ -59,6 +61,7 @@ export class Subjects {
     this.rpc = `${SUBJECT_ROOT}.${lattice}.rpc.${PROTOCOL_TOKEN}`;
     this.rpd = `${SUBJECT_ROOT}.${lattice}.rpd.${PROTOCOL_TOKEN}`;
     this.rpm = `${SUBJECT_ROOT}.${lattice}.rpm.${PROTOCOL_TOKEN}`;
+    this.logs = `${SUBJECT_ROOT}.${lattice}.log.${PROTOCOL_TOKEN}`;
     this.rpcDot = `${this.rpc}.`;
     this.rpdDot = `${this.rpd}.`;
   }
@@ -109,6 +112,16 @@ export class Subjects {
   sessionKey(signer: string, session: string): string {
     if (!isSignerKey(signer) || !isSessionId(session)) throw new LatticeError(ErrorCode.BadRequest, `invalid signer key or session id: ${JSON.stringify(`${signer}.${session}`)}`);
     return `${this.ctl}.session.${signer}.${session}`;
+  }
+
+  /** Where a host publishes the log records of `source` (an actor or provider id) it runs. */
+  log(hostId: string, source: string): string {
+    return `${this.logs}.${assertHostId(hostId)}.${assertTargetId(source)}`;
+  }
+
+  /** The log records of one source and/or host, or every record of the lattice. */
+  logFilter(hostId?: string, source?: string): string {
+    return `${this.logs}.${hostId === undefined ? "*" : assertHostId(hostId)}.${source === undefined ? "*" : assertTargetId(source)}`;
   }
 
   /** The subject of a call to `target`'s function `fn` of interface `iface` ("" for a world-level function). */

@@ -1,0 +1,169 @@
+/**
+ * What `lattice logs` does. The lattice's log stream (nats/log-stream.ts) holds the recent records:
+ * an ordered consumer over the log subjects that match (one source, one host, or all) reads them
+ * from the start of the stream (or of --since), the last --tail are shown, and with --follow it
+ * goes on reading as records arrive. It follows subjects, not a host: a host that restarts, or
+ * another that starts the same actor, is followed as before. Without the stream (JetStream off or
+ * unreachable) there is no history, and --follow reads the live records from a plain subscription.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { DeliverPolicy, jetstream, type Consumer } from "@nats-io/jetstream";
+import { LatticeClient } from "../../ctl/index.js";
+import { redactUrl } from "../../nats/connection-options.js";
+import { ErrorCode, LatticeError, Subjects, messageOf, schemaProblems } from "../../protocol/index.js";
+import { LogBatch, atLeast, logStreamName, type LogRecord, type LogRecordLevel } from "../../protocol/log-records.js";
+import { HOST_ID_PATTERN } from "../../protocol/names.js";
+import type { JsDomainOpts } from "../commands/artifacts.js";
+import { openConnection } from "../connect.js";
+import type { LatticeOpts, OutputOpts } from "../lattice-options.js";
+import { printJsonLine, warn } from "../output.js";
+
+export type LogsOpts = LatticeOpts &
+  OutputOpts &
+  JsDomainOpts & { follow?: boolean; tail?: number; since?: number; host?: string; level?: LogRecordLevel };
+
+/** Records shown from the stream when neither --tail nor --since says. */
+const DEFAULT_TAIL = 100;
+
+export async function logs(id: string | undefined, opts: LogsOpts): Promise<void> {
+  const follow = opts.follow === true;
+  const nc = await openConnection(opts, follow);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const subjects = new Subjects(opts.lattice);
+    const hostId = opts.host === undefined ? undefined : await resolveHost(nc, opts.lattice, opts.host);
+    const filter = subjects.logFilter(hostId, id);
+    const show = printer(opts);
+    const history = await openHistory(nc, opts, filter);
+    if ("missing" in history) {
+      if (!follow) throw new LatticeError(ErrorCode.Unavailable, `no log history in lattice ${opts.lattice}: ${history.missing}; lattice logs --follow shows records as they come`);
+      warn(`no log history: ${history.missing}; following live records only`);
+      await followLive(nc, filter, show, abort.signal);
+    } else {
+      await readStream(history.consumer, history.pending, opts, show, abort.signal, () => {
+        if (follow) announce(opts, id, hostId);
+      });
+    }
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await nc.close();
+  }
+}
+
+type Show = (records: LogRecord[]) => void;
+
+/** The records of a batch that pass --level, as the lines of their output format. */
+function printer(opts: LogsOpts): Show {
+  const level = opts.level;
+  return (records) => {
+    for (const r of records) {
+      if (level && !atLeast(r.level, level)) continue;
+      if (opts.output === "json") printJsonLine(r);
+      else process.stdout.write(`${textLine(r)}\n`);
+    }
+  };
+}
+
+/** time, host, source, level, [context] message {fields}, and the trace id's first 8 digits. */
+export function textLine(r: LogRecord): string {
+  const host = r.hostName ?? r.host.slice(0, 8);
+  const context = r.context ? `[${r.context}] ` : "";
+  const fields = r.fields && Object.keys(r.fields).length > 0 ? ` ${JSON.stringify(r.fields)}` : "";
+  const trace = r.traceId ? `  trace=${r.traceId.slice(0, 8)}` : "";
+  return `${r.time}  ${host}  ${r.source}  ${r.level.toUpperCase().padEnd(8)}${context}${r.message}${fields}${trace}`;
+}
+
+/** Tell on stderr that what comes now is live: scripts (and tests) wait for this line. */
+function announce(opts: LogsOpts, id: string | undefined, hostId: string | undefined): void {
+  const what = [id && `of ${id}`, hostId && `on host ${hostId}`].filter((x) => x).join(" ");
+  process.stderr.write(`following log records${what ? ` ${what}` : ""} of lattice ${opts.lattice} on ${opts.natsUrl.split(",").map(redactUrl).join(",")}\n`);
+}
+
+/** The records of one message, or none (with a warning) for one that is not a log batch. */
+function recordsOf(data: Uint8Array, subject: string): LogRecord[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    warn(`a message on ${subject} is not JSON; skipped`);
+    return [];
+  }
+  const problems = schemaProblems(LogBatch, v);
+  if (problems.length > 0) {
+    warn(`a message on ${subject} is not a log batch (${problems[0]?.path || "/"}: ${problems[0]?.message}); skipped`);
+    return [];
+  }
+  const { records, ...from } = v as LogBatch;
+  return records.map((e) => ({ ...from, ...e }));
+}
+
+/** An ordered consumer on the log stream, and how many messages it has to read to be caught up; or why there is none. */
+async function openHistory(nc: NatsConnection, opts: LogsOpts, filter: string): Promise<{ consumer: Consumer; pending: number } | { missing: string }> {
+  const js = jetstream(nc, { timeout: 5_000, ...(opts.jsDomain ? { domain: opts.jsDomain } : {}) });
+  const start = opts.since === undefined ? { deliver_policy: DeliverPolicy.All } : { opt_start_time: new Date(Date.now() - opts.since).toISOString() };
+  try {
+    const consumer = await js.consumers.get(logStreamName(opts.lattice), { filter_subjects: filter, ...start });
+    return { consumer, pending: (await consumer.info(true)).num_pending };
+  } catch (e) {
+    const why = messageOf(e);
+    return { missing: /stream not found/i.test(why) ? `the lattice has no log stream (${logStreamName(opts.lattice)}: no host has published a record with JetStream on)` : `JetStream did not answer (${why})` };
+  }
+}
+
+/**
+ * Read the stream: the records up to where it was when the consumer was made, of which the last
+ * --tail are shown (then `caughtUp`), and with --follow every message after, as it comes.
+ */
+async function readStream(consumer: Consumer, pending: number, opts: LogsOpts, show: Show, signal: AbortSignal, caughtUp: () => void): Promise<void> {
+  const tail = opts.tail ?? (opts.since === undefined ? DEFAULT_TAIL : Infinity);
+  let kept: LogRecord[] = [];
+  const keep = (records: LogRecord[]) => {
+    for (const r of records) if (!opts.level || atLeast(r.level, opts.level)) kept.push(r);
+    // Trimmed now and then, not on every record: a tail of the whole stream stays cheap.
+    if (kept.length > 2 * tail + 1_000) kept = kept.slice(-tail);
+  };
+  let live = pending === 0;
+  const goLive = (): boolean => {
+    show(tail === 0 ? [] : kept.slice(-tail));
+    kept = [];
+    live = true;
+    caughtUp();
+    return opts.follow === true;
+  };
+  if (live && !goLive()) return;
+  const messages = await consumer.consume();
+  signal.addEventListener("abort", () => void messages.stop(), { once: true });
+  for await (const m of messages) {
+    const records = recordsOf(m.data, m.subject);
+    if (live) {
+      show(records);
+      continue;
+    }
+    keep(records);
+    if (m.info.pending === 0 && !goLive()) break;
+  }
+  await messages.close().catch(() => undefined);
+}
+
+/** No stream: a plain subscription, which sees what is published from now on. */
+async function followLive(nc: NatsConnection, filter: string, show: Show, signal: AbortSignal): Promise<void> {
+  const sub = nc.subscribe(filter);
+  signal.addEventListener("abort", () => sub.unsubscribe(), { once: true });
+  await nc.flush();
+  process.stderr.write(`following live log records on ${filter}\n`);
+  for await (const m of sub) show(recordsOf(m.data, m.subject));
+}
+
+/** A host id as given, or the id of the one host of that name. */
+async function resolveHost(nc: NatsConnection, lattice: string, host: string): Promise<string> {
+  if (new RegExp(HOST_ID_PATTERN).test(host)) return host;
+  const { replies } = await new LatticeClient(nc, lattice).hosts();
+  const named = replies.filter((h) => h.name === host);
+  if (named.length === 1) return named[0]!.id;
+  if (named.length === 0) throw new LatticeError(ErrorCode.NotFound, `no host named ${JSON.stringify(host)} in lattice ${lattice} (give a host id to see the records of a host that is gone)`);
+  throw new LatticeError(ErrorCode.BadRequest, `${named.length} hosts are named ${JSON.stringify(host)} in lattice ${lattice}: give one's id (${named.map((h) => h.id).join(", ")})`);
+}
