@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import { invoke } from "../src/nats/invocations.js";
 import { Subjects } from "../src/protocol/index.js";
 import { NodeProviderLauncher } from "../src/provider/node-launcher.js";
-import type { LogRecord } from "../src/protocol/log-records.js";
+import { LogPublisher } from "../src/nats/log-publisher.js";
+import { MAX_LOG_BATCH_BYTES, MAX_LOG_MESSAGE, type LogBatch, type LogRecord } from "../src/protocol/log-records.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { watLogger } from "./kit/fixtures.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
@@ -200,6 +201,35 @@ describe("lattice logs", () => {
     assert.equal(drops[0]?.level, "warn");
     assert.ok(kept.length >= 100 && kept.length < FLOOD / 10, `${kept.length} flood records kept`);
     assert.ok(kept.every((r) => r.level === "warn" && r.context === "flood"));
+  });
+
+  it("sends a source's records in order, in batches under the limit, long messages cut", async () => {
+    const nats = await natsServer(cleanup);
+    const nc = await connection(cleanup, nats.clientUrl);
+    const subjects = new Subjects("default");
+    const hostId = "N" + "A".repeat(55);
+    const batches: LogBatch[] = [];
+    const sizes: number[] = [];
+    const sub = nc.subscribe(subjects.logFilter(hostId, "big"), {
+      callback: (_e, m) => {
+        sizes.push(m.data.length);
+        batches.push(m.json<LogBatch>());
+      },
+    });
+    cleanup.add(() => sub.unsubscribe());
+    await nc.flush();
+    const logs = new LogPublisher({ nc, subjects, hostId, hostName: "unit", warn: () => undefined });
+    for (let i = 0; i < 40; i++) assert.ok(logs.record("actor", "big", "info", `${i}:`.padEnd(6_000, "x")));
+    assert.ok(logs.record("actor", "big", "error", "y".repeat(MAX_LOG_MESSAGE + 10)));
+    logs.stop();
+    await nc.flush();
+    const got = await until(() => (batches.reduce((n, b) => n + b.records.length, 0) === 41 ? batches : undefined), 5_000, "41 records");
+    assert.ok(got.length > 1, `${got.length} batches`);
+    assert.ok(sizes.every((n) => n <= MAX_LOG_BATCH_BYTES), sizes.join(","));
+    const all = got.flatMap((b) => b.records);
+    assert.deepEqual(all.slice(0, 40).map((r) => r.message.split(":")[0]), Array.from({ length: 40 }, (_, i) => String(i)));
+    assert.ok(got.every((b) => b.host === hostId && b.source === "big" && b.kind === "actor" && b.hostName === "unit"));
+    assert.equal(all[40]?.message, `${"y".repeat(MAX_LOG_MESSAGE)}… (10 characters cut)`);
   });
 
   it("follows live records without JetStream, and says it has no history", async () => {

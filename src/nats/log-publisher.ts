@@ -158,9 +158,11 @@ export class LogPublisher {
         } else dropsLeft = true;
       }
       if (s.pending.length > 0) this.send(id, s);
+      // A source whose bucket has refilled is as good as new: forgotten, so stopped actors do not linger.
+      else if (s.dropped === 0 && s.tokens + ((now - s.at) * this.rate.perSecond) / 1000 >= this.rate.burst) this.sources.delete(id);
     }
     if (dropsLeft) this.arm();
-    if (this.stream === "unknown" && now >= this.streamRetryAt) this.askForStream();
+    if (!final && this.stream === "unknown" && now >= this.streamRetryAt) this.askForStream();
   }
 
   /** A source's held records as batches under the size limit, oldest first. */
