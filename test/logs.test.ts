@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { invoke } from "../src/nats/invocations.js";
 import { Subjects } from "../src/protocol/index.js";
 import { NodeProviderLauncher } from "../src/provider/node-launcher.js";
@@ -90,6 +91,12 @@ describe("lattice logs", () => {
     assert.ok(!Number.isNaN(Date.parse(hello?.time ?? "")), `a time: ${hello?.time}`);
     assert.equal(untraced?.message, "untraced");
     assert.notEqual(untraced?.traceId, tp.traceId, "a record of a later call is not tagged with an earlier call's trace");
+
+    const stream = await (await jetstreamManager(nc)).streams.info("lattice_default_logs");
+    assert.deepEqual(
+      { subjects: stream.config.subjects, maxAge: stream.config.max_age, maxBytes: stream.config.max_bytes, discard: stream.config.discard, replicas: stream.config.num_replicas },
+      { subjects: ["lattice.default.log.v1.*.*"], maxAge: 3_600_000_000_000, maxBytes: 64 * 1024 * 1024, discard: "old", replicas: 1 },
+    );
 
     const text = await runCli(["logs", "logger", "--host", "logging-host"], env);
     assert.equal(text.code, 0, text.stderr);
