@@ -16,6 +16,7 @@ import { invoke } from "../src/nats/invocations.js";
 import { Subjects } from "../src/protocol/index.js";
 import { NodeProviderLauncher } from "../src/provider/node-launcher.js";
 import { LogPublisher } from "../src/nats/log-publisher.js";
+import { ensureLogStream } from "../src/nats/log-stream.js";
 import { MAX_LOG_BATCH_BYTES, MAX_LOG_MESSAGE, type LogBatch, type LogRecord } from "../src/protocol/log-records.js";
 import { CliProcess, cliJson, runCli } from "./kit/cli.js";
 import { watLogger } from "./kit/fixtures.js";
@@ -237,6 +238,30 @@ describe("lattice logs", () => {
     assert.deepEqual(all.slice(0, 40).map((r) => r.message.split(":")[0]), Array.from({ length: 40 }, (_, i) => String(i)));
     assert.ok(got.every((b) => b.host === hostId && b.source === "big" && b.kind === "actor" && b.hostName === "unit"));
     assert.equal(all[40]?.message, `${"y".repeat(MAX_LOG_MESSAGE)}… (10 characters cut)`);
+  });
+
+  it("finds the last records of a source that logs rarely among chatty ones", async () => {
+    const nats = await natsServer(cleanup, { jetstream: {} });
+    const nc = await connection(cleanup, nats.clientUrl);
+    const subjects = new Subjects("default");
+    await ensureLogStream(nc, subjects);
+    const hostId = "N" + "B".repeat(55);
+    /** One message on the stream per call: a publisher of its own, flushed at once. */
+    const one = (source: string, level: "info" | "error", message: string) => {
+      const p = new LogPublisher({ nc, subjects, hostId, hostName: "unit", warn: () => undefined });
+      p.record("actor", source, level, message);
+      p.stop();
+    };
+    one("rare", "error", "rare 1");
+    one("rare", "info", "rare 2");
+    for (let i = 0; i < 300; i++) one("chatty", i === 10 ? "error" : "info", `chatty ${i}`);
+    await nc.flush();
+    const env = { LATTICE_NATS_URL: nats.clientUrl };
+    await until(async () => records((await runCli(["logs", "-n", "1", "-o", "json"], env)).stdout)[0]?.message === "chatty 299", 5_000, "the last record in the stream");
+    assert.deepEqual(records((await runCli(["logs", "rare", "-n", "1", "-o", "json"], env)).stdout).map((r) => r.message), ["rare 2"]);
+    assert.deepEqual(records((await runCli(["logs", "rare", "-o", "json"], env)).stdout).map((r) => r.message), ["rare 1", "rare 2"]);
+    assert.deepEqual(records((await runCli(["logs", "--level", "error", "-n", "5", "-o", "json"], env)).stdout).map((r) => r.message), ["rare 1", "chatty 10"]);
+    assert.equal(records((await runCli(["logs", "chatty", "-n", "150", "-o", "json"], env)).stdout)[0]?.message, "chatty 150");
   });
 
   it("follows live records without JetStream, and says it has no history", async () => {

@@ -1,13 +1,13 @@
 /**
  * What `lattice logs` does. The lattice's log stream (nats/log-stream.ts) holds the recent records:
  * an ordered consumer over the log subjects that match (one source, one host, or all) reads them
- * from the start of the stream (or of --since), the last --tail are shown, and with --follow it
- * goes on reading as records arrive. It follows subjects, not a host: a host that restarts, or
+ * from far enough back for the last --tail (or from --since), and with --follow it goes on
+ * reading as records arrive. It follows subjects, not a host: a host that restarts, or
  * another that starts the same actor, is followed as before. Without the stream (JetStream off or
  * unreachable) there is no history, and --follow reads the live records from a plain subscription.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { DeliverPolicy, jetstream, type Consumer } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { LatticeClient } from "../../ctl/index.js";
 import { redactUrl } from "../../nats/connection-options.js";
 import { ErrorCode, LatticeError, Subjects, messageOf, schemaProblems } from "../../protocol/index.js";
@@ -43,7 +43,7 @@ export async function logs(id: string | undefined, opts: LogsOpts): Promise<void
       warn(`no log history: ${history.missing}; following live records only`);
       await followLive(nc, filter, show, abort.signal);
     } else {
-      await readStream(history.consumer, history.pending, opts, show, abort.signal, () => {
+      await readStream(history, opts, show, abort.signal, () => {
         if (follow) announce(opts, id, hostId);
       });
     }
@@ -102,52 +102,89 @@ function recordsOf(data: Uint8Array, subject: string): LogRecord[] {
   return records.map(({ time, ...e }) => ({ time, ...from, ...e }));
 }
 
-/** An ordered consumer on the log stream, and how many messages it has to read to be caught up; or why there is none. */
-async function openHistory(nc: NatsConnection, opts: LogsOpts, filter: string): Promise<{ consumer: Consumer; pending: number } | { missing: string }> {
-  const js = jetstream(nc, { timeout: 5_000, ...(opts.jsDomain ? { domain: opts.jsDomain } : {}) });
-  const start = opts.since === undefined ? { deliver_policy: DeliverPolicy.All } : { opt_start_time: new Date(Date.now() - opts.since).toISOString() };
+/** The lattice's log stream as a reader finds it: where it starts and ends now, and consumers on it. */
+interface LogHistory {
+  firstSeq: number;
+  lastSeq: number;
+  /** An ordered consumer of the matching subjects from `start`, and the messages it has to read to be caught up. */
+  open(start: { seq: number } | { time: string } | "all"): Promise<{ consumer: Consumer; pending: number }>;
+}
+
+async function openHistory(nc: NatsConnection, opts: LogsOpts, filter: string): Promise<LogHistory | { missing: string }> {
+  const name = logStreamName(opts.lattice);
   try {
-    const consumer = await js.consumers.get(logStreamName(opts.lattice), { filter_subjects: filter, ...start });
-    return { consumer, pending: (await consumer.info(true)).num_pending };
+    const jsm = await jetstreamManager(nc, { timeout: 5_000, ...(opts.jsDomain ? { domain: opts.jsDomain } : {}) });
+    const { state } = await jsm.streams.info(name);
+    const js = jsm.jetstream();
+    return {
+      firstSeq: state.first_seq,
+      lastSeq: state.last_seq,
+      open: async (start) => {
+        const from = start === "all" ? { deliver_policy: DeliverPolicy.All } : "seq" in start ? { opt_start_seq: start.seq } : { opt_start_time: start.time };
+        const consumer = await js.consumers.get(name, { filter_subjects: filter, ...from });
+        return { consumer, pending: (await consumer.info(true)).num_pending };
+      },
+    };
   } catch (e) {
     const why = messageOf(e);
-    return { missing: /stream not found/i.test(why) ? `the lattice has no log stream (${logStreamName(opts.lattice)}: no host has published a record with JetStream on)` : `JetStream did not answer (${why})` };
+    return { missing: /stream not found/i.test(why) ? `the lattice has no log stream (${name}: no host has published a record with JetStream on)` : `JetStream did not answer (${why})` };
   }
 }
 
-/**
- * Read the stream: the records up to where it was when the consumer was made, of which the last
- * --tail are shown (then `caughtUp`), and with --follow every message after, as it comes.
- */
-async function readStream(consumer: Consumer, pending: number, opts: LogsOpts, show: Show, signal: AbortSignal, caughtUp: () => void): Promise<void> {
-  const tail = opts.tail ?? (opts.since === undefined ? DEFAULT_TAIL : Infinity);
-  let kept: LogRecord[] = [];
-  const keep = (records: LogRecord[]) => {
-    for (const r of records) if (!opts.level || atLeast(r.level, opts.level)) kept.push(r);
-    // Trimmed now and then, not on every record: a tail of the whole stream stays cheap.
-    if (kept.length > 2 * tail + 1_000) kept = kept.slice(-tail);
-  };
-  let live = pending === 0;
-  const goLive = (): boolean => {
-    show(tail === 0 ? [] : kept.slice(-tail));
-    kept = [];
-    live = true;
-    caughtUp();
-    return opts.follow === true;
-  };
-  if (live && !goLive()) return;
+/** What a consumer read up to where the stream was when it was made (the matching records), and its messages, still open. */
+interface CaughtUp {
+  kept: LogRecord[];
+  messages?: ConsumerMessages;
+  rest?: AsyncIterator<JsMsg>;
+}
+
+async function catchUp(consumer: Consumer, pending: number, wanted: (r: LogRecord) => boolean, tail: number, signal: AbortSignal): Promise<CaughtUp> {
+  if (pending === 0) return { kept: [] };
   const messages = await consumer.consume();
   signal.addEventListener("abort", () => void messages.stop(), { once: true });
-  for await (const m of messages) {
-    const records = recordsOf(m.data, m.subject);
-    if (live) {
-      show(records);
+  const rest = messages[Symbol.asyncIterator]();
+  let kept: LogRecord[] = [];
+  for (let n = await rest.next(); !n.done; n = await rest.next()) {
+    for (const r of recordsOf(n.value.data, n.value.subject)) if (wanted(r)) kept.push(r);
+    // Trimmed now and then, not on every record: a tail of a long window stays cheap.
+    if (kept.length > 2 * tail + 1_000) kept = kept.slice(-tail);
+    if (n.value.info.pending === 0) break;
+  }
+  return { kept, messages, rest };
+}
+
+/**
+ * Show the last --tail records (or all since --since), then `caughtUp`, and with --follow every
+ * record after, as it comes. The last `tail` messages of the stream hold at least `tail`
+ * records when every record matches, so the read starts there; when fewer match (one source
+ * among many, --level), it starts again 8 times further back, until it has enough or has read
+ * the whole stream.
+ */
+async function readStream(h: LogHistory, opts: LogsOpts, show: Show, signal: AbortSignal, caughtUp: () => void): Promise<void> {
+  const tail = opts.tail ?? (opts.since === undefined ? DEFAULT_TAIL : Infinity);
+  const wanted = (r: LogRecord) => !opts.level || atLeast(r.level, opts.level);
+  const first = Math.max(1, h.firstSeq);
+  for (let window = Math.max(1, tail); ; window *= 8) {
+    const seq = Math.max(first, h.lastSeq - window + 1);
+    const start = opts.since !== undefined ? { time: new Date(Date.now() - opts.since).toISOString() } : tail === Infinity ? "all" : { seq };
+    const whole = !(typeof start === "object" && "seq" in start) || seq <= first;
+    const { consumer, pending } = await h.open(start);
+    const read = await catchUp(consumer, pending, wanted, tail, signal);
+    if (signal.aborted) return read.messages?.stop();
+    if (read.kept.length < tail && !whole) {
+      read.messages?.stop();
       continue;
     }
-    keep(records);
-    if (m.info.pending === 0 && !goLive()) break;
+    show(tail === 0 ? [] : read.kept.slice(-tail));
+    caughtUp();
+    // stop(), not close(): close waits for an iterator that is no longer read.
+    if (opts.follow !== true) return read.messages?.stop();
+    const messages = read.messages ?? (await consumer.consume());
+    if (!read.messages) signal.addEventListener("abort", () => void messages.stop(), { once: true });
+    const rest = read.rest ?? messages[Symbol.asyncIterator]();
+    for (let n = await rest.next(); !n.done; n = await rest.next()) show(recordsOf(n.value.data, n.value.subject));
+    return;
   }
-  await messages.close().catch(() => undefined);
 }
 
 /** No stream: a plain subscription, which sees what is published from now on. */
