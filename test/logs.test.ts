@@ -149,6 +149,25 @@ describe("lattice logs", () => {
     assert.equal(follow.child.exitCode, null, "still following");
   });
 
+  it("--follow goes on after the NATS server restarts, missing nothing the stream kept", async () => {
+    const nats = await natsServer(cleanup, { jetstream: {} });
+    await host(cleanup, nats.clientUrl, { name: "steady" });
+    const env = { LATTICE_NATS_URL: nats.clientUrl };
+    await cliJson(["start", "actor", await loggerWasm(), "--id", "logger", "-o", "json"], env);
+    const nc = await connection(cleanup, nats.clientUrl);
+    const subjects = new Subjects("default");
+    const say = (msg: string) => invoke(nc, subjects, { target: "logger", iface: LOGGER, fn: "say", args: [msg], source: "test", deadline: Date.now() + 5_000 });
+    const follow = child(["logs", "logger", "--follow", "-o", "json", "--nats-url", nats.clientUrl]);
+    await follow.stderrIncludes("following log records of logger");
+    await say("before");
+    await follow.jsonLines<LogRecord>(1);
+    await nats.restart();
+    await until(() => say("after").then(() => true, () => false), 20_000, "a call answered after the restart");
+    const lines = await follow.jsonLines<LogRecord>(2, 60_000);
+    assert.deepEqual(lines.map((r) => r.message), ["before", "after"]);
+    await follow.stderrIncludes("reconnected to NATS");
+  });
+
   it("shows a provider's records with its id, its SDK records with the call's trace, its output lines too", async () => {
     const nats = await natsServer(cleanup, { jetstream: {} });
     const h = await host(cleanup, nats.clientUrl, { name: "provider-host", providers: new NodeProviderLauncher({ logLevel: "info" }) });

@@ -38,6 +38,7 @@ export async function logs(id: string | undefined, opts: LogsOpts): Promise<void
     const filter = subjects.logFilter(hostId, id);
     const show = printer(opts);
     const history = await openHistory(nc, opts, filter);
+    if (follow) void announceConnection(nc, "missing" in history);
     if ("missing" in history) {
       if (!follow) throw new LatticeError(ErrorCode.Unavailable, `no log history in lattice ${opts.lattice}: ${history.missing}; lattice logs --follow shows records as they come`);
       warn(`no log history: ${history.missing}; following live records only`);
@@ -55,6 +56,14 @@ export async function logs(id: string | undefined, opts: LogsOpts): Promise<void
 }
 
 type Show = (records: LogRecord[]) => void;
+
+/** Say on stderr when a follow loses NATS and when it is back (from a stream it misses nothing; live only, what came meanwhile). */
+async function announceConnection(nc: NatsConnection, liveOnly: boolean): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect") warn(`lost the connection to NATS at ${redactUrl(s.server)}; reconnecting${liveOnly ? " (records published meanwhile are missed)" : ""}`);
+    else if (s.type === "reconnect") process.stderr.write(`reconnected to NATS at ${redactUrl(s.server)}; following again\n`);
+  }
+}
 
 /** The records of a batch that pass --level, as the lines of their output format. */
 function printer(opts: LogsOpts): Show {
