@@ -52,6 +52,7 @@ export interface RecordExtras {
 
 interface Source {
   kind: LogSourceKind;
+  subject: string;
   /** Token bucket: records it may still log now, as of `at` (performance.now()). */
   tokens: number;
   at: number;
@@ -89,6 +90,7 @@ export class LogPublisher {
   record(kind: LogSourceKind, source: string, level: LogRecordLevel, message: string, extras?: RecordExtras): boolean {
     if (this.stopped) return false;
     const s = this.source(kind, source);
+    if (!s) return false;
     const now = performance.now();
     s.tokens = Math.min(this.rate.burst, s.tokens + ((now - s.at) * this.rate.perSecond) / 1000);
     s.at = now;
@@ -112,10 +114,17 @@ export class LogPublisher {
     this.timer = undefined;
   }
 
-  private source(kind: LogSourceKind, id: string): Source {
+  /** The source's state, made on its first record; none for an id that cannot be a subject token (never a supervised one). */
+  private source(kind: LogSourceKind, id: string): Source | undefined {
     let s = this.sources.get(id);
     if (!s) {
-      s = { kind, tokens: this.rate.burst, at: performance.now(), pending: [], sizes: [], dropped: 0, reportedAt: 0 };
+      let subject: string;
+      try {
+        subject = this.o.subjects.log(this.o.hostId, id);
+      } catch {
+        return undefined;
+      }
+      s = { kind, subject, tokens: this.rate.burst, at: performance.now(), pending: [], sizes: [], dropped: 0, reportedAt: 0 };
       this.sources.set(id, s);
     }
     return s;
@@ -171,7 +180,7 @@ export class LogPublisher {
     const sizes = s.sizes;
     s.pending = [];
     s.sizes = [];
-    const subject = this.o.subjects.log(this.o.hostId, id);
+    const subject = s.subject;
     let from = 0;
     let bytes = 0;
     for (let i = 0; i <= records.length; i++) {
