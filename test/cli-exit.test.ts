@@ -50,6 +50,7 @@ describe("lattice CLI exits", () => {
       ["link", "get"],
       ["call", "echo", "acme:demo/echo.echo", '["hi"]'],
       ["events"],
+      ["logs"],
       ["host", "--log-level", "silent"],
       ["up", "--state-dir", dir, "--log-level", "silent"],
     ];

@@ -26,7 +26,7 @@ import type { CompiledComponent } from "./component-cache.js";
 import { isLocalInterface } from "./local-imports.js";
 import { unrefTimer, type WorkerHandle } from "./worker-handle.js";
 import type { WorkerSupply } from "./worker-supply.js";
-import type { ActorInstances, ImportForwarder, InstanceLoad, InstanceStats, Invocation } from "./runtime.js";
+import type { ActorInstances, ActorLogSink, ImportForwarder, InstanceLoad, InstanceStats, Invocation } from "./runtime.js";
 import type { CallFailureKind, WorkerBind, WorkerCall, WorkerReply } from "./worker-protocol.js";
 
 export interface PoolOptions {
@@ -37,8 +37,9 @@ export interface PoolOptions {
   /** Without one, a component importing anything not served locally cannot start. */
   forward?: ImportForwarder;
   log: Logger;
+  /** Where the actor's own log records go (the host's log publisher); else to `log`. */
+  logSink?: ActorLogSink;
   workers: WorkerSupply;
-
 }
 
 interface Pending {
@@ -293,7 +294,10 @@ export class ActorPool implements ActorInstances {
 
   private onMessage(slot: Slot, m: WorkerReply): void {
     if (m.type === "log") {
-      const fields = { actor: this.opts.actorId, context: m.context };
+      // One call at a time per instance: the record belongs to the call its instance is serving.
+      const traceparent = slot.current?.inv.traceparent;
+      if (this.opts.logSink) return this.opts.logSink(m.level, m.context, m.message, traceparent);
+      const fields = traceparent ? { actor: this.opts.actorId, context: m.context, traceparent } : { actor: this.opts.actorId, context: m.context };
       const log = this.opts.log;
       if (m.level === "error" || m.level === "critical") log.error(m.message, fields);
       else if (m.level === "warn") log.warn(m.message, fields);

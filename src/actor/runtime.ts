@@ -54,12 +54,19 @@ export interface ActorInstances {
   stop(): Promise<void>;
 }
 
+/**
+ * Where an actor's wasi:logging records go, with the traceparent of the call its instance was
+ * serving when it logged (none between calls). Without one, they go to the runtime's Logger.
+ */
+export type ActorLogSink = (level: string, context: string, message: string, traceparent: string | undefined) => void;
+
 export interface StartOptions {
   actorId: string;
   digest: string;
   instances: number;
   config?: Record<string, string>;
   forward?: ImportForwarder;
+  logSink?: ActorLogSink;
 }
 
 export interface ActorRuntime {

@@ -20,6 +20,7 @@ import { downCommand } from "./commands/down.js";
 import { eventsCommand } from "./commands/events.js";
 import { getCommand } from "./commands/get.js";
 import { hostCommand } from "./commands/host.js";
+import { logsCommand } from "./commands/logs.js";
 import { pushCommand } from "./commands/push.js";
 import { securityCommand } from "./commands/security.js";
 import { spyCommand } from "./commands/spy.js";
@@ -38,6 +39,7 @@ export function latticeProgram(): Command {
     .addCommand(getCommand())
     .addCommand(eventsCommand())
     .addCommand(spyCommand())
+    .addCommand(logsCommand())
     .addCommand(buildCommand())
     .addCommand(pushCommand())
     .addCommand(deleteCommand())

@@ -5,7 +5,7 @@
  * instances each runs; within a host, any idle instance takes the next call.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { ActorInstances, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
+import type { ActorInstances, ActorLogSink, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
 import { assertComponent } from "../nats/wasm-binary.js";
 import { verifyComponentClaims } from "../actor/wasm-claims.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
@@ -65,6 +65,8 @@ export interface SupervisorDeps {
   /** Publishes a record per call to an actor someone spies on. */
   spy?: SpyTap;
   log: Logger;
+  /** Where an actor's own log records go (the host's log publisher); default the runtime's logger. */
+  logSink?: (actorId: string) => ActorLogSink;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
 }
 
@@ -155,7 +157,8 @@ export class ActorSupervisor {
     if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
     const { digest, claims } = await this.component(runtime, req.actorId, ref);
     const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
-    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward });
+    const logSink = this.d.logSink?.(req.actorId);
+    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward, ...(logSink ? { logSink } : {}) });
     const entry = this.entry(req, ref, digest, req.instances);
     if (claims) entry.claims = claimsSummary(claims);
     const running: RunningActor = { entry, config: req.config ?? {}, instances, claims };

@@ -46,6 +46,8 @@ import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
 import { silentLogger, type Logger } from "../protocol/logging.js";
+import { LogPublisher, type LogRate } from "../nats/log-publisher.js";
+import { actorLogSink } from "./log-forwarding.js";
 
 /** In defaults.ts, which the CLI loads without the host. */
 export { DEFAULT_LATTICE, DEFAULT_HEARTBEAT_MS };
@@ -95,6 +97,8 @@ export interface HostOptions {
   extensions?: readonly HostExtension[];
   /** Ask a policy (a NATS service or local rules) before starts, link uses and incoming calls. */
   policy?: PolicyOptions;
+  /** How many log records each actor and provider may publish (default DEFAULT_LOG_RATE). */
+  logRate?: Partial<LogRate>;
 }
 
 /** What a connected host runs on; a missing `providers` or `policy` is the host's options, not its phase. */
@@ -108,6 +112,7 @@ interface Running {
   policy?: PolicyGate;
   view: LatticeView;
   spy: SpyTap;
+  logs: LogPublisher;
 }
 
 /** A service started once the host runs and stopped before it leaves. */
@@ -172,6 +177,7 @@ export class Host {
     }
     this.run = run;
     run.state.start();
+    run.logs.start();
     run.control.start();
     run.spy.start();
     this.viewSeeded = run.view.start().catch((e: unknown) => this.log.warn("lattice view did not seed", { error: String(e) }));
@@ -209,6 +215,7 @@ export class Host {
     });
     // Leases on ids this host serves are answered; calls to and from its actors are recorded while leased.
     const spy: SpyTap = new SpyTap(nc, this.subjects, this.id, (id) => (actors.runs(id) ? "actor" : undefined));
+    const logs = new LogPublisher({ nc, subjects: this.subjects, hostId: this.id, hostName: this.name, jsDomain: this.opts.jsDomain, rate: this.opts.logRate, warn: (m, f) => this.log.warn(m, f) });
     const actors = new ActorSupervisor({
       nc,
       subjects: this.subjects,
@@ -222,6 +229,7 @@ export class Host {
       policy,
       spy,
       log: this.log,
+      logSink: (actorId) => actorLogSink(logs, this.log, actorId),
       publish: (type, data) => this.publish(type, data),
     });
     const providers = this.opts.providers
@@ -234,6 +242,7 @@ export class Host {
           launcher: this.opts.providers,
           policy,
           log: this.log,
+          logs,
           publish: (type, data) => this.publish(type, data),
         })
       : undefined;
@@ -245,7 +254,7 @@ export class Host {
       provider_start: { request: ProviderStartRequest, handle: (req: ProviderStartRequest) => (providers ? providers.start(req) : this.noProviders()) },
       provider_stop: { request: ProviderStopRequest, handle: (req: { providerId: string }) => (providers ? providers.stop(req.providerId) : this.noProviders()) },
     }, this.log);
-    return { nc, control, actors, providers, state, security, policy, view, spy };
+    return { nc, control, actors, providers, state, security, policy, view, spy, logs };
   }
 
   /** Leave the lattice: everyone's view drops this host at once. */
@@ -263,6 +272,7 @@ export class Host {
     await run?.actors.stopAll();
     run?.security.stop();
     await run?.providers?.stopAll();
+    run?.logs.stop();
     run?.state.stop();
     await this.opts.actors?.close();
     run?.view.stop();

@@ -23,6 +23,8 @@ import { PROVIDER_ENV, type ProviderLogRecord } from "../protocol/provider-proce
 import type { Logger } from "../protocol/logging.js";
 import type { PolicyGate } from "./policy.js";
 import { KeyedQueue } from "../protocol/keyed-queue.js";
+import type { LogPublisher } from "../nats/log-publisher.js";
+import { forwardProviderOutput, forwardProviderRecord } from "./log-forwarding.js";
 
 export type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from "../provider/launcher.js";
 
@@ -52,6 +54,8 @@ export interface ProviderSupervisorDeps {
   /** Asked before a provider starts (not before a restart: that one was allowed already). */
   policy?: PolicyGate;
   log: Logger;
+  /** Where the providers' log records and output lines go besides `log`: the lattice. */
+  logs?: LogPublisher;
   publish: <T extends EventType>(type: T, data: EventData<T>) => void;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
@@ -291,6 +295,7 @@ export class ProviderSupervisor {
 
   /** A provider's log record into the host log, at its level, with its fields. */
   private record(id: string, r: ProviderLogRecord): void {
+    if (this.d.logs) return forwardProviderRecord(this.d.logs, this.d.log, id, r);
     this.d.log[r.level](r.msg, { ...r.fields, provider: id });
   }
 
@@ -300,6 +305,7 @@ export class ProviderSupervisor {
    */
   private output(id: string, line: string, stream: OutputStream): void {
     if (line.trim() === "") return;
+    if (this.d.logs) return forwardProviderOutput(this.d.logs, this.d.log, id, line, stream);
     const fields = { provider: id, stream };
     if (stream === "stdout") this.d.log.info(line, fields);
     else this.d.log.warn(line, fields);

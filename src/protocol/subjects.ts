@@ -11,6 +11,7 @@
  *   lattice.<L>.ctl.v1.session.<signer>.<id> a signer's session key, asked for by verifiers
  *   lattice.<L>.spy.v1.lease.<id>            a spy's lease on an id (`lattice spy`), asked for and renewed
  *   lattice.<L>.spy.v1.calls.<id>            one record per call to or from a spied id, while leased
+ *   lattice.<L>.log.v1.<hostId>.<source>     log records of an actor or provider on a host (log-records.ts)
  *
  * <L> is the lattice name: distinct names never share a subject, so lattices on one NATS
  * never see each other.
@@ -51,6 +52,7 @@ export class Subjects {
   private readonly rpd: string;
   private readonly rpm: string;
   private readonly spy: string;
+  private readonly logs: string;
   /** The prefixes parseInvocation looks for, built once (it runs on every call served). */
   private readonly rpcDot: string;
   private readonly rpdDot: string;
@@ -63,6 +65,7 @@ export class Subjects {
     this.rpd = `${SUBJECT_ROOT}.${lattice}.rpd.${PROTOCOL_TOKEN}`;
     this.rpm = `${SUBJECT_ROOT}.${lattice}.rpm.${PROTOCOL_TOKEN}`;
     this.spy = `${SUBJECT_ROOT}.${lattice}.spy.${PROTOCOL_TOKEN}`;
+    this.logs = `${SUBJECT_ROOT}.${lattice}.log.${PROTOCOL_TOKEN}`;
     this.rpcDot = `${this.rpc}.`;
     this.rpdDot = `${this.rpd}.`;
   }
@@ -133,6 +136,16 @@ export class Subjects {
   /** Where members publish one record per call to or from `id` while it is leased. */
   spyCalls(id: string): string {
     return `${this.spy}.calls.${assertTargetId(id)}`;
+  }
+
+  /** Where a host publishes the log records of `source` (an actor or provider id) it runs. */
+  log(hostId: string, source: string): string {
+    return `${this.logs}.${assertHostId(hostId)}.${assertTargetId(source)}`;
+  }
+
+  /** The log records of one source and/or host, or every record of the lattice. */
+  logFilter(hostId?: string, source?: string): string {
+    return `${this.logs}.${hostId === undefined ? "*" : assertHostId(hostId)}.${source === undefined ? "*" : assertTargetId(source)}`;
   }
 
   /** The subject of a call to `target`'s function `fn` of interface `iface` ("" for a world-level function). */

@@ -271,3 +271,46 @@ export function watThing(n: number): Promise<Uint8Array> {
   (export "acme:nowhere/thing" (instance $inst)))`,
   );
 }
+
+/**
+ * A component importing `wasi:logging/logging` and exporting `acme:demo/logger` with
+ * `say: func(msg: string)` (logs `msg` at info, context `logger`) and `flood: func(n: u32)` (logs
+ * `n` warn records in a loop, context `flood`, message `again`).
+ */
+export function watLogger(): Promise<Uint8Array> {
+  return fromWat(
+    "logger",
+    `(component
+  (import "wasi:logging/logging@0.1.0-draft" (instance $logging
+    (type $l (enum "trace" "debug" "info" "warn" "error" "critical"))
+    (export "level" (type $level (eq $l)))
+    (export "log" (func (param "level" $level) (param "context" string) (param "message" string)))))
+  (core module $mem (memory (export "memory") 1))
+  (core instance $mi (instantiate $mem))
+  (core func $log (canon lower (func $logging "log") (memory (core memory $mi "memory"))))
+  (core module $m
+    (import "env" "memory" (memory 1))
+    (import "env" "log" (func $log (param i32 i32 i32 i32 i32)))
+    (global $bump (mut i32) (i32.const 1024))
+    (data (i32.const 0) "loggerfloodagain")
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p (global.get $bump))
+      (global.set $bump (i32.add (local.get $p) (i32.add (local.get 3) (i32.const 7))))
+      (local.get $p))
+    (func (export "say") (param $ptr i32) (param $len i32)
+      (call $log (i32.const 2) (i32.const 0) (i32.const 6) (local.get $ptr) (local.get $len))
+      (global.set $bump (i32.const 1024)))
+    (func (export "flood") (param $n i32)
+      (block $done (loop $again
+        (br_if $done (i32.eqz (local.get $n)))
+        (call $log (i32.const 3) (i32.const 6) (i32.const 5) (i32.const 11) (i32.const 5))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $again)))))
+  (core instance $i (instantiate $m (with "env" (instance (export "memory" (memory $mi "memory")) (export "log" (func $log))))))
+  (func $say (param "msg" string) (canon lift (core func $i "say") (memory (core memory $mi "memory")) (realloc (core func $i "cabi_realloc"))))
+  (func $flood (param "n" u32) (canon lift (core func $i "flood")))
+  (instance $inst (export "say" (func $say)) (export "flood" (func $flood)))
+  (export "acme:demo/logger" (instance $inst)))`,
+  );
+}
