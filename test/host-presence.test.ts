@@ -8,6 +8,7 @@ import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess, cliJson } from "./kit/cli.js";
 import { LatticeClient } from "../src/ctl/index.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
+import { until } from "./kit/poll.js";
 import type { NatsServer } from "../src/nats/node/server-launcher.js";
 
 const HEARTBEAT_MS = 1_000;
@@ -91,5 +92,25 @@ describe("host presence", () => {
     assert.deepEqual(known.map((h) => [h.name, h.knownHosts]).sort(), [["one", 3], ["three", 3], ["two", 3]]);
     const inventories = (await client.inventories()).replies;
     assert.deepEqual(inventories.map((i) => i.host.id).sort(), known.map((h) => h.id).sort());
+  });
+
+  it("a lean host hears joins and goodbyes, not heartbeats, and its answers carry no count", async () => {
+    const server = await natsServer(cleanup);
+    const full = await host(cleanup, server.clientUrl, { name: "full", heartbeatMs: 100 });
+    const lean = await host(cleanup, server.clientUrl, { name: "lean", presence: "lean", heartbeatMs: 100 });
+    await lean.viewReady();
+    assert.equal(lean.view.live, false);
+    assert.ok(lean.view.has(full.id), "the seed found the host already there");
+    const other = await host(cleanup, server.clientUrl, { name: "other", heartbeatMs: 100 });
+    await until(() => lean.view.has(other.id), 5_000, "the lean view hears a join");
+    // The full view as the clock: twenty beats heard there, none of them here.
+    const heard = full.view.stats.events;
+    await until(() => full.view.stats.events >= heard + 20, 10_000, "twenty events in the full view");
+    assert.ok(lean.view.stats.events <= 2, `the lean view heard ${lean.view.stats.events} events: only joins and goodbyes`);
+    const nc = await connection(cleanup, server.clientUrl);
+    const answers = (await new LatticeClient(nc, "default").hosts()).replies;
+    assert.deepEqual(answers.map((h) => [h.name, h.knownHosts]).sort(), [["full", 3], ["lean", undefined], ["other", 3]]);
+    await other.stop("goodbye");
+    await until(() => !lean.view.has(other.id), 5_000, "the lean view hears a goodbye");
   });
 });

@@ -2,6 +2,8 @@
 import type { Host, HostExtension } from "../host/host.js";
 import { ErrorCode, LatticeError } from "../protocol/errors.js";
 import type { Logger } from "../protocol/logging.js";
+import { LatticeView } from "../nats/lattice-view.js";
+import { Subjects } from "../protocol/subjects.js";
 import { AppReconciler } from "./reconciler.js";
 
 export interface ReconcilerExtension extends HostExtension {
@@ -12,6 +14,8 @@ export interface ReconcilerExtension extends HostExtension {
 /** A host extension taking part in app reconciliation (one host in the lattice acts at a time). */
 export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } = {}): ReconcilerExtension {
   let reconciler: AppReconciler | undefined;
+  let own: { view: LatticeView; seeded: Promise<void> } | undefined;
+  let liveView: () => Promise<LatticeView>;
   return {
     get reconciler() {
       return reconciler;
@@ -19,11 +23,22 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
     start(host: Host) {
       // Started twice, the first reconciler would be left running when its host stops.
       if (reconciler) throw new LatticeError(ErrorCode.BadRequest, "a reconciler extension runs in one host: give each host its own");
+      // A lean host's view cannot tell the dead from the living: the reconciler keeps a live one
+      // of its own, from its first pass (only the lease holder makes passes), so only it hears heartbeats.
+      liveView = async () => {
+        if (host.view.live) return host.view;
+        if (!own) {
+          const view = new LatticeView(host.connection, new Subjects(host.lattice), { selfId: host.id });
+          own = { view, seeded: view.start() };
+        }
+        await own.seeded;
+        return own.view;
+      };
       reconciler = new AppReconciler({
         nc: host.connection,
         lattice: host.lattice,
         hostId: host.id,
-        liveHosts: () => host.view.hosts().map((h) => h.info.id),
+        liveHosts: async () => (await liveView()).hosts().map((h) => h.info.id),
         jsDomain: host.jsDomain,
         intervalMs: opts.intervalMs ?? host.heartbeatMs,
         log: opts.log,
@@ -32,6 +47,8 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
     async stop() {
       await reconciler?.stop();
       reconciler = undefined;
+      own?.view.stop();
+      own = undefined;
     },
   };
 }

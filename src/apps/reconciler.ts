@@ -42,8 +42,8 @@ export interface ReconcilerOptions {
   lattice: string;
   /** This host's id: the name it holds the lease under. */
   hostId: string;
-  /** Hosts believed alive (the host's view): one of them not answering pauses the pass. */
-  liveHosts?: () => string[];
+  /** Hosts believed alive (a live view): one of them not answering pauses the pass. */
+  liveHosts?: () => string[] | Promise<string[]>;
   /** JetStream domain of lattice state, for hosts on leaf nodes. */
   jsDomain?: string;
   /** Lease renewal and periodic pass interval (default 1 s); the lease lapses after 3. */
@@ -52,14 +52,15 @@ export interface ReconcilerOptions {
 }
 
 /** Events after which a pass is worth running at once. */
-const TRIGGERS = new Set<string>([
+/** Subscribed to one by one: a wildcard would bring every host's heartbeats too. */
+const TRIGGERS: readonly EventType[] = [
   EventType.HostStarted,
   EventType.HostStopped,
   EventType.ActorScaled,
   EventType.ActorStartFailed,
   EventType.ProviderStarted,
   EventType.ProviderStopped,
-]);
+];
 const DEBOUNCE_MS = 50;
 const WATCH_RETRY_MS = 2_000;
 
@@ -73,7 +74,7 @@ export class AppReconciler {
   private readonly intervalMs: number;
   private ticker?: ReturnType<typeof setInterval>;
   private debounce?: ReturnType<typeof setTimeout>;
-  private events?: Subscription;
+  private events: Subscription[] = [];
   private stopWatch?: () => void;
   private running?: Promise<void>;
   private again = false;
@@ -106,11 +107,7 @@ export class AppReconciler {
   }
 
   start(): this {
-    this.events = this.o.nc.subscribe(this.subjects.eventsWildcard(), {
-      callback: (err, msg) => {
-        if (!err && TRIGGERS.has(this.subjects.eventTypeOf(msg.subject))) this.soon();
-      },
-    });
+    this.events = TRIGGERS.map((type) => this.o.nc.subscribe(this.subjects.event(type), { callback: (err) => void (err || this.soon()) }));
     this.ticker = setInterval(() => void this.tick(), this.intervalMs);
     void this.tick();
     void this.watchApps();
@@ -137,7 +134,7 @@ export class AppReconciler {
     this.stopped = true;
     clearInterval(this.ticker);
     clearTimeout(this.debounce);
-    this.events?.unsubscribe();
+    for (const s of this.events.splice(0)) s.unsubscribe();
     this.stopWatch?.();
     await this.running;
     await this.lease.release();
@@ -209,7 +206,7 @@ export class AppReconciler {
   private async liveInventories(): Promise<HostInventory[] | undefined> {
     const g = await this.client.inventories();
     const answered = new Set(g.replies.map((i) => i.host.id));
-    for (const id of this.o.liveHosts?.() ?? []) {
+    for (const id of (await this.o.liveHosts?.()) ?? []) {
       if (answered.has(id)) continue;
       try {
         g.replies.push(await this.client.inventory(id));

@@ -21,10 +21,15 @@ export interface HostFlags {
   policyCacheTtl: number;
   /** Serve GET /metrics (Prometheus text) on this port. */
   metricsPort?: number;
+  /** Whether the host's view hears heartbeats (HostOptions.presence). */
+  presence: "full" | "lean";
 }
 
-/** Adds the options that shape a host: name, labels, heartbeat, seed, log level. */
-export function withHostOptions(cmd: Command): Command {
+/**
+ * Adds the options that shape a host: name, labels, heartbeat, seed, log level. `presence` is the
+ * command's default: `lattice host` joins big lattices (lean), `lattice up` makes a small one (full).
+ */
+export function withHostOptions(cmd: Command, presence: HostFlags["presence"]): Command {
   return cmd
     .addOption(new Option("--name <name>", "host name").default(undefined, "this machine's hostname"))
     .addOption(new Option("--label <key=value>", "a label of the host (repeatable)").argParser(collectLabel))
@@ -59,6 +64,11 @@ export function withHostOptions(cmd: Command): Command {
       new Option("--policy-cache-ttl <duration>", "how long a policy decision is reused for the same question (0: ask every time)")
         .default(DEFAULT_POLICY_CACHE_TTL_MS, "10s")
         .argParser((v) => (v.trim() === "0" ? 0 : parseDuration(v))),
+    )
+    .addOption(
+      new Option("--presence <mode>", "full: the host hears every heartbeat and knows which hosts live; lean: only joins and goodbyes, so presence costs the lattice O(N), not O(N²)")
+        .choices(["full", "lean"])
+        .default(presence),
     )
     .addOption(new Option("--metrics-port <port>", "serve the host's call metrics at GET /metrics on this port, in Prometheus text format (0: any free port)").argParser(parsePort));
 }

@@ -38,6 +38,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     name: flags.name ?? hostname(),
     labels: flags.label ?? {},
     heartbeatMs: flags.heartbeat,
+    presence: flags.presence,
     seed: flags.seed,
     logger,
     actors: new NodeActorRuntime(logger),

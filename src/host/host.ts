@@ -72,6 +72,13 @@ export interface HostOptions {
   labels?: Labels;
   heartbeatMs?: number;
   /**
+   * `full` (default): the host's view hears every heartbeat, so it knows which hosts live (and its
+   * ping answers say how many, which ends a gather early). `lean`: it hears only joins and
+   * goodbyes, so presence costs the lattice O(N) deliveries a beat instead of O(N²); for hosts in
+   * a big lattice that need no live view (lattice-view.ts).
+   */
+  presence?: "full" | "lean";
+  /**
    * What times the heartbeats; default {@link intervalTicker}. A browser page passes one driven by
    * a Worker, whose timers are not throttled in a hidden tab the way the page's own are.
    */
@@ -210,6 +217,7 @@ export class Host {
       jsDomain: this.opts.jsDomain,
       seed: this.seed(),
       hostId: this.id,
+      liveness: this.opts.presence !== "lean",
       stateUnreachable: onceLogged(this.log),
       warn: (message, fields) => this.log.warn(message, fields),
     });
@@ -367,7 +375,7 @@ export class Host {
   /** `info()` as a ping or inventory answer: with the count of hosts its seeded view holds. */
   private answerInfo(): HostInfo {
     const view = this.run?.view;
-    return view?.seeded ? { ...this.info(), knownHosts: view.hosts().length } : this.info();
+    return view?.live && view.seeded ? { ...this.info(), knownHosts: view.hosts().length } : this.info();
   }
 
   summary(): InventorySummary {

@@ -1,11 +1,18 @@
 /**
- * A live view of the hosts of a lattice, built only from events: host_started and heartbeats add
- * or refresh a host, host_stopped removes it at once, and a host whose heartbeats stop is expired
+ * A view of the hosts of a lattice, built only from events: host_started and heartbeats add or
+ * refresh a host, host_stopped removes it at once, and a host whose heartbeats stop is expired
  * after EXPIRY_BEATS of its own intervals. A scatter-gather ping seeds the view at start so it
  * does not wait a heartbeat to know who is there.
+ *
+ * Heartbeats are what makes presence cost grow: every view hears every host's, N² deliveries a
+ * beat for N hosts that all keep one. A view without liveness (`liveness: false`) hears only
+ * joins and goodbyes: a directory of every host that joined and did not say goodbye, which is what
+ * a member needs to trust its peers' keys, at O(1) messages per join for each member. It cannot
+ * tell a host that died from one that lives; views that must (the CLI, the reconciler, the
+ * dashboard) keep liveness.
  */
 import { gather } from "./scatter-gather.js";
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   ControlOp,
   EVENT_SCHEMAS,
@@ -43,10 +50,18 @@ export interface ViewStats {
 
 const EMPTY_SUMMARY: InventorySummary = { actors: 0, providers: 0 };
 
+export interface ViewOptions {
+  /** The host whose view this is: its own answer to the seed is not one of the others'. */
+  selfId?: string;
+  /** Hear heartbeats and expire the silent (default true); false: joins and goodbyes only. */
+  liveness?: boolean;
+  now?: () => number;
+}
+
 export class LatticeView {
   private readonly hostsById = new Map<string, ViewHost>();
   private readonly listeners = new Set<(c: ViewChange) => void>();
-  private sub?: Subscription;
+  private subs: Subscription[] = [];
   private sweeper?: ReturnType<typeof setInterval>;
   private reseed?: ReturnType<typeof setTimeout>;
   private lastSeed = 0;
@@ -54,27 +69,34 @@ export class LatticeView {
   /** Once the first seed's answers are in: from then on the view holds every live host it can hear. */
   seeded = false;
 
+  private readonly selfId?: string;
+  private readonly now: () => number;
+  /** Whether this view hears heartbeats and expires silent hosts (see the module's comment). */
+  readonly live: boolean;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
-    /** The host whose view this is: its own answer to the seed is not one of the others'. */
-    private readonly selfId?: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: ViewOptions = {},
+  ) {
+    this.selfId = opts.selfId;
+    this.now = opts.now ?? Date.now;
+    this.live = opts.liveness ?? true;
+  }
 
   /** Subscribe to events, then seed from a ping. Resolves once the seed answers are in. */
   async start(seedWaitMs = 500): Promise<void> {
-    this.sub = this.nc.subscribe(this.subjects.eventsWildcard(), {
-      callback: (err, msg) => {
-        if (!err) this.onEvent(msg.subject, msg.data);
-      },
-    });
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    const callback = (err: Error | null, msg: Msg): void => {
+      if (!err) this.onEvent(msg.subject, msg.data);
+    };
+    const subjects = this.live ? [this.subjects.eventsWildcard()] : [this.subjects.event(EventType.HostStarted), this.subjects.event(EventType.HostStopped)];
+    this.subs = subjects.map((s) => this.nc.subscribe(s, { callback }));
+    if (this.live) this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     await this.seed(seedWaitMs);
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
+    for (const s of this.subs.splice(0)) s.unsubscribe();
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.reseed) clearTimeout(this.reseed);
     this.listeners.clear();
@@ -146,7 +168,7 @@ export class LatticeView {
    * rather than wait for each one's heartbeat. (A host that just started announces itself.)
    */
   private seedSoon(): void {
-    if (this.reseed || !this.sub) return;
+    if (this.reseed || this.subs.length === 0) return;
     const wait = Math.max(50, RESEED_INTERVAL_MS - (Date.now() - this.lastSeed));
     this.reseed = setTimeout(() => {
       this.reseed = undefined;

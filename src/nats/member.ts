@@ -18,6 +18,8 @@ export interface MemberOptions {
   seed?: string;
   /** The member's own host: trusted before the view has heard of it. */
   hostId?: string;
+  /** Whether its view hears heartbeats (see lattice-view.ts); a provider process needs none. */
+  liveness: boolean;
   /** The state bucket could not be read (the cache retries). */
   stateUnreachable: (message: string) => void;
   warn: (message: string, fields: Record<string, unknown>) => void;
@@ -32,7 +34,7 @@ export interface Member {
 
 export function member(o: MemberOptions): Member {
   const state = new StateCache(new LatticeState(o.nc, o.subjects.lattice, { domain: o.jsDomain }), o.stateUnreachable);
-  const view = new LatticeView(o.nc, o.subjects, o.hostId);
+  const view = new LatticeView(o.nc, o.subjects, { selfId: o.hostId, liveness: o.liveness });
   const security = callSecurity({
     nc: o.nc,
     subjects: o.subjects,

@@ -54,6 +54,8 @@ export class Provider {
       jsDomain: s.jsDomain,
       seed: s.signingSeed,
       hostId: s.hostId,
+      // Only to trust its peers' keys: joins and goodbyes will do.
+      liveness: false,
       stateUnreachable: (m) => s.log.warn("lattice state", { error: m }),
       warn: (message, fields) => s.log.warn(message, fields),
     }));

@@ -8,5 +8,5 @@ export function hostCommand(): Command {
   const cmd = new Command("host")
     .description("run a host in the foreground that joins the lattice at --nats-url (Ctrl-C stops it)")
     .action(async (opts: HostOpts) => (await import("../actions/host.js")).host(opts));
-  return withOutputOption(withHostOptions(withLatticeOptions(cmd)));
+  return withOutputOption(withHostOptions(withLatticeOptions(cmd), "lean"));
 }

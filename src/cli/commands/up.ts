@@ -26,5 +26,5 @@ export function upCommand(): Command {
     )
     .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
     .action(async (opts: UpOpts, command: Command) => (await import("../actions/up.js")).up(opts, command));
-  return withOutputOption(withHostOptions(withLatticeOptions(cmd)));
+  return withOutputOption(withHostOptions(withLatticeOptions(cmd), "full"));
 }
