@@ -56,7 +56,15 @@ export interface BuildActorOptions {
   signal?: AbortSignal;
   /** Told each step as it begins, for progress reports: componentizing takes most of the time. */
   onStep?: (step: BuildStep) => void;
+  /** Runs componentize-js for the job; by default a child process per build (`lattice dev` keeps one up). */
+  componentizer?: Componentizer;
 }
+
+/**
+ * Runs one componentize-js job (build-child.ts) with `tmp` as its TMPDIR (made by the caller).
+ * A failure of the build itself rejects with a {@link ComponentizeFailure} holding its report.
+ */
+export type Componentizer = (job: ChildJob, tmp: string, signal: AbortSignal | undefined) => Promise<ChildResult>;
 
 export type BuildStep = "staging" | "componentizing" | "writing";
 
@@ -132,7 +140,9 @@ export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
     const entry = await stageSources(source, stageDir);
     signal?.throwIfAborted();
     opts.onStep?.("componentizing");
-    const result = await componentizeInChild({
+    const componentize = opts.componentizer ?? componentizeInChild;
+    await mkdir(join(work, "tmp"));
+    const result = await componentize({
       entry,
       stageDir,
       witPath: witDir,
@@ -262,14 +272,13 @@ function shown(path: string): string {
 // componentize-js in a child process
 
 /** Raw failure text from componentize-js (or the child), before it is made readable. */
-class ComponentizeFailure extends Error {}
+export class ComponentizeFailure extends Error {}
 
 /**
  * Run componentize-js in a child process. `tmp` becomes the child's TMPDIR: componentize-js makes
  * its own work directory there, so removing ours removes that too, however the build ends.
  */
 async function componentizeInChild(job: ChildJob, tmp: string, cancel: AbortSignal | undefined): Promise<ChildResult> {
-  await mkdir(tmp);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CHILD_PATH, JSON.stringify(job)], {
       stdio: ["ignore", "pipe", "pipe"],
