@@ -247,7 +247,7 @@ function stagedName(rel: string): string {
 }
 
 /** `./x.js` may name `x.ts` (the NodeNext convention), `x.js`, or be written `./x.ts`. */
-function resolveRelative(from: string, spec: string): string | undefined {
+export function resolveRelative(from: string, spec: string): string | undefined {
   const p = resolve(dirname(from), spec);
   const ext = extname(p);
   const candidates =
@@ -263,7 +263,8 @@ function formatDiagnostic(ts: typeof TS, d: TS.Diagnostic): string {
 }
 
 /** A path as the user would like to read it: relative to the working directory when under it. */
-function shown(path: string): string {
+/** A path as messages show it: relative to the working directory when under it. */
+export function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
