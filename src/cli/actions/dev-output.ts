@@ -37,7 +37,7 @@ export class DevOutput {
 
   lattice(l: DevLattice): void {
     const started = l.started ? (l.started.withNats ? "nats+host" : "host") : null;
-    if (this.format === "json") return this.emit("lattice", { natsUrl: l.started?.record.natsUrl ?? l.natsUrl, started, ...(l.started ? { pid: l.started.record.pid, hostId: l.started.record.hostId } : {}) });
+    if (this.format === "json") return this.emit("lattice", { natsUrl: l.started?.record.natsUrl ?? l.natsUrl, started, ...(l.started ? { pid: l.started.record.pid, natsPid: l.started.record.natsPid, hostId: l.started.record.hostId } : {}) });
     if (!this.tty) return;
     const what = !l.started
       ? `using the lattice at ${l.natsUrl}`
