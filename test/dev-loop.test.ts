@@ -66,6 +66,8 @@ describe("lattice dev", () => {
     writeFileSync(join(dir, "echo", "echo.ts"), echoSource("v1:"));
     dev = new CliProcess(["dev", join(dir, "echo", "echo.ts"), "--nats-port", "0", "--state-dir", join(dir, "state"), "-o", "json"], {
       LATTICE_CACHE_DIR: join(dir, "cache"),
+      // Every patched build step is checked against the step run in full (dev-section-patch.ts).
+      LATTICE_DEV_VERIFY: "1",
     });
     cleanup.add(() => dev.stop("SIGKILL"));
     lattice = await untilEvent("the lattice", (e) => e.event === "lattice", 60_000);

@@ -1,23 +1,32 @@
 /**
  * The build server of `lattice dev`: build-child.ts run with `--serve` stays up and builds job
- * after job sent over its IPC channel, with componentize-js itself, unchanged.
+ * after job sent over its IPC channel, with componentize-js's own `componentize()`.
  *
- * Where a build's time goes (echo, warm, this machine): componentize-js first splices the WIT
- * world's bindings into the StarlingMonkey engine (2.5-6 s), then wizer pre-initialises the
- * engine with the JavaScript (~0.3 s), then it stubs the unused WASI imports (~0.5 s) and encodes
- * the component (~0.5 s). The splice depends only on the engine, the features and the WIT world,
- * never on the JavaScript, so this server remembers its result per world (by the WIT files'
- * content): the splicer is a plain object whose `spliceBindings` componentize-js calls through,
- * and a memo in front of it is the only change. Everything else runs as in `lattice build`, so the
- * component comes out of the same pipeline.
+ * Where a build's time goes (echo, warm, this machine, unloaded): componentize-js first splices
+ * the WIT world's bindings into the StarlingMonkey engine (2.7 s; 6 s under load), then wizer
+ * pre-initialises the engine with the JavaScript (~0.3 s), then the splicer stubs the unused
+ * WASI imports (~0.5 s) and wasm-tools encodes the component (~0.45 s); the rest (checking the
+ * snapshot, metadata, our staging and files) is ~0.1 s.
+ *
+ * The splice depends only on the engine, the features and the WIT world, never on the
+ * JavaScript, so this server remembers its result per world (by the WIT files' content). The
+ * stub and the encode see the same engine code every time, with another memory snapshot, so
+ * after one full run they are redone by patching the snapshot's section into their last output
+ * (dev-section-patch.ts, which falls back to the full step whenever the inputs differ in any
+ * other way). The splicer and wasm-tools are plain objects componentize-js calls through, and a
+ * memo in front of three of their functions is the only change: wizer runs the JavaScript as in
+ * `lattice build`, and the component comes out of the same pipeline.
  *
  * It also keeps the loaded modules (componentize-js, jco, the splicer's own Wasm) and their
  * compiled code warm between builds.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ChildJob, ChildResult } from "./build-child.js";
+import { patchComponent, patchModule } from "./dev-section-patch.js";
 
 /** A build request: the job build.ts would pass on a command line, and the job's TMPDIR. */
 export interface ServerRequest {
@@ -26,11 +35,26 @@ export interface ServerRequest {
   tmp: string;
 }
 
-export type ServerReply = { id: number; ok: true; result: ChildResult; ms: number; spliced: boolean } | { id: number; ok: false; error: string };
+/** Which of componentize-js's steps this build redid in full (the others were reused or patched). */
+export interface StepsRun {
+  splice: boolean;
+  stub: boolean;
+  encode: boolean;
+}
+
+export type ServerReply = { id: number; ok: true; result: ChildResult; ms: number; steps: StepsRun } | { id: number; ok: false; error: string };
 
 const COMPONENTIZE_URL = import.meta.resolve("@bytecodealliance/componentize-js");
 /** The module componentize.js imports its splicer from: the same URL, so the same object. */
 const SPLICER_URL = new URL("../lib/spidermonkey-embedding-splicer.js", COMPONENTIZE_URL).href;
+/** The wasm-tools object jco's componentNew calls through, as componentize-js's jco resolves it. */
+const WASM_TOOLS_URL = (() => {
+  const jco = createRequire(fileURLToPath(COMPONENTIZE_URL)).resolve("@bytecodealliance/jco");
+  const api = createRequire(jco).resolve("@bytecodealliance/jco-transpile/wasm-tools");
+  return new URL("../vendor/wasm-tools.js", pathToFileURL(api)).href;
+})();
+/** Check every patched step against the step run in full, and fail the build if they differ. */
+const VERIFY = process.env.LATTICE_DEV_VERIFY === "1";
 
 /** Spliced engines kept, most recent last: one per world the session builds for. */
 const MAX_SPLICES = 4;
@@ -51,35 +75,94 @@ function witDigest(path: string): string {
   return h.digest("hex");
 }
 
-/** Put a memo in front of the splicer's `spliceBindings`; tells whether the last call spliced. */
-async function memoizeSplice(): Promise<{ lastSpliced: () => boolean }> {
-  const { splicer } = (await import(SPLICER_URL)) as { splicer: { spliceBindings: Splice } };
-  const original = splicer.spliceBindings.bind(splicer);
+/**
+ * Put a memo in front of the splicer's `spliceBindings`, and a patch (dev-section-patch.ts) in
+ * front of its `stubWasi` and of wasm-tools' `componentNew`. Tells which ran in full last.
+ */
+async function memoizeSteps(): Promise<{ last: () => StepsRun; reset: () => void }> {
+  const { splicer } = (await import(SPLICER_URL)) as { splicer: { spliceBindings: Splice; stubWasi: Splice } };
+  const { tools, $init } = (await import(WASM_TOOLS_URL)) as { tools: { componentNew: Splice; componentWitMetadataForWorld: Splice }; $init: Promise<void> };
+  await $init;
+  // What build-child.ts asks of the world (does it export wasi:http?): a function of the WIT alone.
+  const metadata = tools.componentWitMetadataForWorld.bind(tools);
+  const worlds = new Map<string, unknown>();
+  tools.componentWitMetadataForWorld = (...args: unknown[]) => {
+    const [spec, world] = args as [{ tag: string; val: string }, string | undefined];
+    if (spec.tag !== "path") return metadata(...args);
+    const key = JSON.stringify([witDigest(spec.val), world ?? null]);
+    if (!worlds.has(key)) worlds.set(key, metadata(...args));
+    return worlds.get(key);
+  };
+  const steps: StepsRun = { splice: false, stub: false, encode: false };
+  const splice = splicer.spliceBindings.bind(splicer);
   const memo = new Map<string, unknown>();
-  let spliced = false;
   // Arguments: engine bytes, features, inline WIT, WIT path, world name, debug flag.
   splicer.spliceBindings = (...args: unknown[]) => {
     const [engine, features, witWorld, witPath, worldName, debug] = args as [Uint8Array, string[], string | undefined, string | undefined, string | undefined, boolean];
     const key = JSON.stringify([engine.length, features, witWorld ?? null, witPath ? witDigest(witPath) : null, worldName ?? null, debug]);
     const hit = memo.get(key);
-    spliced = hit === undefined;
+    steps.splice = hit === undefined;
     if (hit !== undefined) {
       // Most recent last.
       memo.delete(key);
       memo.set(key, hit);
       return hit;
     }
-    const result = original(...args);
+    const result = splice(...args);
     memo.set(key, result);
     if (memo.size > MAX_SPLICES) memo.delete(memo.keys().next().value!);
     return result;
   };
-  return { lastSpliced: () => spliced };
+  // Arguments: the pre-initialised engine, features, inline WIT, WIT path, world name.
+  splicer.stubWasi = patched(splicer.stubWasi.bind(splicer), patchModule, (args) => {
+    const [, features, witWorld, witPath, worldName] = args as [Uint8Array, string[], string | undefined, string | undefined, string | undefined];
+    return JSON.stringify([features, witWorld ?? null, witPath ? witDigest(witPath) : null, worldName ?? null]);
+  }, (full) => (steps.stub = full));
+  // Arguments: the core module, the adapters as [name, bytes] pairs.
+  tools.componentNew = patched(tools.componentNew.bind(tools), patchComponent, (args) => {
+    const adapters = args[1] as Array<[string, Uint8Array]>;
+    return JSON.stringify([adapters.map(([n, b]) => [n, createHash("sha256").update(b).digest("hex")]), args.slice(2)]);
+  }, (full) => (steps.encode = full));
+  return { last: () => ({ ...steps }), reset: () => Object.assign(steps, { splice: false, stub: false, encode: false }) };
+}
+
+type Patch = (prevIn: Uint8Array, prevOut: Uint8Array, nextIn: Uint8Array) => Uint8Array | undefined;
+
+/**
+ * A rewrite of a Wasm binary (its first argument) that remembers its last full run per key of
+ * the other arguments and patches that run's output when it can. Sync or async, as the original.
+ */
+function patched(original: Splice, patch: Patch, keyOf: (args: unknown[]) => string, ran: (full: boolean) => void): Splice {
+  const last = new Map<string, { input: Uint8Array; output: Uint8Array }>();
+  const remember = (key: string, input: Uint8Array, output: unknown): unknown => {
+    if (output instanceof Uint8Array) last.set(key, { input: new Uint8Array(input), output });
+    ran(true);
+    return output;
+  };
+  return (...args: unknown[]) => {
+    const input = args[0] as Uint8Array;
+    const key = keyOf(args);
+    const prev = last.get(key);
+    const quick = prev && patch(prev.input, prev.output, input);
+    if (!quick) {
+      const out = original(...args);
+      return out instanceof Promise ? out.then((o: unknown) => remember(key, input, o)) : remember(key, input, out);
+    }
+    ran(false);
+    // Both callers take a plain value: stubWasi's is synchronous, componentNew's awaits the result.
+    if (!VERIFY) return quick;
+    const full = original(...args);
+    const check = (o: unknown): Uint8Array => {
+      if (!(o instanceof Uint8Array) || Buffer.compare(o, quick) !== 0) throw new Error("lattice dev: a patched build step differs from the step run in full (LATTICE_DEV_VERIFY)");
+      return quick;
+    };
+    return full instanceof Promise ? full.then(check) : check(full);
+  };
 }
 
 /** Serve build requests until the channel closes. `run` is build-child.ts's one build. */
 export async function serve(run: (job: ChildJob) => Promise<void>): Promise<void> {
-  const splice = await memoizeSplice();
+  const steps = await memoizeSteps();
   let queue: Promise<void> = Promise.resolve();
   process.on("message", (req: ServerRequest) => {
     // One build at a time: componentize-js shares process state (preopens, TMPDIR).
@@ -88,9 +171,10 @@ export async function serve(run: (job: ChildJob) => Promise<void>): Promise<void
       const started = performance.now();
       try {
         process.env.TMPDIR = req.tmp;
+        steps.reset();
         await run(req.job);
         const result = JSON.parse(readFileSync(req.job.resultPath, "utf8")) as ChildResult;
-        reply = { id: req.id, ok: true, result, ms: Math.round(performance.now() - started), spliced: splice.lastSpliced() };
+        reply = { id: req.id, ok: true, result, ms: Math.round(performance.now() - started), steps: steps.last() };
       } catch (e) {
         reply = { id: req.id, ok: false, error: String(e instanceof Error ? e.message : e) };
       }

@@ -1,13 +1,13 @@
 /**
  * Builds for `lattice dev`: `buildActor` as `lattice build` runs it, with componentize-js in one
  * long-lived child process (dev-build-server.ts) that keeps the WIT world's spliced engine
- * between builds. Node only.
+ * between builds and patches the steps after wizer. Node only.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ChildJob, ChildResult } from "./build-child.js";
 import { buildActor, ComponentizeFailure, type BuildActorOptions, type BuiltActor } from "./build.js";
-import type { ServerReply, ServerRequest } from "./dev-build-server.js";
+import type { ServerReply, ServerRequest, StepsRun } from "./dev-build-server.js";
 
 const CHILD_PATH = fileURLToPath(new URL("./build-child.js", import.meta.url));
 const SERVE_FLAG = "--serve";
@@ -17,6 +17,8 @@ export interface DevBuild extends BuiltActor {
   componentizeMs: number;
   /** Whether this build spliced the engine (the first for its WIT world) or reused the splice. */
   spliced: boolean;
+  /** Which steps of componentize-js ran in full (the others were reused or patched). */
+  steps: StepsRun;
 }
 
 export class DevBuilder {
@@ -24,13 +26,13 @@ export class DevBuilder {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: ServerReply) => void; reject: (e: Error) => void }>();
   private output = "";
-  private last: { ms: number; spliced: boolean } = { ms: 0, spliced: false };
+  private last: { ms: number; steps: StepsRun } = { ms: 0, steps: { splice: false, stub: false, encode: false } };
   private readonly killOnExit = () => this.kill();
 
   /** Build as {@link buildActor} does; throws its ActorBuildError for what the author can fix. */
   async build(opts: Omit<BuildActorOptions, "componentizer" | "signal">): Promise<DevBuild> {
     const built = await buildActor({ ...opts, componentizer: (job, tmp) => this.componentize(job, tmp) });
-    return { ...built, componentizeMs: this.last.ms, spliced: this.last.spliced };
+    return { ...built, componentizeMs: this.last.ms, spliced: this.last.steps.splice, steps: this.last.steps };
   }
 
   /** Stop the server (and a wizer it runs). */
@@ -47,7 +49,7 @@ export class DevBuilder {
       server.send(req);
     });
     if (!reply.ok) throw new ComponentizeFailure(reply.error);
-    this.last = { ms: reply.ms, spliced: reply.spliced };
+    this.last = { ms: reply.ms, steps: reply.steps };
     return reply.result;
   }
 

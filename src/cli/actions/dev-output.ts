@@ -49,7 +49,7 @@ export class DevOutput {
 
   built(version: number, b: DevBuild): void {
     if (this.format === "json") {
-      return this.emit("built", { version, ms: b.ms, componentizeMs: b.componentizeMs, spliced: b.spliced, size: b.bytes.length, digest: b.digest });
+      return this.emit("built", { version, ms: b.ms, componentizeMs: b.componentizeMs, steps: b.steps, size: b.bytes.length, digest: b.digest });
     }
   }
 
