@@ -7,7 +7,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LatticeClient } from "../../ctl/index.js";
 import { ArtifactStore } from "../../nats/artifact-store.js";
-import { ErrorCode, LATEST, LatticeError, formatArtifactRef, parseArtifactRef, type ActorEntry, type WireError } from "../../protocol/index.js";
+import { ErrorCode, LATEST, LatticeError, formatArtifactRef, parseArtifactRef, type ActorEntry, type HostInventory, type WireError } from "../../protocol/index.js";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -42,6 +42,9 @@ export class DevDeployer {
   async deploy(bytes: Uint8Array, onStep: (step: "pushing" | "starting", ref?: string) => void): Promise<Deployed> {
     const t0 = performance.now();
     onStep("pushing");
+    // Asked while the push runs: an inventory waits 250 ms past the last host's answer.
+    const inventories = this.client.inventories();
+    inventories.catch(() => undefined);
     const info = await this.store.put({ name: this.o.actorId.toLowerCase(), version: LATEST }, bytes);
     const ref = formatArtifactRef(info);
     const pushMs = Math.round(performance.now() - t0);
@@ -49,7 +52,7 @@ export class DevDeployer {
     const t1 = performance.now();
     let placed: { hosts: string[]; instances: number; errors: string[] };
     try {
-      placed = await this.place(ref);
+      placed = await this.place(ref, (await inventories).replies);
     } catch (e) {
       await this.forget(ref);
       throw e;
@@ -76,8 +79,7 @@ export class DevDeployer {
   }
 
   /** Give each host running the actor the new ref; start it when it runs nowhere. */
-  private async place(ref: string): Promise<{ hosts: string[]; instances: number; errors: string[] }> {
-    const inventories = (await this.client.inventories()).replies;
+  private async place(ref: string, inventories: HostInventory[]): Promise<{ hosts: string[]; instances: number; errors: string[] }> {
     const running = inventories.flatMap((inv) => inv.actors.filter((a) => a.id === this.o.actorId && a.instances > 0).map((a) => ({ host: inv.host, actor: a })));
     if (running.length === 0) {
       const r = await this.client.startActor({ actorId: this.o.actorId, ref, instances: this.o.instances, timeoutMs: START_TIMEOUT_MS });
