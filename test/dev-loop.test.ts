@@ -64,6 +64,8 @@ describe("lattice dev", () => {
     cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
     cpSync(join(EXAMPLES_DIR, "echo"), join(dir, "echo"), { recursive: true });
     writeFileSync(join(dir, "echo", "echo.ts"), echoSource("v1:"));
+    // With a tsconfig.json above it, the actor is type-checked too.
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "ES2022", module: "ESNext", moduleResolution: "Bundler", lib: ["ES2022"], types: [] } }));
     dev = new CliProcess(["dev", join(dir, "echo", "echo.ts"), "--nats-port", "0", "--state-dir", join(dir, "state"), "-o", "json"], {
       LATTICE_CACHE_DIR: join(dir, "cache"),
       // Every patched build step is checked against the step run in full (dev-section-patch.ts).
@@ -112,7 +114,7 @@ describe("lattice dev", () => {
     assert.deepEqual(live, [1, 2, 3, 4]);
   });
 
-  it("a broken edit prints one readable error and the previous version keeps answering", async () => {
+  it("a broken edit (a syntax error, a type error) prints one readable error and the previous version keeps answering", async () => {
     const before = events().length;
     writeFileSync(join(dir, "echo", "echo.ts"), "export const echo = {\n  echo(msg: string): string {\n    return 'v5:' + msg\n  ,\n};\n");
     const error = await untilEvent("the build error", (e) => e.event === "error");
@@ -125,6 +127,16 @@ describe("lattice dev", () => {
     const since = events().slice(before);
     assert.equal(since.filter((e) => e.event === "error").length, 1, JSON.stringify(since));
     assert.equal(since.filter((e) => e.event === "live").length, 0);
+
+    // A type error: the same, from the type check.
+    const beforeTypes = events().length;
+    writeFileSync(join(dir, "echo", "echo.ts"), "export const echo = {\n  echo(msg: string): string {\n    return msg.length;\n  },\n};\n");
+    const typeError = await untilEvent("the type error", (e) => e.event === "error" && e.stage === "typecheck");
+    assert.match(typeError.message!, /echo\.ts:3:5: Type 'number' is not assignable to type 'string'/);
+    assert.equal(await client.call("echo", ECHO, "echo", ["x"]), "v4:x");
+    const sinceTypes = events().slice(beforeTypes);
+    assert.equal(sinceTypes.filter((e) => e.event === "error").length, 1, JSON.stringify(sinceTypes));
+    assert.equal(sinceTypes.filter((e) => e.event === "live").length, 0);
 
     // Fixed again, it goes live.
     writeFileSync(join(dir, "echo", "echo.ts"), echoSource("v6:"));
