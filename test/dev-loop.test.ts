@@ -114,7 +114,7 @@ describe("lattice dev", () => {
     assert.deepEqual(live, [1, 2, 3, 4]);
   });
 
-  it("a broken edit (a syntax error, a type error) prints one readable error and the previous version keeps answering", async () => {
+  it("a broken edit (a syntax error, a type error, a missing import) prints one readable error and the previous version keeps answering", async () => {
     const before = events().length;
     writeFileSync(join(dir, "echo", "echo.ts"), "export const echo = {\n  echo(msg: string): string {\n    return 'v5:' + msg\n  ,\n};\n");
     const error = await untilEvent("the build error", (e) => e.event === "error");
@@ -137,6 +137,14 @@ describe("lattice dev", () => {
     const sinceTypes = events().slice(beforeTypes);
     assert.equal(sinceTypes.filter((e) => e.event === "error").length, 1, JSON.stringify(sinceTypes));
     assert.equal(sinceTypes.filter((e) => e.event === "live").length, 0);
+
+    // An import the world does not have: the same, from the build.
+    const beforeImport = events().length;
+    writeFileSync(join(dir, "echo", "echo.ts"), 'import { ping } from "acme:nowhere/thing";\nexport const echo = {\n  echo(msg: string): string {\n    return String(ping()) + msg;\n  },\n};\n');
+    const importError = await until(() => events().slice(beforeImport).find((e) => e.event === "error"), 180_000, "the import error");
+    assert.equal(importError.stage, "build");
+    assert.match(importError.message!, /echo\.ts imports acme:nowhere\/thing, which its world does not import/);
+    assert.equal(await client.call("echo", ECHO, "echo", ["x"]), "v4:x");
 
     // Fixed again, it goes live.
     writeFileSync(join(dir, "echo", "echo.ts"), echoSource("v6:"));
