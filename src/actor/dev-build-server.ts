@@ -48,11 +48,11 @@ const COMPONENTIZE_URL = import.meta.resolve("@bytecodealliance/componentize-js"
 /** The module componentize.js imports its splicer from: the same URL, so the same object. */
 const SPLICER_URL = new URL("../lib/spidermonkey-embedding-splicer.js", COMPONENTIZE_URL).href;
 /** The wasm-tools object jco's componentNew calls through, as componentize-js's jco resolves it. */
-const WASM_TOOLS_URL = (() => {
+function wasmToolsUrl(): string {
   const jco = createRequire(fileURLToPath(COMPONENTIZE_URL)).resolve("@bytecodealliance/jco");
   const api = createRequire(jco).resolve("@bytecodealliance/jco-transpile/wasm-tools");
   return new URL("../vendor/wasm-tools.js", pathToFileURL(api)).href;
-})();
+}
 /** Check every patched step against the step run in full, and fail the build if they differ. */
 const VERIFY = process.env.LATTICE_DEV_VERIFY === "1";
 
@@ -81,8 +81,11 @@ function witDigest(path: string): string {
  */
 async function memoizeSteps(): Promise<{ last: () => StepsRun; reset: () => void }> {
   const { splicer } = (await import(SPLICER_URL)) as { splicer: { spliceBindings: Splice; stubWasi: Splice } };
-  const { tools, $init } = (await import(WASM_TOOLS_URL)) as { tools: { componentNew: Splice; componentWitMetadataForWorld: Splice }; $init: Promise<void> };
+  const { tools, $init } = (await import(wasmToolsUrl())) as { tools: { componentNew: Splice; componentWitMetadataForWorld: Splice }; $init: Promise<void> };
   await $init;
+  for (const f of [splicer.spliceBindings, splicer.stubWasi, tools.componentNew, tools.componentWitMetadataForWorld]) {
+    if (typeof f !== "function") throw new Error("componentize-js's splicer or wasm-tools is not shaped as in 0.23");
+  }
   // What build-child.ts asks of the world (does it export wasi:http?): a function of the WIT alone.
   const metadata = tools.componentWitMetadataForWorld.bind(tools);
   const worlds = new Map<string, unknown>();
@@ -162,7 +165,12 @@ function patched(original: Splice, patch: Patch, keyOf: (args: unknown[]) => str
 
 /** Serve build requests until the channel closes. `run` is build-child.ts's one build. */
 export async function serve(run: (job: ChildJob) => Promise<void>): Promise<void> {
-  const steps = await memoizeSteps();
+  // Built on componentize-js 0.23's layout: should another version move these objects, builds
+  // still run, each in full (the steps then report as run in full).
+  const steps = await memoizeSteps().catch((e: unknown) => {
+    process.stderr.write(`lattice dev: building without reuse (${e instanceof Error ? e.message : String(e)})\n`);
+    return { last: (): StepsRun => ({ splice: true, stub: true, encode: true }), reset: () => undefined };
+  });
   let queue: Promise<void> = Promise.resolve();
   process.on("message", (req: ServerRequest) => {
     // One build at a time: componentize-js shares process state (preopens, TMPDIR).
