@@ -61,8 +61,9 @@ export class DevDeployer {
       // Hosts that did start it run the new version; those that failed keep the previous one.
       if (placed.hosts.length === 0) await this.forget(ref);
       else await this.replaced(ref);
-      const kept = this.current !== undefined && placed.hosts.length === 0 ? "; the previous version keeps serving" : "";
-      throw new LatticeError(ErrorCode.Unavailable, `the new version did not start: ${placed.errors.join("; ")}${kept}`);
+      // (The output says which version keeps serving.)
+      const some = placed.hosts.length > 0 ? ` (it runs on ${placed.hosts.join(", ")})` : "";
+      throw new LatticeError(ErrorCode.Unavailable, `the new version did not start: ${placed.errors.join("; ")}${some}`);
     }
     await this.replaced(ref);
     return { ref, hosts: placed.hosts, instances: placed.instances, pushMs, startMs: Math.round(performance.now() - t1) };
