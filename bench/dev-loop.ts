@@ -1,11 +1,11 @@
 /**
  * `lattice dev`'s save → live, as a developer sees it: the compiled CLI runs `lattice dev` on a
- * copy of the echo example (it starts its own lattice on free ports); a caller calls the actor one
- * call after another; each edit changes the prefix it answers with, and the time from writing the
- * file to the first call answered by the new version is one sample (the caller calls about every
- * 5 ms: a tight loop would take one of the machine's two cores from the build). The first edit is a warm-up,
- * not timed, as in the other parts of the bench. Beside it, the phases `lattice dev` reports for the same versions (build,
- * push, start on the host), and the calls that failed (there should be none).
+ * copy of the echo example (it starts its own lattice on free ports); a caller calls the actor
+ * about every 5 ms (a tight loop would take one of the machine's two cores from the build); each
+ * edit changes the prefix it answers with, and the time from writing the file to the first call
+ * answered by the new version is one sample. The first edit is a warm-up, not timed, as in the
+ * other parts of the bench. Beside it, the phases `lattice dev` reports for the same versions
+ * (build, push, start on the host), and the calls that failed (there should be none).
  */
 import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
