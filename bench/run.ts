@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
  *
- * `--only invocation|converge|http|browser|cli|scale`: that part alone, printed, not written. `--quick`: the http
+ * `--only invocation|converge|http|browser|cli|dev|scale`: that part alone, printed, not written. `--quick`: the http
  * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
  * absolute time; see http.ts).
  */
@@ -16,6 +16,7 @@ import { actorRuntime } from "./actor-runtime.js";
 import { browserCalls } from "./browser.js";
 import { CLI_TARGETS_MS, cliStart } from "./cli-start.js";
 import { convergeAfterHostLoss } from "./converge.js";
+import { devLoop } from "./dev-loop.js";
 import { hostDiscovery } from "./host-discovery.js";
 import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
 import { ed25519Costs, invocationPath } from "./invocation.js";
@@ -27,7 +28,8 @@ const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && !["invocation", "converge", "http", "browser", "cli", "scale"].includes(only ?? "")) throw new Error("--only takes: invocation, converge, http, browser, cli, scale");
+const PARTS = ["invocation", "converge", "http", "browser", "cli", "dev", "scale"];
+if (onlyIdx > 0 && !PARTS.includes(only ?? "")) throw new Error(`--only takes: ${PARTS.join(", ")}`);
 const quick = process.argv.includes("--quick");
 const missing = missingTools();
 if ((quick || only === "http" || !only) && missing.length > 0) {
@@ -53,6 +55,8 @@ try {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), browser: await browserCalls() }, null, 2) + "\n");
   } else if (only === "cli") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), cli: cliSection(await cliStart()) }, null, 2) + "\n");
+  } else if (only === "dev") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dev: devSection(await devLoop()) }, null, 2) + "\n");
   } else if (only === "scale") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), presence: presenceSection(await presenceScale()) }, null, 2) + "\n");
   } else if (only === "converge") {
@@ -73,6 +77,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const http = await httpPath(natsUrl, FULL);
   const browser = await browserCalls();
   const cli = cliSection(await cliStart());
+  const dev = devSection(await devLoop());
   const presence = presenceSection(await presenceScale());
   const report = {
     lattice: LATTICE_VERSION,
@@ -123,6 +128,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
         ...browser,
       },
       cli,
+      dev,
       presence,
       actorRuntime: {
         description:
@@ -163,6 +169,18 @@ function cliSection(r: Awaited<ReturnType<typeof cliStart>>) {
     targets: Object.entries(CLI_TARGETS_MS)
       .map(([k, v]) => `${k} <= ${v}`)
       .join(", "),
+    ...r,
+  };
+}
+
+function devSection(r: Awaited<ReturnType<typeof devLoop>>) {
+  return {
+    description:
+      "`lattice dev` on a copy of the echo example (its own lattice on free ports): saveToAnswerMs is the file written -> the first call answered by the new version, " +
+      "with a caller calling about every 5 ms throughout; 5 edits after an untimed one. reportedMs: what `lattice dev` reports for the same versions " +
+      "(change seen -> live; build = staging + componentize-js with the world's splice reused; push to the object store; start = the hosts' replace, new instances before the old drain). " +
+      "firstLiveMs: `lattice dev` spawned -> version 1 live (lattice up, the build that splices the engine, the host's first transpile)",
+    target: `saveToAnswerMs median <= ${r.targetMs}; failedCalls 0`,
     ...r,
   };
 }

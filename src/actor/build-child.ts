@@ -132,7 +132,7 @@ function worldWithPlainHandler(job: ChildJob, dir: string): { witPath: string; w
   return { witPath: dir, worldName: "actor" };
 }
 
-async function run(job: ChildJob): Promise<void> {
+export async function run(job: ChildJob): Promise<void> {
   for (const url of new Set([shimFilesystemOf(COMPONENTIZE_URL), shimFilesystemOf(WASM_TOOLS_URL)])) {
     const { _setPreopens } = (await import(url)) as { _setPreopens: (p: Record<string, string>) => void };
     _setPreopens({ "/": "/" });
@@ -156,10 +156,17 @@ async function run(job: ChildJob): Promise<void> {
   writeFileSync(job.resultPath, JSON.stringify(result));
 }
 
-const job = JSON.parse(process.argv[2] ?? "{}") as ChildJob;
-try {
-  await run(job);
-} catch (e) {
-  writeFileSync(job.errorPath, String(e instanceof Error ? e.message : e));
-  process.exitCode = 2;
+/** The argument that makes this a build server for `lattice dev` (dev-build-server.ts) instead of a one-shot build. */
+export const SERVE_FLAG = "--serve";
+
+if (process.argv[2] === SERVE_FLAG) {
+  await (await import("./dev-build-server.js")).serve(run);
+} else {
+  const job = JSON.parse(process.argv[2] ?? "{}") as ChildJob;
+  try {
+    await run(job);
+  } catch (e) {
+    writeFileSync(job.errorPath, String(e instanceof Error ? e.message : e));
+    process.exitCode = 2;
+  }
 }

@@ -56,7 +56,15 @@ export interface BuildActorOptions {
   signal?: AbortSignal;
   /** Told each step as it begins, for progress reports: componentizing takes most of the time. */
   onStep?: (step: BuildStep) => void;
+  /** Runs componentize-js for the job; by default a child process per build (`lattice dev` keeps one up). */
+  componentizer?: Componentizer;
 }
+
+/**
+ * Runs one componentize-js job (build-child.ts) with `tmp` as its TMPDIR (made by the caller).
+ * A failure of the build itself rejects with a {@link ComponentizeFailure} holding its report.
+ */
+export type Componentizer = (job: ChildJob, tmp: string, signal: AbortSignal | undefined) => Promise<ChildResult>;
 
 export type BuildStep = "staging" | "componentizing" | "writing";
 
@@ -132,7 +140,9 @@ export async function buildActor(opts: BuildActorOptions): Promise<BuiltActor> {
     const entry = await stageSources(source, stageDir);
     signal?.throwIfAborted();
     opts.onStep?.("componentizing");
-    const result = await componentizeInChild({
+    const componentize = opts.componentizer ?? componentizeInChild;
+    await mkdir(join(work, "tmp"));
+    const result = await componentize({
       entry,
       stageDir,
       witPath: witDir,
@@ -237,7 +247,7 @@ function stagedName(rel: string): string {
 }
 
 /** `./x.js` may name `x.ts` (the NodeNext convention), `x.js`, or be written `./x.ts`. */
-function resolveRelative(from: string, spec: string): string | undefined {
+export function resolveRelative(from: string, spec: string): string | undefined {
   const p = resolve(dirname(from), spec);
   const ext = extname(p);
   const candidates =
@@ -253,7 +263,8 @@ function formatDiagnostic(ts: typeof TS, d: TS.Diagnostic): string {
 }
 
 /** A path as the user would like to read it: relative to the working directory when under it. */
-function shown(path: string): string {
+/** A path as messages show it: relative to the working directory when under it. */
+export function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
@@ -262,14 +273,13 @@ function shown(path: string): string {
 // componentize-js in a child process
 
 /** Raw failure text from componentize-js (or the child), before it is made readable. */
-class ComponentizeFailure extends Error {}
+export class ComponentizeFailure extends Error {}
 
 /**
  * Run componentize-js in a child process. `tmp` becomes the child's TMPDIR: componentize-js makes
  * its own work directory there, so removing ours removes that too, however the build ends.
  */
 async function componentizeInChild(job: ChildJob, tmp: string, cancel: AbortSignal | undefined): Promise<ChildResult> {
-  await mkdir(tmp);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CHILD_PATH, JSON.stringify(job)], {
       stdio: ["ignore", "pipe", "pipe"],

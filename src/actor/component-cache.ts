@@ -31,6 +31,13 @@ export interface ComponentTranspiler {
   transpile(bytes: Uint8Array, digest: string): Promise<Transpiled>;
 }
 
+/**
+ * Digests kept compiled, the most recently loaded last. A running actor holds its own component,
+ * so dropping one from here only means compiling it again on a later start of those bytes; without
+ * a bound a host would keep every version it ever ran (each save of `lattice dev` is one, ~25 MB).
+ */
+const MAX_DIGESTS = 8;
+
 export class ComponentCache {
   private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
 
@@ -41,11 +48,21 @@ export class ComponentCache {
     assertComponent(bytes, what);
     const digest = await digestOf(bytes);
     let entry = this.byDigest.get(digest);
-    if (!entry) {
+    if (entry) {
+      this.byDigest.delete(digest);
+      this.byDigest.set(digest, entry);
+    } else {
       entry = this.compile(bytes, digest, what);
       this.byDigest.set(digest, entry);
       // A failed compile is not cached: the same bytes fail the same way, but a retry must be honest.
-      entry.catch(() => this.byDigest.delete(digest));
+      const failed = entry;
+      failed.catch(() => {
+        if (this.byDigest.get(digest) === failed) this.byDigest.delete(digest);
+      });
+      for (const old of this.byDigest.keys()) {
+        if (this.byDigest.size <= MAX_DIGESTS) break;
+        this.byDigest.delete(old);
+      }
     }
     return entry;
   }

@@ -21,6 +21,7 @@ import { Worker } from "node:worker_threads";
 import type { ComponentTranspiler } from "./component-cache.js";
 import type { TranspileAnswer, Transpiled } from "./jco-transpile.js";
 import { TranspileJobs, type TranspileWorker, type TranspileWorkerEvents } from "./transpile-jobs.js";
+import { TranspileReuse } from "./transpile-reuse.js";
 
 export type { Transpiled };
 
@@ -41,6 +42,8 @@ interface Meta {
 
 export class Transpiler implements ComponentTranspiler {
   private readonly jobs = new TranspileJobs(spawnThread, "the transpiler thread");
+  /** A new build of a component transpiled before (same skeleton) reuses its glue: transpile-reuse.ts. */
+  private readonly reuse = new TranspileReuse();
   private nextTmp = 1;
   private readonly dir?: string;
 
@@ -54,9 +57,16 @@ export class Transpiler implements ComponentTranspiler {
     const entry = this.dir && join(this.dir, digest.replace(/^sha256:/, ""));
     if (entry && existsSync(join(entry, "meta.json"))) {
       const cached = await this.read(entry).catch(() => undefined);
-      if (cached) return cached;
+      if (cached) {
+        await this.reuse.remember(bytes, cached);
+        return cached;
+      }
     }
+    // Not written to the disk cache: it costs milliseconds, and each save of `lattice dev` is one.
+    const reused = await this.reuse.reuse(bytes);
+    if (reused) return reused;
     const out = await this.jobs.run(bytes);
+    await this.reuse.remember(bytes, out);
     if (entry) await this.write(entry, out).catch(() => undefined); // a cache that cannot be written is no cache
     return out;
   }

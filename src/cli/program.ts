@@ -16,6 +16,7 @@ import { deleteCommand } from "./commands/artifacts.js";
 import { buildCommand } from "./commands/build.js";
 import { callCommand } from "./commands/call.js";
 import { claimsCommands } from "./commands/claims.js";
+import { devCommand } from "./commands/dev.js";
 import { downCommand } from "./commands/down.js";
 import { eventsCommand } from "./commands/events.js";
 import { getCommand } from "./commands/get.js";
@@ -41,6 +42,7 @@ export function latticeProgram(): Command {
     .addCommand(spyCommand())
     .addCommand(logsCommand())
     .addCommand(buildCommand())
+    .addCommand(devCommand())
     .addCommand(pushCommand())
     .addCommand(deleteCommand())
     .addCommand(startCommand())
