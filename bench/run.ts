@@ -21,6 +21,7 @@ import { hostDiscovery } from "./host-discovery.js";
 import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
 import { ed25519Costs, invocationPath } from "./invocation.js";
 import { missingTools } from "./load-tools.js";
+import { fanIn, type FanInPoint } from "./fan-in.js";
 import { presenceScale, type PresenceScale } from "./presence-scale.js";
 
 const outIdx = process.argv.indexOf("--out");
@@ -58,7 +59,8 @@ try {
   } else if (only === "dev") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dev: devSection(await devLoop()) }, null, 2) + "\n");
   } else if (only === "scale") {
-    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), presence: presenceSection(await presenceScale()) }, null, 2) + "\n");
+    const presence = presenceSection(await presenceScale());
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), presence, fanIn: fanInSection(await fanIn(nats.clientUrl)) }, null, 2) + "\n");
   } else if (only === "converge") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
@@ -79,6 +81,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const cli = cliSection(await cliStart());
   const dev = devSection(await devLoop());
   const presence = presenceSection(await presenceScale());
+  const fanInPoints = fanInSection(await fanIn(natsUrl));
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -130,6 +133,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
       cli,
       dev,
       presence,
+      fanIn: fanInPoints,
       actorRuntime: {
         description:
           "one process, no NATS. coldStartMs: component bytes never seen on this machine -> first call answered (transpile, compile, worker, instantiate); " +
@@ -146,6 +150,16 @@ async function all(natsUrl: string, out: string): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, json + "\n");
   process.stdout.write(json + "\n");
+}
+
+function fanInSection(points: FanInPoint[]) {
+  return {
+    description:
+      "100 callers over 4 connections into one actor (WAT echo) on a `lattice host` process scaled to 1, 5 and 20 instances, beside raw NATS request-reply into as many queue subscribers in another process; " +
+      "100 calls always in flight, 2 rounds of 4 s each path, alternating; failed: calls refused (an overloaded actor refuses what would wait past its deadline)",
+    target: "throughputRatio >= 0.7 at 20 instances",
+    points,
+  };
 }
 
 function presenceSection(r: PresenceScale) {
