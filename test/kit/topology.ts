@@ -79,3 +79,90 @@ export async function topology(cleanup: Cleanup, spec: TopologySpec): Promise<To
     url: (place) => (place === "hub" ? hub.map((s) => s.clientUrl).join(",") : (leaves[place]?.clientUrl ?? "")),
   };
 }
+
+export interface RegionSpec {
+  /** Servers in the region's cluster. One holding JetStream needs two or more: nats-server 2.9
+   * elects no JetStream meta leader on a lone server of a supercluster. */
+  servers: number;
+  /** Holds the lattice's JetStream (domain HUB_DOMAIN); at most one region does. */
+  jetstream?: boolean;
+}
+
+export interface SuperclusterSpec {
+  /** Regions (NATS clusters joined by gateways) by name, the one with JetStream first. */
+  regions: Record<string, RegionSpec>;
+  /** Leaves by name, each on the first server of a region. */
+  leaves?: Record<string, { region: string }>;
+}
+
+export interface Supercluster {
+  regions: Record<string, NatsServer[]>;
+  leaves: Record<string, NatsServer>;
+  /** Client URLs of a place: a region (every server of it, comma-separated) or a leaf. */
+  url(place: string): string;
+  /** The JetStream domain a member at `place` names: none in a region (`$JS.API` crosses gateways),
+   * the hub's on a leaf (leaf connections do not carry `$JS.API`). */
+  jsDomain(place: string): string | undefined;
+  /** Cut a region off: its servers restart without their gateway (same client ports). */
+  cut(region: string): Promise<void>;
+  /** Restart them with it again: the supercluster forms anew. */
+  heal(region: string): Promise<void>;
+}
+
+export async function supercluster(cleanup: Cleanup, spec: SuperclusterSpec): Promise<Supercluster> {
+  const regions: Record<string, NatsServer[]> = {};
+  const gateways: Array<{ name: string; urls: string[] }> = [];
+  for (const [name, region] of Object.entries(spec.regions)) {
+    const routePorts = region.servers > 1 ? await Promise.all(Array.from({ length: region.servers }, () => freePort())) : [];
+    const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
+    // Each region names those started before it; the earlier ones learn of it from its connection.
+    const known = gateways.map((g) => ({ ...g }));
+    regions[name] = await Promise.all(
+      Array.from({ length: region.servers }, (_, i) =>
+        natsServer(cleanup, {
+          serverName: `${name}-${i}`,
+          gateway: { name, port: 0, gateways: known },
+          ...(region.jetstream ? { jetstream: { domain: HUB_DOMAIN } } : {}),
+          ...(i === 0 ? { leafnodes: { port: 0 } } : {}),
+          ...(region.servers > 1 ? { cluster: { name, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
+        }),
+      ),
+    );
+    gateways.push({ name, urls: regions[name].map((s) => s.gatewayUrl!) });
+  }
+  const leaves: Record<string, NatsServer> = {};
+  for (const [name, leaf] of Object.entries(spec.leaves ?? {})) {
+    const parent = regions[leaf.region]?.[0];
+    if (!parent?.leafUrl) throw new Error(`leaf ${name}: no region ${leaf.region}`);
+    leaves[name] = await natsServer(cleanup, { serverName: `leaf-${name}`, leafnodes: { remotes: [{ urls: [parent.leafUrl] }] } });
+  }
+  const saved = new Map<NatsServer, NonNullable<NatsServer["options"]["gateway"]>>();
+  const serversOf = (region: string): NatsServer[] => {
+    const servers = regions[region];
+    if (!servers) throw new Error(`no region ${region}`);
+    return servers;
+  };
+  return {
+    regions,
+    leaves,
+    url: (place) => regions[place]?.map((s) => s.clientUrl).join(",") ?? leaves[place]?.clientUrl ?? "",
+    jsDomain: (place) => (leaves[place] ? HUB_DOMAIN : undefined),
+    async cut(region) {
+      for (const s of serversOf(region)) {
+        if (!s.options.gateway) continue;
+        saved.set(s, s.options.gateway);
+        delete s.options.gateway;
+        await s.restart();
+      }
+    },
+    async heal(region) {
+      for (const s of serversOf(region)) {
+        const g = saved.get(s);
+        if (!g) continue;
+        s.options.gateway = g;
+        saved.delete(s);
+        await s.restart();
+      }
+    },
+  };
+}

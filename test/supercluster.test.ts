@@ -1,0 +1,116 @@
+/**
+ * One lattice across regions: two NATS clusters joined by gateways (east: two servers holding the
+ * JetStream, west: one without) and a leaf under east. Every host sees every other; a call stays
+ * in its caller's region while that has an instance and crosses the gateway only when it has
+ * none; a cut gateway leaves each region serving itself (west on its cached state), the other
+ * region's hosts expire from views, and the lattice forms again when the gateway is back.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Host } from "../src/host/index.js";
+import { invoke } from "../src/nats/invocations.js";
+import { renderNatsConfig } from "../src/nats/server-config.js";
+import { Subjects } from "../src/protocol/index.js";
+import { runCli } from "./kit/cli.js";
+import { watEcho } from "./kit/fixtures.js";
+import { Cleanup, connection, host } from "./kit/lattice.js";
+import { until } from "./kit/poll.js";
+import { supercluster, type Supercluster } from "./kit/topology.js";
+
+describe("supercluster: two regions joined by gateways, a leaf under one", () => {
+  const cleanup = new Cleanup();
+  const subjects = new Subjects("default");
+  let sc: Supercluster;
+  let east: Host;
+  let west: Host;
+  let edge: Host;
+  let wasm: string;
+
+  /** Who answers `n` echo calls made from a connection to `url`, by host id. */
+  async function responders(url: string, n = 40): Promise<Map<string, number>> {
+    const nc = await connection(cleanup, url);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = await invoke(nc, subjects, { target: "echo", iface: "acme:demo/echo", fn: "echo", args: ["x"], source: "test", deadline: Date.now() + 5_000 });
+      seen.set(r.responder ?? "?", (seen.get(r.responder ?? "?") ?? 0) + 1);
+    }
+    await nc.close();
+    return seen;
+  }
+
+  const viewOf = (h: Host): string[] => h.view.hosts().map((v) => v.info.name).sort();
+
+  async function startEcho(h: Host): Promise<void> {
+    const r = await runCli(["start", "actor", wasm, "--id", "echo", "--host", h.id], { LATTICE_NATS_URL: sc.url("east") });
+    assert.equal(r.code, 0, r.stderr);
+  }
+
+  before(async () => {
+    sc = await supercluster(cleanup, { regions: { east: { servers: 2, jetstream: true }, west: { servers: 1 } }, leaves: { edge: { region: "east" } } });
+    // east's host on its second server: a caller on the first is then near it only by cluster.
+    east = await host(cleanup, sc.regions.east![1]!.clientUrl, { name: "east" });
+    west = await host(cleanup, sc.url("west"), { name: "west" });
+    edge = await host(cleanup, sc.url("edge"), { name: "edge", jsDomain: sc.jsDomain("edge") });
+    wasm = join(tmpdir(), `lattice-supercluster-${process.pid}.wasm`);
+    writeFileSync(wasm, await watEcho());
+    await startEcho(east);
+    await startEcho(west);
+  });
+  after(cleanup.run);
+
+  it("renders a gateway block: a cluster's name, its listener, the clusters it joins", () => {
+    const text = renderNatsConfig({ port: 4222, gateway: { name: "west", port: -1, gateways: [{ name: "east", urls: ["nats://10.0.0.1:7222"] }] } });
+    assert.match(text, /\ngateway \{\n {2}name: "west"\n {2}host: "127\.0\.0\.1"\n {2}port: -1\n {2}gateways: \[\n {4}\{ name: "east", urls: \["nats:\/\/10\.0\.0\.1:7222"\] \}\n {2}\]\n\}\n/);
+    assert.throws(() => renderNatsConfig({ port: 4222, cluster: { name: "a", port: -1 }, gateway: { name: "b", port: -1 } }), /a gateway's name is its cluster's/);
+    const ports = Object.values(sc.regions).flat().map((s) => Number(new URL(s.gatewayUrl!).port));
+    assert.ok(ports.every((p) => p > 0), `every gateway listens on a port read back: ${ports.join(", ")}`);
+  });
+
+  it("every host's view holds every host, across the gateway and the leaf", async () => {
+    for (const h of [east, west, edge]) {
+      await until(() => (viewOf(h).length === 3 ? true : undefined), 15_000, `${h.name} sees 3 hosts (sees ${viewOf(h).join(", ")})`);
+      assert.deepEqual(viewOf(h), ["east", "edge", "west"]);
+    }
+  });
+
+  it("a call stays in its caller's region while the region has an instance", async () => {
+    // The caller is on east's other server: only the cluster says which member is near.
+    assert.deepEqual([...(await responders(sc.regions.east![0]!.clientUrl)).keys()], [east.id]);
+    assert.deepEqual([...(await responders(sc.url("west"))).keys()], [west.id]);
+  });
+
+  it("a cut gateway leaves each region serving itself, on its cached state, and views drop the other region", async () => {
+    // A link written before the cut: west's host holds it in its cached state through the cut.
+    const link = await runCli(["link", "put", "echo", "kv", "wasi:keyvalue"], { LATTICE_NATS_URL: sc.url("west") });
+    assert.equal(link.code, 0, link.stderr);
+    await until(() => west.state.findLink("echo", "wasi:keyvalue"), 10_000, "west's host caches the link");
+
+    await sc.cut("west");
+    await until(() => (viewOf(west).join() === "west" ? true : undefined), 15_000, `west's view drops east and edge (holds ${viewOf(west).join(", ")})`);
+    for (const h of [east, edge]) await until(() => (viewOf(h).join() === "east,edge" ? true : undefined), 15_000, `${h.name}'s view drops west (holds ${viewOf(h).join(", ")})`);
+
+    assert.deepEqual([...(await responders(sc.url("west"))).keys()], [west.id]);
+    assert.deepEqual([...(await responders(sc.regions.east![0]!.clientUrl)).keys()], [east.id]);
+    // State lives in east: west cannot write it now, and its host still serves from its copy.
+    const write = await runCli(["link", "put", "echo", "other", "wasi:http"], { LATTICE_NATS_URL: sc.url("west") });
+    assert.notEqual(write.code, 0, "a state write from the cut-off region fails");
+    assert.equal(west.state.findLink("echo", "wasi:keyvalue")?.target, "kv");
+  });
+
+  it("the healed gateway re-forms every view, and a region with no instance calls across it", async () => {
+    await sc.heal("west");
+    for (const h of [east, west, edge]) {
+      await until(() => (viewOf(h).length === 3 ? true : undefined), 20_000, `${h.name} sees 3 hosts again (sees ${viewOf(h).join(", ")})`);
+    }
+    await east.actors.stop("echo");
+    const fromEast = await until(async () => {
+      const seen = await responders(sc.regions.east![0]!.clientUrl, 20);
+      return seen.has(west.id) ? seen : undefined;
+    }, 15_000, "east's calls answered across the gateway");
+    assert.deepEqual([...fromEast.keys()], [west.id]);
+    assert.deepEqual([...(await responders(sc.url("edge"), 20)).keys()], [west.id], "the leaf under east calls across the gateway too");
+  });
+});
