@@ -7,14 +7,14 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Host } from "../src/host/index.js";
 import { invoke } from "../src/nats/invocations.js";
 import { renderNatsConfig } from "../src/nats/server-config.js";
-import { Subjects } from "../src/protocol/index.js";
-import { runCli } from "./kit/cli.js";
+import { Subjects, type HostInfo } from "../src/protocol/index.js";
+import { cliJson, runCli } from "./kit/cli.js";
 import { watEcho } from "./kit/fixtures.js";
 import { Cleanup, connection, host } from "./kit/lattice.js";
 import { until } from "./kit/poll.js";
@@ -97,6 +97,9 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
     // State lives in east: west cannot write it now, and its host still serves from its copy.
     const write = await runCli(["link", "put", "echo", "other", "wasi:http"], { LATTICE_NATS_URL: sc.url("west") });
     assert.notEqual(write.code, 0, "a state write from the cut-off region fails");
+    assert.match(write.stderr, /lattice state \(JetStream KV lattice_default_state\) is unreachable/);
+    const read = await runCli(["get", "links"], { LATTICE_NATS_URL: sc.url("west") });
+    assert.notEqual(read.code, 0, "and so does a read through the CLI");
     assert.equal(west.state.findLink("echo", "wasi:keyvalue")?.target, "kv");
   });
 
@@ -112,5 +115,59 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
     }, 15_000, "east's calls answered across the gateway");
     assert.deepEqual([...fromEast.keys()], [west.id]);
     assert.deepEqual([...(await responders(sc.url("edge"), 20)).keys()], [west.id], "the leaf under east calls across the gateway too");
+  });
+});
+
+describe("lattice up --region: a two-region supercluster from the CLI", () => {
+  const cleanup = new Cleanup();
+  after(cleanup.run);
+
+  interface UpJson {
+    natsUrl: string;
+    region?: string;
+    gatewayUrl?: string;
+    gateways?: Record<string, string[]>;
+  }
+
+  async function up(name: string, args: string[]): Promise<UpJson> {
+    const dir = mkdtempSync(join(tmpdir(), "lattice-region-"));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    const env = { LATTICE_STATE_DIR: dir };
+    const r = await runCli(["up", "--detach", "--name", name, "--nats-port", "0", "--ws-port", "0", "--leaf-port", "0", "--gateway-port", "0", ...args, "-o", "json"], env);
+    assert.equal(r.code, 0, r.stderr);
+    cleanup.add(() => runCli(["down"], env));
+    return JSON.parse(r.stdout) as UpJson;
+  }
+
+  it("refuses region flags that make no supercluster, saying what to pass", async () => {
+    const env = { LATTICE_STATE_DIR: mkdtempSync(join(tmpdir(), "lattice-region-")) };
+    cleanup.add(() => rmSync(env.LATTICE_STATE_DIR, { recursive: true, force: true }));
+    const noRegion = await runCli(["up", "--gateway", "east=nats://127.0.0.1:7222"], env);
+    assert.equal(noRegion.stderr, "lattice: --gateway joins other regions of a supercluster: name this one with --region\n");
+    const lone = await runCli(["up", "--region", "east"], env);
+    assert.match(lone.stderr, /^lattice: region east joins no other region, so it holds the lattice's JetStream, which needs --nats-cluster 2 or more/);
+    const badUrl = await runCli(["up", "--region", "west", "--gateway", "east=127.0.0.1:7222"], env);
+    assert.match(badUrl.stderr, /expected a gateway URL like nats:\/\/10\.0\.0\.1:7222 for region east, got "127\.0\.0\.1:7222"/);
+    for (const r of [noRegion, lone, badUrl]) assert.notEqual(r.code, 0);
+  });
+
+  it("two `lattice up` regions joined by a gateway: each lists both hosts, and state written in either is one", async () => {
+    const east = await up("east-host", ["--region", "east", "--nats-cluster", "2"]);
+    assert.equal(east.region, "east");
+    assert.match(east.gatewayUrl ?? "", /^nats:\/\/127\.0\.0\.1:\d+$/);
+    const west = await up("west-host", ["--region", "west", "--gateway", `east=${east.gatewayUrl!}`]);
+    assert.deepEqual(west.gateways, { east: [east.gatewayUrl] });
+    for (const url of [east.natsUrl, west.natsUrl]) {
+      const names = await until(async () => {
+        const hosts = await cliJson<HostInfo[]>(["get", "hosts", "--nats-url", url]);
+        return hosts.length === 2 ? hosts.map((h) => h.name).sort() : undefined;
+      }, 15_000, `both hosts listed from ${url}`);
+      assert.deepEqual(names, ["east-host", "west-host"]);
+    }
+    // West keeps no JetStream: its link lands in east's, and east reads it.
+    const put = await runCli(["link", "put", "a", "b", "wasi:keyvalue", "--nats-url", west.natsUrl]);
+    assert.equal(put.code, 0, put.stderr);
+    const links = await cliJson<Array<{ source: string; target: string }>>(["get", "links", "--nats-url", east.natsUrl]);
+    assert.deepEqual(links.map((l) => [l.source, l.target]), [["a", "b"]]);
   });
 });
