@@ -15,7 +15,7 @@ import { invoke } from "../src/nats/invocations.js";
 import { renderNatsConfig } from "../src/nats/server-config.js";
 import { Subjects, type HostInfo } from "../src/protocol/index.js";
 import { cliJson, runCli } from "./kit/cli.js";
-import { watEcho } from "./kit/fixtures.js";
+import { exampleComponentPath, watEcho } from "./kit/fixtures.js";
 import { Cleanup, connection, host } from "./kit/lattice.js";
 import { until } from "./kit/poll.js";
 import { supercluster, type Supercluster } from "./kit/topology.js";
@@ -28,6 +28,17 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
   let west: Host;
   let edge: Host;
   let wasm: string;
+
+  /** Calls west's counter from a connection to west: it reaches the keyvalue provider by its link. */
+  async function increment(): Promise<number> {
+    const nc = await connection(cleanup, sc.url("west"));
+    try {
+      const r = await invoke(nc, subjects, { target: "counter", iface: "acme:demo/counter", fn: "increment", args: ["visits"], source: "test", deadline: Date.now() + 10_000 });
+      return Number(r.value as bigint); // a u64
+    } finally {
+      await nc.close();
+    }
+  }
 
   /** Who answers `n` echo calls made from a connection to `url`, by host id. */
   async function responders(url: string, n = 40): Promise<Map<string, number>> {
@@ -58,6 +69,16 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
     writeFileSync(wasm, await watEcho());
     await startEcho(east);
     await startEcho(west);
+    // An actor in west that calls a provider in west through a link (state written in east).
+    const env = { LATTICE_NATS_URL: sc.url("east") };
+    for (const args of [
+      ["push", await exampleComponentPath("counter"), "--name", "counter:1.0"],
+      ["start", "actor", "counter:1.0", "--id", "counter", "--host", west.id],
+      ["start", "provider", "keyvalue", "--id", "kv", "--host", west.id, "--config", "backend=memory"],
+    ]) {
+      const r = await runCli(args, env);
+      assert.equal(r.code, 0, r.stderr);
+    }
   });
   after(cleanup.run);
 
@@ -84,9 +105,15 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
 
   it("a cut gateway leaves each region serving itself, on its cached state, and views drop the other region", async () => {
     // A link written before the cut: west's host holds it in its cached state through the cut.
-    const link = await runCli(["link", "put", "echo", "kv", "wasi:keyvalue"], { LATTICE_NATS_URL: sc.url("west") });
+    const link = await runCli(["link", "put", "counter", "kv", "wasi:keyvalue"], { LATTICE_NATS_URL: sc.url("west") });
     assert.equal(link.code, 0, link.stderr);
-    await until(() => west.state.findLink("echo", "wasi:keyvalue"), 10_000, "west's host caches the link");
+    assert.equal(await until(async () => {
+      try {
+        return await increment();
+      } catch {
+        return undefined; // until the counter's host has the link and the provider answers
+      }
+    }, 20_000, "west's counter counting through its link"), 1);
 
     await sc.cut("west");
     await until(() => (viewOf(west).join() === "west" ? true : undefined), 15_000, `west's view drops east and edge (holds ${viewOf(west).join(", ")})`);
@@ -100,7 +127,11 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
     assert.match(write.stderr, /lattice state \(JetStream KV lattice_default_state\) is unreachable/);
     const read = await runCli(["get", "links"], { LATTICE_NATS_URL: sc.url("west") });
     assert.notEqual(read.code, 0, "and so does a read through the CLI");
-    assert.equal(west.state.findLink("echo", "wasi:keyvalue")?.target, "kv");
+    assert.equal(west.state.findLink("counter", "wasi:keyvalue")?.target, "kv");
+    // east, holding the JetStream, writes as before; west learns of it after healing.
+    const eastWrite = await runCli(["link", "put", "echo", "other", "wasi:http"], { LATTICE_NATS_URL: sc.url("east") });
+    assert.equal(eastWrite.code, 0, eastWrite.stderr);
+    assert.equal(await increment(), 2, "west's actor still reaches its provider by the cached link");
   });
 
   it("the healed gateway re-forms every view, and a region with no instance calls across it", async () => {
@@ -108,6 +139,7 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
     for (const h of [east, west, edge]) {
       await until(() => (viewOf(h).length === 3 ? true : undefined), 20_000, `${h.name} sees 3 hosts again (sees ${viewOf(h).join(", ")})`);
     }
+    await until(() => west.state.findLink("echo", "wasi:http"), 15_000, "west's cached state catches up with what east wrote during the cut");
     await east.actors.stop("echo");
     const fromEast = await until(async () => {
       const seen = await responders(sc.regions.east![0]!.clientUrl, 20);

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { Host } from "../../host/index.js";
 import { parseServers, redactUrl } from "../../nats/connection-options.js";
 import { freePort } from "../../nats/node/free-port.js";
-import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/node/server-launcher.js";
+import { isPidAlive, isRoutePortTaken, startNatsServer, type NatsServer } from "../../nats/node/server-launcher.js";
 import { CliError, describeError } from "../errors.js";
 import type { HostFlags } from "../host-options.js";
 import { startHost } from "../host-runner.js";
@@ -62,6 +62,16 @@ export async function up(opts: UpOpts, command: Command): Promise<void> {
  * gateway ports. In a region every server has the gateway (as nats-server wants of a cluster).
  */
 async function startEmbedded(opts: UpOpts, ports: EmbeddedPorts, dir: string): Promise<NatsServer[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmbeddedOnce(opts, ports, dir);
+    } catch (e) {
+      if (attempt >= 3 || !isRoutePortTaken(e)) throw e;
+    }
+  }
+}
+
+async function startEmbeddedOnce(opts: UpOpts, ports: EmbeddedPorts, dir: string): Promise<NatsServer[]> {
   const leaf = opts.leafRemote !== undefined;
   // A site keeps the lattice's state unless it uses another's: a leaf's hub's, a joining region's first region's.
   const keepsState = !leaf && opts.gateway === undefined;

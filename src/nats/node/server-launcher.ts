@@ -193,6 +193,15 @@ function isAddrInUse(err: unknown): boolean {
   return err instanceof Error && /address already in use/i.test(err.message);
 }
 
+/**
+ * Whether a start failed because a route port chosen beforehand (free-port.ts) was taken by the
+ * time the server bound it: most often by another server of the same cluster, whose "any free
+ * port" listener the kernel gave that very port, just released. Choosing again helps.
+ */
+export function isRoutePortTaken(err: unknown): boolean {
+  return isAddrInUse(err) && err instanceof Error && /router port/i.test(err.message);
+}
+
 /** nats-server did not come up. `summary` is one line for people; the message adds the log tail. */
 export class NatsServerStartError extends Error {
   override readonly name = "NatsServerStartError";
