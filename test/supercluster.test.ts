@@ -34,7 +34,7 @@ describe("supercluster: two regions joined by gateways, a leaf under one", () =>
     const nc = await connection(cleanup, sc.url("west"));
     try {
       const r = await invoke(nc, subjects, { target: "counter", iface: "acme:demo/counter", fn: "increment", args: ["visits"], source: "test", deadline: Date.now() + 10_000 });
-      return Number(r.value as bigint); // a u64
+      return Number(r.value); // a u64: a bigint
     } finally {
       await nc.close();
     }
@@ -180,7 +180,9 @@ describe("lattice up --region: a two-region supercluster from the CLI", () => {
     assert.match(lone.stderr, /^lattice: region east joins no other region, so it holds the lattice's JetStream, which needs --nats-cluster 2 or more/);
     const badUrl = await runCli(["up", "--region", "west", "--gateway", "east=127.0.0.1:7222"], env);
     assert.match(badUrl.stderr, /expected a gateway URL like nats:\/\/10\.0\.0\.1:7222 for region east, got "127\.0\.0\.1:7222"/);
-    for (const r of [noRegion, lone, badUrl]) assert.notEqual(r.code, 0);
+    const portOnly = await runCli(["up", "--gateway-port", "7300"], env);
+    assert.equal(portOnly.stderr, "lattice: --gateway-port is where a region listens for other regions: name this one with --region\n");
+    for (const r of [noRegion, lone, badUrl, portOnly]) assert.notEqual(r.code, 0);
   });
 
   it("two `lattice up` regions joined by a gateway: each lists both hosts, and state written in either is one", async () => {

@@ -67,9 +67,10 @@ export interface RegionFlags {
  * and elects no leader for on a lone server (measured on 2.9.10: "JetStream cluster no metadata
  * leader" for good): it needs two servers or more.
  */
-export function checkRegion(f: RegionFlags): void {
+export function checkRegion(f: RegionFlags, gatewayPortGiven: boolean): void {
   const joins = Object.keys(f.gateway ?? {});
   if (joins.length > 0 && f.region === undefined) throw new CliError(`--gateway joins other regions of a supercluster: name this one with --region`);
+  if (gatewayPortGiven && f.region === undefined) throw new CliError(`--gateway-port is where a region listens for other regions: name this one with --region`);
   if (f.region === undefined) return;
   if (joins.includes(f.region)) throw new CliError(`--gateway ${f.region}=…: that is this region's own name (--region ${f.region}); name the regions it joins`);
   if (f.leafRemote) throw new CliError(`--region and --leaf-remote: a site is either a region of the supercluster (gateways) or a leaf node of one, not both`);

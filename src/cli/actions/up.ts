@@ -46,7 +46,7 @@ type ChildReport = { ready: UpRecord } | { error: string };
 
 export async function up(opts: UpOpts, command: Command): Promise<void> {
   const joining = joinsNats(command);
-  if (!joining) checkRegion(opts);
+  if (!joining) checkRegion(opts, command.getOptionValueSource("gatewayPort") === "cli");
   const existing = readUpRecord(opts.stateDir, opts.lattice);
   if (existing && isPidAlive(existing.pid) && existing.pid !== process.pid) {
     throw new CliError(`lattice ${opts.lattice} is already up (pid ${existing.pid}, NATS at ${existing.natsUrl}); stop it with \`lattice down\``);
