@@ -69,3 +69,31 @@ export function parseIssuers(value: string): string[] {
   }
   return keys;
 }
+
+const REGION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** A region's name: its NATS cluster's and gateway's (letters, digits, `-`, `_`). */
+export function parseRegion(value: string): string {
+  if (!REGION_NAME.test(value)) throw new InvalidArgumentError(`expected a region name of letters, digits, - and _ (at most 64), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Collects repeated `--gateway NAME=URL[,URL…]` (another region's gateway URLs) by region name. */
+export function collectGateway(value: string, previous: Record<string, string[]> = {}): Record<string, string[]> {
+  const eq = value.indexOf("=");
+  const name = value.slice(0, eq);
+  const urls = value.slice(eq + 1).split(",").map((u) => u.trim()).filter((u) => u !== "");
+  if (eq < 1 || !REGION_NAME.test(name) || urls.length === 0) {
+    throw new InvalidArgumentError(`expected REGION=URL[,URL…], the gateway of another region (east=nats://10.0.0.1:7222), got ${JSON.stringify(value)}`);
+  }
+  for (const u of urls) {
+    let url: URL | undefined;
+    try {
+      url = new URL(u);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== "nats:" || !url.port) throw new InvalidArgumentError(`expected a gateway URL like nats://10.0.0.1:7222 for region ${name}, got ${JSON.stringify(u)}`);
+  }
+  return { ...previous, [name]: [...(previous[name] ?? []), ...urls] };
+}

@@ -17,6 +17,9 @@ const EMBEDDED_FLAGS = {
   leafPort: "--leaf-port",
   natsCluster: "--nats-cluster",
   leafRemote: "--leaf-remote",
+  region: "--region",
+  gatewayPort: "--gateway-port",
+  gateway: "--gateway",
 } as const;
 
 /**
@@ -47,6 +50,35 @@ export interface EmbeddedPorts {
   natsPort: number;
   wsPort: number;
   leafPort: number;
+  gatewayPort: number;
+}
+
+/** What `up` is told of regions: this one's name and the gateways of others it joins. */
+export interface RegionFlags {
+  region?: string;
+  gateway?: Record<string, string[]>;
+  leafRemote?: string[];
+  natsCluster: number;
+}
+
+/**
+ * Refuses region flags that cannot make a supercluster, saying what to pass. A region that joins
+ * none holds the lattice's JetStream, which nats-server 2.9 runs clustered once gateways are on,
+ * and elects no leader for on a lone server (measured on 2.9.10: "JetStream cluster no metadata
+ * leader" for good): it needs two servers or more.
+ */
+export function checkRegion(f: RegionFlags, gatewayPortGiven: boolean): void {
+  const joins = Object.keys(f.gateway ?? {});
+  if (joins.length > 0 && f.region === undefined) throw new CliError(`--gateway joins other regions of a supercluster: name this one with --region`);
+  if (gatewayPortGiven && f.region === undefined) throw new CliError(`--gateway-port is where a region listens for other regions: name this one with --region`);
+  if (f.region === undefined) return;
+  if (joins.includes(f.region)) throw new CliError(`--gateway ${f.region}=…: that is this region's own name (--region ${f.region}); name the regions it joins`);
+  if (f.leafRemote) throw new CliError(`--region and --leaf-remote: a site is either a region of the supercluster (gateways) or a leaf node of one, not both`);
+  if (joins.length === 0 && f.natsCluster < 2) {
+    throw new CliError(
+      `region ${f.region} joins no other region, so it holds the lattice's JetStream, which needs --nats-cluster 2 or more here (3 survives losing a server): nats-server elects no JetStream leader on a lone server joined by gateways. A region joining this one (--gateway ${f.region}=URL) can be a single server.`,
+    );
+  }
 }
 
 /**
@@ -57,7 +89,12 @@ export interface EmbeddedPorts {
  */
 export async function embeddedPorts(command: Command, lattice: string): Promise<EmbeddedPorts> {
   const chosen = (key: keyof EmbeddedPorts) => command.getOptionValueSource(key) !== "default";
-  const ports = { natsPort: Number(command.getOptionValue("natsPort")), wsPort: Number(command.getOptionValue("wsPort")), leafPort: Number(command.getOptionValue("leafPort")) };
+  const ports = {
+    natsPort: Number(command.getOptionValue("natsPort")),
+    wsPort: Number(command.getOptionValue("wsPort")),
+    leafPort: Number(command.getOptionValue("leafPort")),
+    gatewayPort: Number(command.getOptionValue("gatewayPort")),
+  };
   if (!chosen("natsPort") && (await isTaken(ports.natsPort))) {
     const url = `nats://${DEFAULT_NATS_HOST}:${ports.natsPort}`;
     throw new CliError(
@@ -67,7 +104,9 @@ export async function embeddedPorts(command: Command, lattice: string): Promise<
   for (const [key, flag, what] of [
     ["wsPort", "--ws-port", "WebSocket"],
     ["leafPort", "--leaf-port", "leaf node"],
+    ["gatewayPort", "--gateway-port", "gateway"],
   ] as const) {
+    if (key === "gatewayPort" && command.getOptionValue("region") === undefined) continue;
     if (chosen(key) || !(await isTaken(ports[key]))) continue;
     warn(`the default ${what} port ${ports[key]} is taken (another lattice's \`up\`?): using a free port instead (${flag} chooses one)`);
     ports[key] = 0;

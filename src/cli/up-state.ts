@@ -20,6 +20,12 @@ export interface UpRecord {
   leafUrl?: string;
   /** The servers this site is a leaf node of. */
   leafRemote?: string[];
+  /** The region (NATS cluster of a supercluster) this site is, with `--region`. */
+  region?: string;
+  /** Where other regions connect by gateway. */
+  gatewayUrl?: string;
+  /** The regions it joined (`--gateway`): their gateway URLs by name. */
+  gateways?: Record<string, string[]>;
   hostId: string;
   hostName: string;
   logPath?: string;

@@ -13,6 +13,8 @@ export type {
   ClusterOptions,
   LeafRemote,
   LeafnodeOptions,
+  GatewayOptions,
+  GatewayRemote,
   JetStreamOptions,
   AccountOptions,
   AuthorizationOptions,

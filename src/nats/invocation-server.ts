@@ -111,7 +111,7 @@ export class InvocationServer {
         }),
         this.nc.subscribe(this.subjects.invocationMembers(this.target), {
           callback: (err, msg) => {
-            if (!err && msg.reply) outbox.respond(msg, encode({ at: this.at, by: this.opts.responder, server: this.nc.info?.server_id }), () => undefined);
+            if (!err && msg.reply) outbox.respond(msg, encode({ at: this.at, by: this.opts.responder, server: this.nc.info?.server_id, cluster: this.nc.info?.cluster }), () => undefined);
           },
         }),
       );

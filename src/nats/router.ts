@@ -2,7 +2,9 @@
  * Where each attempt of a call goes. A target is served by members (a host's instances of an
  * actor, a provider process), each also reachable at an address of its own (`at`, the direct
  * subject). A caller sends most calls straight to a member it chose: among the members on its
- * own NATS server if any is usable (as NATS itself prefers them), else among all; of two picked
+ * own NATS server if any is usable (as NATS itself prefers them), else among those of its own
+ * NATS cluster (a region of a supercluster: NATS keeps queue-group calls there too, and only
+ * crosses a gateway when the cluster has none), else among all; of two picked
  * at random, the one with the lower score (smoothed round trip × its calls in flight + 1) when
  * it is less than half the other's and PREFER_GAP_MS lower, else either, at random: members
  * alike share calls evenly, a slow one gets few. The rest, and every call before it knows any member, go to the target's queue group,
@@ -83,8 +85,9 @@ class RoundTrip {
 export interface Member {
   /** Its direct address (`at` of its replies). */
   readonly at: string;
-  /** The id of its NATS server, once a members answer said it. */
+  /** The id of its NATS server and that server's cluster, once a members answer said them. */
   server?: string;
+  cluster?: string;
   /** Who it is (`by` of its replies): a host id, or a provider id. */
   by: string;
   readonly rtt: RoundTrip;
@@ -119,20 +122,23 @@ export class TargetRoutes {
   pick(tried: ReadonlySet<string> | undefined): Member | undefined {
     const now = Date.now();
     if (now - this.discovered > REDISCOVER_MS) this.discover();
-    const local = this.nc.info?.server_id;
+    const info = this.nc.info;
+    const server = info?.server_id;
+    const cluster = info?.cluster;
     let a: Member | undefined;
     let b: Member | undefined;
     let n = 0;
-    let nearOnly = false;
+    let nearest = 0;
     // Two members picked uniformly among the usable ones, in one pass (reservoir sampling); the
-    // first usable one on this caller's server restarts the draw among those only.
+    // first usable one nearer than those drawn so far (2: on this caller's server, 1: in its
+    // cluster) restarts the draw among the near ones only.
     const clock = performance.now();
     for (const m of this.members.values()) {
       if (m.avoidUntil > now || tried?.has(m.at) || this.stalled(m, clock, now)) continue;
-      const near = local !== undefined && m.server === local;
-      if (nearOnly && !near) continue;
-      if (near && !nearOnly) {
-        nearOnly = true;
+      const near = server !== undefined && m.server === server ? 2 : cluster !== undefined && m.cluster === cluster ? 1 : 0;
+      if (near < nearest) continue;
+      if (near > nearest) {
+        nearest = near;
         n = 0;
         a = b = undefined;
       }
@@ -239,9 +245,10 @@ export class TargetRoutes {
         const answers = await this.nc.requestMany(this.subjects.invocationMembers(this.target), undefined, { strategy: "timer", maxWait: DISCOVERY_WAIT_MS });
         for await (const msg of answers) {
           try {
-            const { at, by, server } = decode(InvocationMember, msg.data, "member answer");
+            const { at, by, server, cluster } = decode(InvocationMember, msg.data, "member answer");
             const m = this.member(at, by);
             m.server = server;
+            m.cluster = cluster;
             if (m.rtt.srtt === 0) m.rtt.add(performance.now() - t0);
           } catch {
             // not a member's answer: ignored

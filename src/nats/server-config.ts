@@ -17,6 +17,25 @@ export interface ClusterOptions {
   routes?: string[];
 }
 
+/** Another cluster this one joins by gateway: its name and gateway URLs, e.g. "nats://127.0.0.1:7222". */
+export interface GatewayRemote {
+  name: string;
+  urls: string[];
+}
+
+/**
+ * A gateway joins this server's cluster to others into a supercluster. `name` is the cluster's
+ * (a `cluster` block, if any, must carry the same). Gateways are discovered: naming one other
+ * cluster is enough, each learns the rest from the others.
+ */
+export interface GatewayOptions {
+  name: string;
+  port: number;
+  /** The host:port other clusters are told to connect to, instead of the listen address. */
+  advertise?: string;
+  gateways?: GatewayRemote[];
+}
+
 export interface LeafRemote {
   /** Leafnode URLs of the hub, e.g. "nats-leaf://127.0.0.1:7422". */
   urls: string[];
@@ -66,6 +85,7 @@ export interface NatsServerOptions {
   websocket?: WebsocketOptions;
   cluster?: ClusterOptions;
   leafnodes?: LeafnodeOptions;
+  gateway?: GatewayOptions;
   jetstream?: JetStreamOptions;
   accounts?: Record<string, AccountOptions>;
   systemAccount?: string;
@@ -81,7 +101,7 @@ export interface NatsServerOptions {
   debug?: boolean;
   /**
    * nats-server writes `<binary name>_<pid>.ports` here once it listens: JSON with the URLs of its
-   * client, route and websocket listeners (2.9 lists no leafnode listener). How a launcher learns
+   * client, route and websocket listeners (2.9 lists no leafnode or gateway listener). How a launcher learns
    * the ports it chose for -1.
    */
   portsFileDir?: string;
@@ -192,6 +212,21 @@ export function renderNatsConfig(opts: NatsServerOptions): string {
         if (r.credentials !== undefined) fields.push(`credentials: ${quoteConf(r.credentials)}`);
         lines.push(`    { ${fields.join(", ")} }`);
       }
+      lines.push("  ]");
+    }
+    lines.push("}");
+  }
+
+  if (opts.gateway) {
+    const g = opts.gateway;
+    if (opts.cluster && opts.cluster.name !== g.name) {
+      throw new LatticeError(ErrorCode.BadRequest, `a gateway's name is its cluster's: gateway ${JSON.stringify(g.name)} on cluster ${JSON.stringify(opts.cluster.name)}`);
+    }
+    lines.push("", "gateway {", `  name: ${quoteConf(g.name)}`, `  host: ${host}`, `  port: ${port("gateway.port", g.port)}`);
+    if (g.advertise !== undefined) lines.push(`  advertise: ${quoteConf(g.advertise)}`);
+    if (g.gateways && g.gateways.length > 0) {
+      lines.push("  gateways: [");
+      for (const r of g.gateways) lines.push(`    { name: ${quoteConf(r.name)}, urls: ${list(r.urls)} }`);
       lines.push("  ]");
     }
     lines.push("}");

@@ -279,5 +279,7 @@ export const InvocationMember = Type.Object({
   by: Type.String({ minLength: 1, maxLength: 256 }),
   /** The id of the NATS server the member is connected to: a caller on the same one prefers it, as NATS does. */
   server: Type.Optional(Type.String({ maxLength: 256 })),
+  /** The NATS cluster (a region of a supercluster) of that server: a caller in it prefers it to other regions' members. */
+  cluster: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export type InvocationMember = Static<typeof InvocationMember>;

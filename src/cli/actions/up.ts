@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { Host } from "../../host/index.js";
 import { parseServers, redactUrl } from "../../nats/connection-options.js";
 import { freePort } from "../../nats/node/free-port.js";
-import { isPidAlive, startNatsServer, type NatsServer } from "../../nats/node/server-launcher.js";
+import { isPidAlive, isRoutePortTaken, startNatsServer, type NatsServer } from "../../nats/node/server-launcher.js";
 import { shutdownTracing } from "../../nats/node/tracing-setup.js";
 import { CliError, describeError } from "../errors.js";
 import type { HostFlags } from "../host-options.js";
@@ -14,7 +14,7 @@ import { startHost } from "../host-runner.js";
 import type { LatticeOpts, OutputOpts } from "../lattice-options.js";
 import { formatDuration, printJson } from "../output.js";
 import { untilSignal } from "../signals.js";
-import { embeddedPorts, joinsNats, type EmbeddedPorts } from "../up-nats.js";
+import { checkRegion, embeddedPorts, joinsNats, type EmbeddedPorts } from "../up-nats.js";
 import { latticeDir, readUpRecord, removeUpRecord, writeUpRecord, type UpRecord } from "../up-state.js";
 
 export type UpOpts = LatticeOpts &
@@ -26,6 +26,10 @@ export type UpOpts = LatticeOpts &
     leafPort: number;
     leafRemote?: string[];
     natsCluster: number;
+    /** This site's region of a supercluster (its NATS cluster's name), and the other regions it joins. */
+    region?: string;
+    gatewayPort: number;
+    gateway?: Record<string, string[]>;
     stateDir: string;
   };
 
@@ -43,6 +47,7 @@ type ChildReport = { ready: UpRecord } | { error: string };
 
 export async function up(opts: UpOpts, command: Command): Promise<void> {
   const joining = joinsNats(command);
+  if (!joining) checkRegion(opts, command.getOptionValueSource("gatewayPort") === "cli");
   const existing = readUpRecord(opts.stateDir, opts.lattice);
   if (existing && isPidAlive(existing.pid) && existing.pid !== process.pid) {
     throw new CliError(`lattice ${opts.lattice} is already up (pid ${existing.pid}, NATS at ${existing.natsUrl}); stop it with \`lattice down\``);
@@ -54,10 +59,24 @@ export async function up(opts: UpOpts, command: Command): Promise<void> {
 
 /**
  * The embedded nats-server(s): one, or a cluster whose servers all know each other's routes from
- * the start (what a JetStream cluster needs). The first takes the client, WebSocket and leaf ports.
+ * the start (what a JetStream cluster needs). The first takes the client, WebSocket, leaf and
+ * gateway ports. In a region every server has the gateway (as nats-server wants of a cluster).
  */
 async function startEmbedded(opts: UpOpts, ports: EmbeddedPorts, dir: string): Promise<NatsServer[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmbeddedOnce(opts, ports, dir);
+    } catch (e) {
+      if (attempt >= 3 || !isRoutePortTaken(e)) throw e;
+    }
+  }
+}
+
+async function startEmbeddedOnce(opts: UpOpts, ports: EmbeddedPorts, dir: string): Promise<NatsServer[]> {
   const leaf = opts.leafRemote !== undefined;
+  // A site keeps the lattice's state unless it uses another's: a leaf's hub's, a joining region's first region's.
+  const keepsState = !leaf && opts.gateway === undefined;
+  const gateways = Object.entries(opts.gateway ?? {}).map(([name, urls]) => ({ name, urls }));
   const n = opts.natsCluster;
   const routePorts = n > 1 ? await Promise.all(Array.from({ length: n }, () => freePort())) : [];
   const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
@@ -71,9 +90,10 @@ async function startEmbedded(opts: UpOpts, ports: EmbeddedPorts, dir: string): P
           port: first ? ports.natsPort : 0,
           ...(first ? { websocket: { port: ports.wsPort } } : {}),
           // A leaf site keeps no state of its own: it uses the hub's, through the hub's domain.
-          ...(leaf ? {} : { jetstream: { storeDir: join(dir, `jetstream${name}`), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } }),
+          ...(keepsState ? { jetstream: { storeDir: join(dir, `jetstream${name}`), domain: opts.jsDomain ?? DEFAULT_JS_DOMAIN } } : {}),
           ...(first ? { leafnodes: { port: ports.leafPort, ...(leaf ? { remotes: [{ urls: opts.leafRemote! }] } : {}) } } : {}),
-          ...(n > 1 ? { cluster: { name: `lattice-${opts.lattice}`, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
+          ...(n > 1 ? { cluster: { name: opts.region ?? `lattice-${opts.lattice}`, port: routePorts[i]!, routes: routes.filter((_, j) => j !== i) } } : {}),
+          ...(opts.region !== undefined ? { gateway: { name: opts.region, port: first ? ports.gatewayPort : 0, gateways } } : {}),
           serverName: `lattice-${opts.lattice}-${process.pid}${name ? `-${name}` : ""}`,
           // A frozen client is let go within about 6 s (nats-server's default: 4 minutes).
           ping: LATTICE_SERVER_PING,
@@ -101,7 +121,9 @@ async function runForeground(opts: UpOpts, ports: EmbeddedPorts | undefined): Pr
   const stopNats = () => Promise.all(nats.map((s) => s.stop()));
   try {
     if (ports) nats = await startEmbedded(opts, ports, dir);
-    const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.jsDomain;
+    // A joining region names no domain: `$JS.API` crosses the gateway to the region holding the
+    // state, where a domain's subjects are answered "not enabled" by its own servers (2.9.10).
+    const jsDomain = opts.leafRemote ? (opts.jsDomain ?? DEFAULT_JS_DOMAIN) : opts.gateway ? undefined : opts.jsDomain;
     const servers = nats.length > 0 ? nats.map((s) => s.clientUrl).join(",") : opts.natsUrl;
     host = await startHost(servers, opts.lattice, { ...opts, jsDomain }, opts);
   } catch (e) {
@@ -121,6 +143,9 @@ async function runForeground(opts: UpOpts, ports: EmbeddedPorts | undefined): Pr
     websocketUrl: first?.websocketUrl,
     leafUrl: first?.leafUrl,
     leafRemote: opts.leafRemote,
+    region: opts.region,
+    gatewayUrl: first?.gatewayUrl,
+    gateways: opts.gateway,
     hostId: host.id,
     hostName: host.name,
     logPath: process.env[DETACHED_CHILD_ENV] ? join(dir, "up.log") : undefined,
@@ -155,7 +180,9 @@ async function detach(opts: UpOpts, ports: EmbeddedPorts | undefined): Promise<v
   mkdirSync(dir, { recursive: true });
   const log = openSync(logPath, "a");
   // The ports chosen here, given as flags (a later flag wins), so the copy uses them as they are.
-  const portFlags = ports ? ["--nats-port", `${ports.natsPort}`, "--ws-port", `${ports.wsPort}`, "--leaf-port", `${ports.leafPort}`] : [];
+  const portFlags = ports
+    ? ["--nats-port", `${ports.natsPort}`, "--ws-port", `${ports.wsPort}`, "--leaf-port", `${ports.leafPort}`, ...(opts.region !== undefined ? ["--gateway-port", `${ports.gatewayPort}`] : [])]
+    : [];
   const args = [...process.argv.slice(1).filter((a) => a !== "--detach"), ...portFlags];
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     detached: true,
@@ -189,7 +216,10 @@ function printReady(rec: UpRecord, opts: UpOpts, detached: boolean): void {
     `  NATS:       ${rec.natsUrl}${rec.natsPids ? ` (a cluster of ${rec.natsPids.length}: pids ${rec.natsPids.join(", ")})` : rec.natsPid ? ` (nats-server pid ${rec.natsPid})` : " (joined)"}`,
     ...(rec.websocketUrl ? [`  WebSocket:  ${rec.websocketUrl}`] : []),
     ...(rec.leafRemote ? [`  leaf of:    ${rec.leafRemote.join(", ")}`] : []),
-    ...(rec.leafUrl ? [`  leaf nodes: ${rec.leafUrl} (another site joins with: lattice up --leaf-remote ${rec.leafUrl})`] : []),
+    // Not a joining region's: a leaf there cannot reach the JetStream across the gateway (supercluster.md).
+    ...(rec.leafUrl && !rec.gateways ? [`  leaf nodes: ${rec.leafUrl} (another site joins with: lattice up --leaf-remote ${rec.leafUrl})`] : []),
+    ...(rec.region ? [`  region:     ${rec.region}${rec.gateways ? `, joined to ${Object.keys(rec.gateways).join(", ")}` : ", holding the lattice's JetStream"}`] : []),
+    ...(rec.gatewayUrl ? [`  gateway:    ${rec.gatewayUrl} (another region joins with: lattice up --region NAME --gateway ${rec.region}=${rec.gatewayUrl})`] : []),
     `  host:       ${rec.hostName} (${rec.hostId})`,
     ...(rec.logPath ? [`  log:        ${rec.logPath}`] : []),
     detached ? `Stop it with: lattice down${opts.lattice === "default" ? "" : ` --lattice ${opts.lattice}`}` : "Stop it with Ctrl-C.",

@@ -8,7 +8,7 @@ import { Command, Option } from "commander";
 import type { UpOpts } from "../actions/up.js";
 import { withHostOptions } from "../host-options.js";
 import { withLatticeOptions, withOutputOption } from "../lattice-options.js";
-import { parsePort, parsePositiveInt } from "../parse.js";
+import { collectGateway, parsePort, parsePositiveInt, parseRegion } from "../parse.js";
 import { defaultStateDir } from "../up-state.js";
 
 export function upCommand(): Command {
@@ -23,6 +23,12 @@ export function upCommand(): Command {
       new Option("--nats-cluster <n>", "start a local cluster of n nats-servers (JetStream clustered) instead of one; the host knows them all")
         .default(1)
         .argParser(parsePositiveInt),
+    )
+    .addOption(new Option("--region <name>", "the embedded nats-server(s) form NATS cluster <name>, a region of a supercluster: other regions join it by gateway").argParser(parseRegion))
+    .addOption(new Option("--gateway-port <port>", "where a region listens for other regions' gateways (0: any free port)").default(7222).argParser(parsePort))
+    .addOption(
+      new Option("--gateway <region=url>", "join the region <region> at its gateway URL(s) (east=nats://10.0.0.1:7222; repeatable); this region then keeps no JetStream and uses that one's")
+        .argParser(collectGateway),
     )
     .addOption(new Option("--state-dir <dir>", "where up records pids, logs and JetStream data").default(defaultStateDir()))
     .action(async (opts: UpOpts, command: Command) => (await import("../actions/up.js")).up(opts, command));

@@ -19,7 +19,14 @@ const READY_LINE = "Server is ready";
 const WS_LINE = "Listening for websocket clients on";
 const LEAF_LINE = "Listening for leafnode connections on";
 const ROUTE_LINE = "Listening for route connections on";
-const READY_MARKERS = [READY_LINE, WS_LINE, LEAF_LINE, ROUTE_LINE];
+const GATEWAY_LINE = "Listening for gateways connections on";
+const READY_MARKERS = [READY_LINE, WS_LINE, LEAF_LINE, ROUTE_LINE, GATEWAY_LINE];
+/**
+ * The system account the launcher adds to a server with a gateway when none is given: 2.9 refuses
+ * leaf nodes and gateways together without one, and every server of a supercluster must name the
+ * same. Clients without credentials still land in the global account, as without `accounts`.
+ */
+export const LAUNCHER_SYSTEM_ACCOUNT = "SYS";
 /** What nats-server asks for when it should pick a free port itself. */
 const ANY_PORT = -1;
 
@@ -58,6 +65,8 @@ export interface NatsServer {
   readonly leafUrl?: string;
   /** nats-route://127.0.0.1:PORT when clustered. */
   readonly clusterUrl?: string;
+  /** nats://127.0.0.1:PORT when listening for gateways (other clusters of a supercluster). */
+  readonly gatewayUrl?: string;
   /** Rendering these again starts an identical server. */
   readonly options: ResolvedNatsServerOptions;
   readonly dir: string;
@@ -156,6 +165,11 @@ function resolveOptions(opts: LaunchOptions, dir: string): ResolvedNatsServerOpt
     resolved.leafnodes = { ...opts.leafnodes };
     if (opts.leafnodes.port !== undefined) resolved.leafnodes.port = pick(opts.leafnodes.port);
   }
+  if (opts.gateway) resolved.gateway = { ...opts.gateway, port: pick(opts.gateway.port) };
+  if (opts.gateway && opts.systemAccount === undefined) {
+    resolved.accounts = { ...opts.accounts, [LAUNCHER_SYSTEM_ACCOUNT]: {} };
+    resolved.systemAccount = LAUNCHER_SYSTEM_ACCOUNT;
+  }
   if (opts.jetstream) resolved.jetstream = { ...opts.jetstream, storeDir: opts.jetstream.storeDir ?? dir };
   // A deep copy: later changes to the caller's objects must not change what restart() renders.
   return structuredClone(resolved);
@@ -177,6 +191,15 @@ interface PortsFile {
 
 function isAddrInUse(err: unknown): boolean {
   return err instanceof Error && /address already in use/i.test(err.message);
+}
+
+/**
+ * Whether a start failed because a route port chosen beforehand (free-port.ts) was taken by the
+ * time the server bound it: most often by another server of the same cluster, whose "any free
+ * port" listener the kernel gave that very port, just released. Choosing again helps.
+ */
+export function isRoutePortTaken(err: unknown): boolean {
+  return isAddrInUse(err) && err instanceof Error && /router port/i.test(err.message);
 }
 
 /** nats-server did not come up. `summary` is one line for people; the message adds the log tail. */
@@ -208,8 +231,9 @@ class ManagedNatsServer implements NatsServer {
   private seen = new Set<string>();
   private logStream: WriteStream | undefined;
   private logOffset = 0;
-  /** The leafnode listener's port, from the current process's log line. */
+  /** The leafnode and gateway listeners' ports, from the current process's log lines. */
   private leafPort: number | undefined;
+  private gatewayPort: number | undefined;
 
   constructor(
     options: ResolvedNatsServerOptions,
@@ -247,6 +271,10 @@ class ManagedNatsServer implements NatsServer {
     const c = this.options.cluster;
     return c ? `nats-route://${urlHost(this.options.host)}:${c.port}` : undefined;
   }
+  get gatewayUrl(): string | undefined {
+    const g = this.options.gateway;
+    return g ? `nats://${urlHost(this.options.host)}:${g.port}` : undefined;
+  }
 
   logs(): string[] {
     if (!this.settings.detached) return [...this.ring.lines];
@@ -264,6 +292,7 @@ class ManagedNatsServer implements NatsServer {
     await writeFile(this.configPath, renderNatsConfig(this.options), { mode: 0o600 });
     this.seen = new Set();
     this.leafPort = undefined;
+    this.gatewayPort = undefined;
     this.stopping = undefined;
     const args = ["-c", this.configPath];
     let child: ChildProcess;
@@ -354,6 +383,7 @@ class ManagedNatsServer implements NatsServer {
   private scan(line: string): void {
     for (const marker of READY_MARKERS) if (line.includes(marker)) this.seen.add(marker);
     if (line.includes(LEAF_LINE)) this.leafPort = portOf(line.slice(line.indexOf(LEAF_LINE) + LEAF_LINE.length));
+    if (line.includes(GATEWAY_LINE)) this.gatewayPort = portOf(line.slice(line.indexOf(GATEWAY_LINE) + GATEWAY_LINE.length));
   }
 
   // 2.9 prints "Server is ready" before it opens the route listener, so each configured
@@ -365,6 +395,7 @@ class ManagedNatsServer implements NatsServer {
     if (o.websocket) needed.push(WS_LINE);
     if (o.leafnodes?.port !== undefined) needed.push(LEAF_LINE);
     if (o.cluster) needed.push(ROUTE_LINE);
+    if (o.gateway) needed.push(GATEWAY_LINE);
     return needed.every((m) => this.seen.has(m));
   }
 
@@ -375,7 +406,7 @@ class ManagedNatsServer implements NatsServer {
 
   /**
    * Reads the ports the process listens on into {@link options} (so a restart renders the same
-   * ones): client, route and websocket from its ports file, leafnode from its log line. False
+   * ones): client, route and websocket from its ports file, leafnode and gateway from its log lines. False
    * while the file is not (completely) written yet.
    */
   private readPorts(pid: number): boolean {
@@ -393,10 +424,12 @@ class ManagedNatsServer implements NatsServer {
     if (client === undefined) return false;
     if ((o.websocket && ws === undefined) || (o.cluster && route === undefined)) return false;
     if (o.leafnodes?.port !== undefined && leaf === undefined) return false;
+    if (o.gateway && this.gatewayPort === undefined) return false;
     o.port = client;
     if (o.websocket && ws !== undefined) o.websocket.port = ws;
     if (o.cluster && route !== undefined) o.cluster.port = route;
     if (o.leafnodes && leaf !== undefined) o.leafnodes.port = leaf;
+    if (o.gateway && this.gatewayPort !== undefined) o.gateway.port = this.gatewayPort;
     return true;
   }
 
@@ -460,7 +493,7 @@ class ManagedNatsServer implements NatsServer {
 
 /**
  * Starts a nats-server with `opts` and resolves once it accepts clients. Ports left undefined
- * (client) or set to 0 (client, websocket, cluster, leafnodes) are picked by nats-server
+ * (client) or set to 0 (client, websocket, cluster, leafnodes, gateway) are picked by nats-server
  * (`port: -1`) and read back from its ports file and log: {@link NatsServer.options} and the URLs
  * give the real ones.
  */
