@@ -103,6 +103,8 @@ describe("lattice dev", () => {
         const seen = answers.get(`v${v}:x`)!;
         // Still answering after the switch, by the new version.
         await until(() => (answers.get(`v${v}:x`) ?? 0) > seen + 10, 30_000, `more answers of version ${v}`);
+        // Its instances answer before dev has seen every host take it and says so.
+        await untilEvent(`version ${v} live`, (e) => e.event === "live" && e.version === v);
       }
     } finally {
       running = false;
