@@ -16,7 +16,7 @@
  * a component wrapper, neither of which reads data segments. The build server can check every
  * patch against the full rewrite (LATTICE_DEV_VERIFY=1, which the tests set).
  */
-import { readLeb, sections } from "./wasm-sections.js";
+import { concat, encodeLeb, readLeb, sections } from "./wasm-sections.js";
 
 const HEADER = 8;
 const CORE_MODULE = 1;
@@ -57,7 +57,7 @@ export function patchComponent(prevIn: Uint8Array, prevOut: Uint8Array, nextIn: 
     // The copies must be in one module only.
     if (patched) return undefined;
     const newModule = assemble(module.subarray(0, HEADER), replaced);
-    patched = top.map((t, j) => (j === i ? concat([Uint8Array.of(CORE_MODULE), leb(newModule.length), newModule]) : prevOut.subarray(t.start, t.end)));
+    patched = top.map((t, j) => (j === i ? concat([Uint8Array.of(CORE_MODULE), Uint8Array.from(encodeLeb(newModule.length)), newModule]) : prevOut.subarray(t.start, t.end)));
   }
   return patched ? concat([prevOut.subarray(0, HEADER), ...patched]) : undefined;
 }
@@ -105,27 +105,6 @@ function replaceCopies(out: Uint8Array, prevIn: Uint8Array, nextIn: Uint8Array, 
 
 function assemble(header: Uint8Array, parts: Uint8Array[]): Uint8Array {
   return concat([header, ...parts]);
-}
-
-function leb(n: number): Uint8Array {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Uint8Array.from(out);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -88,7 +88,7 @@ export function readLeb(bytes: Uint8Array, at: number): [number, number] {
   throw malformed("length longer than 5 bytes");
 }
 
-function encodeLeb(n: number): number[] {
+export function encodeLeb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -103,7 +103,7 @@ export function malformed(what: string): LatticeError {
   return new LatticeError(ErrorCode.BadRequest, `malformed WebAssembly: ${what}`);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
