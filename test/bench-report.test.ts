@@ -31,7 +31,7 @@ const presencePoint = (hosts: number, presence: "full" | "lean", deliveries: num
 const fanPath = (cps: number, median: number) => ({ callsPerSecond: cps, latencyMs: { ...summary(4000, median, median * 2, 0.4, 90.5), p99: median * 4 }, failed: 0 });
 const cliTiming = (median: number, ratio: number, targetMs: number) => ({ ms: summary(5, median, median + 3, median - 2, median + 9), ratio, targetMs });
 
-/** Every known section but `browser` and `dev`, plus a section the renderer does not know. */
+/** Every known section, plus one the renderer does not know. */
 const RUN = {
   lattice: "0.1.0",
   date: "2026-12-02T01:08:20.803Z",
@@ -97,9 +97,46 @@ const RUN = {
         { instances: 20, raw: fanPath(23456, 4.1), lattice: fanPath(17654, 5.6), throughputRatio: 0.75 },
       ],
     },
+    hostStartMs: { description: "start() resolved", ...summary(20, 6.433, 13.894, 4.621, 15.324) },
+    ed25519: { description: "Ed25519 per operation", webCrypto: { signUs: 103, verifyUs: 178 }, nodeCrypto: { signUs: 44, verifyUs: 112 }, nkeys: { signUs: 7797, verifyUs: 9880 }, hmacSha256Us: 5 },
+    appConvergeMs: { description: "one host SIGKILLed", target: "median <= 5000", ...summary(3, 336, 350, 327, 632), samples: [347, 336, 632] },
+    browser: {
+      description: "calls into a browser tab's host",
+      echo: { browser: summary(300, 1.45, 2.1, 0.9, 12.5), node: summary(300, 0.61, 0.8, 0.35, 7.25), medianRatio: 2.38 },
+      counter: { browser: summary(300, 3.75, 4.5, 2.25, 19.5), node: summary(300, 1.95, 2.6, 1.15, 9.75), medianRatio: 1.92 },
+      calls: 300,
+    },
+    dev: {
+      description: "lattice dev on a copy of the echo example",
+      target: "saveToAnswerMs median <= 2000; failedCalls 0",
+      saveToAnswerMs: summary(5, 1432.5, 1610.25, 1301.5, 1702.75),
+      targetMs: 2000,
+      reportedMs: { live: summary(5, 1390.5, 1550.5, 1250.5, 1650.5), build: summary(5, 1011.5, 1100.5, 950.5, 1200.5), push: summary(5, 21.5, 30.5, 15.5, 40.5), start: summary(5, 301.5, 350.5, 250.5, 400.5) },
+      firstLiveMs: 9876.5,
+      firstBuildMs: 7654.5,
+      calls: 1234,
+      failedCalls: 0,
+      loadAverage: { start: 1.87, end: 2.43 },
+    },
+    actorRuntime: {
+      description: "one process, no NATS",
+      targets: "warmStartMs median <= 20, callLatencyUs median <= 50",
+      watEcho: {
+        coldStartMs: summary(10, 921.681, 1049.334, 764.195, 1051.015),
+        cachedStartMs: summary(10, 301.531, 331.785, 271.066, 352.977),
+        warmStartMs: summary(20, 6.161, 9.146, 1.873, 12.793),
+        callLatencyUs: summary(5000, 38.585, 123.754, 15.038, 19690.774),
+        callsPerSecond: 8428,
+        memoryPerInstanceMB: 24.7,
+      },
+    },
     memory: { description: "RSS of a host with N actors", target: "rssMB <= 200", rssMB: 187.25, perActor: { kb: 4321 } },
   },
 } satisfies BenchRun;
+
+function without<T extends object>(o: T, ...keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
+}
 
 function render(run: BenchRun = RUN) {
   return renderReport(run, { source: "fixture.json", svgDir: "bench" });
@@ -157,6 +194,12 @@ describe("benchmark report", () => {
     assert.ok(row(md, "accepted p50 vs loaded").includes("| 115.236 | overload: accepted p50 <= 3x loaded |"));
 
     assert.ok(row(md, '`node -e ""` (baseline)').includes("| 41.5 |"));
+    assert.ok(row(md, "echo (Wasm) | browser tab").includes("| 1.45 |") && row(md, "echo (Wasm) | browser tab").includes("| 2.38 |"));
+    assert.ok(row(md, "echo (Wasm) | Node host (baseline)").includes("| 0.61 |"));
+    assert.ok(row(md, "save → answer").includes("| 1,432.5 |") && row(md, "save → answer").endsWith("| 2,000 |"));
+    assert.ok(row(md, "failed calls").includes("| 0 | failedCalls 0 |"));
+    assert.ok(row(md, "`watEcho` | `warmStartMs`").includes("| 6.161 |") && row(md, "`watEcho` | `warmStartMs`").endsWith("| warmStartMs median <= 20 |"));
+    assert.ok(row(md, "`nkeys`").includes("| 7,797 | 9,880 |"));
     assert.ok(row(md, "`getHosts`").includes("| 261.5 |") && row(md, "`getHosts`").includes("| 6.3 | 300 |"));
 
     const fan = row(md, "20 | 23,456");
@@ -184,10 +227,21 @@ describe("benchmark report", () => {
   });
 
   it("says when a section is not in the run", () => {
-    const { markdown: md } = render();
+    const { markdown: md, svgs } = render({ ...RUN, results: without(RUN.results, "browser", "dev") });
     assert.match(md, /_`browser`: not in this run\._/);
     assert.match(md, /_`dev`: not in this run\._/);
     assert.doesNotMatch(md, /_`invocation`: not in this run\._/);
+    assert.equal(svgs.has("browser-latency.svg") || md.includes("browser-latency.svg"), false, "no plot for what is not there");
+    assert.doesNotMatch(render().markdown, /not in this run/);
+  });
+
+  it("shows an older run's section of another shape as a table of its numbers", () => {
+    const oldHttp = without(RUN.results.http, "overload");
+    const { markdown: md, svgs } = render({ ...RUN, results: { ...RUN.results, http: oldHttp } as unknown as BenchRun["results"] });
+    assert.match(md, /_`http` does not have the shape its bench writes now \(.+\); its numbers:_/);
+    assert.ok(row(md, "`hello.requestsPerSecond`").includes("| 3,020 | hello.throughputRatio >= 0.25 with p99 <= 20 ms |"));
+    assert.equal(svgs.has("http-latency.svg"), false, "no half-drawn plot");
+    assert.ok(svgs.has("invocation-latency.svg"), "the other sections render as before");
   });
 
   it("gives an unknown section a table of its numbers", () => {
@@ -221,7 +275,7 @@ describe("benchmark report", () => {
 
   it("draws every latency plot as well-formed SVG with its paths", () => {
     const { markdown: md, svgs } = render();
-    assert.deepEqual([...svgs.keys()].sort(), ["cli-start.svg", "fan-in-latency.svg", "fan-in-throughput.svg", "http-latency.svg", "invocation-latency.svg", "presence-bytes.svg", "presence.svg"]);
+    assert.deepEqual([...svgs.keys()].sort(), ["browser-latency.svg", "cli-start.svg", "dev-loop.svg", "fan-in-latency.svg", "fan-in-throughput.svg", "http-latency.svg", "invocation-latency.svg", "presence-bytes.svg", "presence.svg"]);
     for (const [file, svg] of svgs) {
       xmlElements(svg);
       assert.ok(md.includes(`](bench/${file})`), `the report shows ${file}`);
