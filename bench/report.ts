@@ -281,7 +281,7 @@ function cli(sec: KnownSections["cli"], ctx: Ctx): string[] {
     rangePlot({
       title: "CLI wall time, spawn to exit",
       value: { label: "ms (log)", scale: "log" },
-      rows: [summaryRange('node -e ""', "plain Node", sec.nodeBaselineMs), ...cmds.map((k) => summaryRange(k, "lattice", sec[k].ms))],
+      rows: [summaryRange('node -e ""', "plain Node", sec.nodeBaselineMs), ...cmds.map((k) => ({ ...summaryRange(k, "lattice", sec[k].ms), target: sec[k].targetMs }))],
       marks: "whisker min–max, bar median–p90, dot median",
     }),
   );
@@ -303,7 +303,7 @@ function dev(sec: KnownSections["dev"], ctx: Ctx): string[] {
       title: "lattice dev: a saved edit to the new version's first answer",
       value: { label: "ms (log)", scale: "log" },
       rows: [
-        summaryRange("save → answer", "measured", sec.saveToAnswerMs),
+        { ...summaryRange("save → answer", "measured", sec.saveToAnswerMs), target: sec.targetMs },
         summaryRange("reported: live", "reported by lattice dev", r.live),
         summaryRange("reported: build", "reported by lattice dev", r.build),
         summaryRange("reported: push", "reported by lattice dev", r.push),

@@ -34,6 +34,8 @@ export interface RangeRow {
   mid: number;
   high: number;
   max: number;
+  /** Drawn as a dashed mark when the run gives a numeric target for this row. */
+  target?: number;
 }
 
 export interface RangePlot {
@@ -168,7 +170,7 @@ export function rangePlot(p: RangePlot): string {
   const rowH = 24;
   const m = { left: 200, right: 30, top: 40, bottom: 80 };
   const H = m.top + p.rows.length * rowH + m.bottom;
-  const vs = makeScale(p.value.scale, p.rows.flatMap((r) => [r.min, r.low, r.mid, r.high, r.max]), m.left, W - m.right);
+  const vs = makeScale(p.value.scale, p.rows.flatMap((r) => [r.min, r.low, r.mid, r.high, r.max, ...(r.target === undefined ? [] : [r.target])]), m.left, W - m.right);
   const names = [...new Set(p.rows.map((r) => r.series))];
   const colour = colourOf(names);
   const clamp = (v: number) => fixed(vs.map(p.value.scale === "log" && !(v > 0) ? vs.ticks[0]! : v));
@@ -190,9 +192,11 @@ export function rangePlot(p: RangePlot): string {
     for (const v of [r.min, r.max]) body.push(`<line x1="${clamp(v)}" y1="${y - 5}" x2="${clamp(v)}" y2="${y + 5}" stroke="${c}" stroke-width="1.5"/>`);
     body.push(`<rect x="${clamp(r.low)}" y="${y - 7}" width="${fixed(Math.max(1, clamp(r.high) - clamp(r.low)))}" height="14" fill="${c}" fill-opacity="0.45" stroke="${c}"/>`);
     body.push(`<circle cx="${clamp(r.mid)}" cy="${y}" r="4" fill="${INK}"><title>${escapeXml(`${r.label}: ${r.mid}`)}</title></circle>`);
+    if (r.target !== undefined) body.push(`<line class="target" x1="${clamp(r.target)}" y1="${y - 10}" x2="${clamp(r.target)}" y2="${y + 10}" stroke="${INK}" stroke-width="2" stroke-dasharray="3 2"/>`);
     body.push(`</g>`);
   });
-  body.push(`<text class="marks" x="${m.left}" y="${bottom + 56}" fill="${INK}">${escapeXml(p.marks)}</text>`);
+  const targetNote = p.rows.some((r) => r.target !== undefined) ? ", dashed mark target" : "";
+  body.push(`<text class="marks" x="${m.left}" y="${bottom + 56}" fill="${INK}">${escapeXml(p.marks + targetNote)}</text>`);
   const legendX = m.left;
   names.forEach((n, i) => {
     const x = legendX + i * 150;

@@ -283,6 +283,8 @@ describe("benchmark report", () => {
     const inv = svgs.get("invocation-latency.svg")!;
     for (const label of ["raw NATS (baseline)", "lattice", "lattice, signed (session MAC)", "lattice, signed (Ed25519)"]) assert.ok(inv.includes(`>${label}</text>`), label);
     assert.equal((svgs.get("fan-in-latency.svg")!.match(/class="range"/g) ?? []).length, 4, "raw and lattice at 1 and 20 instances");
+    const cliTargets = xmlElements(svgs.get("cli-start.svg")!).filter((e) => e.name === "line" && e.attrs.class === "target");
+    assert.equal(cliTargets.length, 5, "a target mark per command, none for the baseline");
   });
 
   it("picks ticks: powers of ten on a log scale, 1-2-5 steps on a linear one", () => {
