@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
  *
- * `--only invocation|converge|http|browser|cli`: that part alone, printed, not written. `--quick`: the http
+ * `--only invocation|converge|http|browser|cli|memory`: that part alone, printed, not written. `--quick`: the http
  * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
  * absolute time; see http.ts).
  */
@@ -20,13 +20,14 @@ import { hostDiscovery } from "./host-discovery.js";
 import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
 import { ed25519Costs, invocationPath } from "./invocation.js";
 import { missingTools } from "./load-tools.js";
+import { SMALL_TARGETS_MB, hostMemory } from "./memory.js";
 
 const outIdx = process.argv.indexOf("--out");
 const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (onlyIdx > 0 && !["invocation", "converge", "http", "browser", "cli"].includes(only ?? "")) throw new Error("--only takes: invocation, converge, http, browser, cli");
+if (onlyIdx > 0 && !["invocation", "converge", "http", "browser", "cli", "memory"].includes(only ?? "")) throw new Error("--only takes: invocation, converge, http, browser, cli, memory");
 const quick = process.argv.includes("--quick");
 const missing = missingTools();
 if ((quick || only === "http" || !only) && missing.length > 0) {
@@ -52,6 +53,8 @@ try {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), browser: await browserCalls() }, null, 2) + "\n");
   } else if (only === "cli") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), cli: cliSection(await cliStart()) }, null, 2) + "\n");
+  } else if (only === "memory") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), memory: memorySection(await hostMemory(nats.clientUrl)) }, null, 2) + "\n");
   } else if (only === "converge") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
@@ -70,6 +73,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const http = await httpPath(natsUrl, FULL);
   const browser = await browserCalls();
   const cli = cliSection(await cliStart());
+  const memory = memorySection(await hostMemory(natsUrl));
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -119,6 +123,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
         ...browser,
       },
       cli,
+      memory,
       actorRuntime: {
         description:
           "one process, no NATS. coldStartMs: component bytes never seen on this machine -> first call answered (transpile, compile, worker, instantiate); " +
@@ -135,6 +140,16 @@ async function all(natsUrl: string, out: string): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, json + "\n");
   process.stdout.write(json + "\n");
+}
+
+function memorySection(r: Awaited<ReturnType<typeof hostMemory>>) {
+  return {
+    description:
+      "resident MB (VmRSS; worker threads included) of a `lattice host` process, each profile in a lattice of its own, read once settled: idle; one instance of the JS echo (examples/echo); " +
+      "ten instances of it; ten WAT echo actors of distinct digests, one instance each (the JS echo stopped); everything stopped. heap/external/arrayBuffers: the host's main thread (its inventory answer)",
+    targets: `small: idle.rssMB <= ${SMALL_TARGETS_MB.idle}, firstJsInstanceMB <= ${SMALL_TARGETS_MB.firstJsInstance}`,
+    ...r,
+  };
 }
 
 function cliSection(r: Awaited<ReturnType<typeof cliStart>>) {

@@ -31,21 +31,38 @@ export interface ComponentTranspiler {
   transpile(bytes: Uint8Array, digest: string): Promise<Transpiled>;
 }
 
-export class ComponentCache {
-  private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
+export interface CacheOptions {
+  /**
+   * Compiled components kept, by the bytes of their components (compiled code and its copy of the
+   * wire bytes grow with them); the least recently used beyond it are dropped (default: no bound).
+   * One that actors still run stays in memory through them; a start after it was dropped fetches
+   * and compiles again.
+   */
+  maxCompiledBytes?: number;
+}
 
-  constructor(private readonly transpiler: ComponentTranspiler) {}
+export class ComponentCache {
+  /** In order of use, most recent last. */
+  private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
+  private readonly sizes = new Map<string, number>();
+
+  constructor(
+    private readonly transpiler: ComponentTranspiler,
+    private readonly opts: CacheOptions = {},
+  ) {}
 
   /** Compile (or reuse) a component; `what` names the bytes in errors (a path, an artifact ref). */
   async load(bytes: Uint8Array, what: string): Promise<CompiledComponent> {
     assertComponent(bytes, what);
     const digest = await digestOf(bytes);
-    let entry = this.byDigest.get(digest);
+    let entry = this.get(digest);
     if (!entry) {
       entry = this.compile(bytes, digest, what);
       this.byDigest.set(digest, entry);
+      this.sizes.set(digest, bytes.length);
       // A failed compile is not cached: the same bytes fail the same way, but a retry must be honest.
-      entry.catch(() => this.byDigest.delete(digest));
+      entry.catch(() => this.forget(digest));
+      this.bound(digest);
     }
     return entry;
   }
@@ -55,7 +72,31 @@ export class ComponentCache {
   }
 
   get(digest: string): Promise<CompiledComponent> | undefined {
-    return this.byDigest.get(digest);
+    const entry = this.byDigest.get(digest);
+    if (entry) {
+      // Most recently used last.
+      this.byDigest.delete(digest);
+      this.byDigest.set(digest, entry);
+    }
+    return entry;
+  }
+
+  /** Drop the least recently used beyond the byte bound, never `keep` (the one just asked for). */
+  private bound(keep: string): void {
+    const max = this.opts.maxCompiledBytes;
+    if (max === undefined) return;
+    let total = [...this.sizes.values()].reduce((n, s) => n + s, 0);
+    for (const digest of [...this.byDigest.keys()]) {
+      if (total <= max) break;
+      if (digest === keep) continue;
+      total -= this.sizes.get(digest) ?? 0;
+      this.forget(digest);
+    }
+  }
+
+  private forget(digest: string): void {
+    this.byDigest.delete(digest);
+    this.sizes.delete(digest);
   }
 
   private async compile(bytes: Uint8Array, digest: string, what: string): Promise<CompiledComponent> {

@@ -1,5 +1,5 @@
 /** The Node worker platform (worker-handle.ts): worker threads, and the MessagePort bridge. */
-import { Worker } from "node:worker_threads";
+import { Worker, type ResourceLimits } from "node:worker_threads";
 import { createBridge } from "./sync-bridge.js";
 import { WorkerListener, type WorkerEvents, type WorkerHandle, type WorkerPlatform } from "./worker-handle.js";
 import type { WorkerReply } from "./worker-protocol.js";
@@ -7,10 +7,11 @@ import type { WorkerReply } from "./worker-protocol.js";
 const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
 
 class NodeWorker implements WorkerHandle {
-  private readonly worker = new Worker(WORKER_URL);
+  private readonly worker: Worker;
   private readonly listener = new WorkerListener();
 
-  constructor() {
+  constructor(resourceLimits?: ResourceLimits) {
+    this.worker = new Worker(WORKER_URL, resourceLimits ? { resourceLimits } : {});
     // A worker that must not keep the process alive, nor crash it, while nobody uses it.
     this.worker.unref();
     this.worker.on("message", (m: WorkerReply) => this.listener.message(m));
@@ -36,10 +37,15 @@ class NodeWorker implements WorkerHandle {
   }
 }
 
-export const nodeWorkers: WorkerPlatform = {
-  spawn: () => new NodeWorker(),
-  bridge(handler) {
-    const b = createBridge(handler);
-    return { worker: b.worker, transfer: [b.worker.port], close: b.close };
-  },
-};
+/** Worker threads, each with these V8 heap limits (Node's defaults when absent). */
+export function nodeWorkerPlatform(resourceLimits?: ResourceLimits): WorkerPlatform {
+  return {
+    spawn: () => new NodeWorker(resourceLimits),
+    bridge(handler) {
+      const b = createBridge(handler);
+      return { worker: b.worker, transfer: [b.worker.port], close: b.close };
+    },
+  };
+}
+
+export const nodeWorkers: WorkerPlatform = nodeWorkerPlatform();

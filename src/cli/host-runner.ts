@@ -10,6 +10,7 @@ import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { CliError } from "./errors.js";
 import { serveMetrics } from "./metrics-endpoint.js";
 import type { HostFlags } from "./host-options.js";
+import { applyProfileFlags, runtimeOptions } from "./host-profile.js";
 
 /** The host's policy from the flags: a service, a rule file (read and checked now), or none. */
 export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
@@ -27,6 +28,7 @@ export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
 
 /** `auth`: how the host (and the providers it starts) log in to NATS. */
 export async function startHost(servers: string, lattice: string, flags: HostFlags, auth: NatsAuth = {}): Promise<Host> {
+  applyProfileFlags(flags.profile);
   const logger = consoleLogger(flags.logLevel);
   const extensions: HostExtension[] = flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })];
   const host = new Host({
@@ -39,7 +41,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     heartbeatMs: flags.heartbeat,
     seed: flags.seed,
     logger,
-    actors: new NodeActorRuntime(logger),
+    actors: new NodeActorRuntime(logger, runtimeOptions(flags.profile)),
     providers: new NodeProviderLauncher({ logLevel: flags.logLevel, env: authToEnv(auth) }),
     jsDomain: flags.jsDomain,
     allowedIssuers: flags.allowedIssuers,
