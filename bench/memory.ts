@@ -6,7 +6,8 @@
  * differ by a custom section: ten digests, each transpiled, compiled and cached on its own, one
  * instance each; the JS echo stopped first), and after everything is stopped. Beside each figure:
  * RssAnon/RssFile, the thread count, and the host's own account of its main thread
- * (process.memoryUsage in its inventory answer). Both profiles, each in a lattice of its own.
+ * (HostInfo.memory in its inventory answer). Each profile in a lattice of its own: default, small,
+ * and small-tuned (small with the Node flags and environment docs/cli.md suggests for a device).
  *
  * Memory, not time: the shared machine's load does not change these figures much. Each figure is
  * read once the resident set has settled (it moved less than 1 MB over 1 s).
@@ -20,14 +21,18 @@ import { fileURLToPath } from "node:url";
 import { withCustomSection } from "../src/actor/wasm-sections.js";
 import { LatticeClient } from "../src/ctl/index.js";
 import { connectNode } from "../src/nats/node/index.js";
-import type { HostInventory } from "../src/protocol/index.js";
 import { exampleComponentPath, watEcho } from "../test/kit/fixtures.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const ECHO = "acme:demo/echo";
 const MB = 1024 * 1024;
 
-export type HostProfileName = "default" | "small";
+/** `small-tuned`: the small profile with the Node flags docs/cli.md suggests for a small device. */
+export type HostProfileName = "default" | "small" | "small-tuned";
+/** What `node` gets before the CLI, for `small-tuned`. */
+export const SMALL_DEVICE_NODE_FLAGS = ["--max-semi-space-size=1", "--liftoff-only"];
+/** And its environment: glibc's malloc keeps fewer arenas (each thread would get its own). */
+export const SMALL_DEVICE_ENV = { MALLOC_ARENA_MAX: "2" };
 
 export interface MemoryReading {
   /** VmRSS, MB. */
@@ -35,10 +40,10 @@ export interface MemoryReading {
   anonMB: number;
   fileMB: number;
   threads: number;
-  /** The host's main thread, from its inventory answer (process.memoryUsage), MB. */
+  /** The host's own account (HostInfo.memory): its main thread's heap and external memory, and what it calls free, MB. */
   heapUsedMB?: number;
   externalMB?: number;
-  arrayBuffersMB?: number;
+  freeMB?: number;
 }
 
 export interface ProfileMemory {
@@ -55,15 +60,12 @@ export interface ProfileMemory {
   watActorMB: number;
 }
 
-export interface MemoryResult {
-  default: ProfileMemory;
-  small: ProfileMemory;
-}
+export type MemoryResult = Record<HostProfileName, ProfileMemory>;
 
 /** Targets (MB) of issue 18 for the small profile. */
 export const SMALL_TARGETS_MB = { idle: 60, firstJsInstance: 60 } as const;
 
-function status(pid: number): Omit<MemoryReading, "heapUsedMB" | "externalMB" | "arrayBuffersMB"> {
+function status(pid: number): Omit<MemoryReading, "heapUsedMB" | "externalMB" | "freeMB"> {
   const text = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? NaN);
   const mb = (key: string) => Math.round((kb(key) / 1024) * 10) / 10;
@@ -82,10 +84,9 @@ async function settled(pid: number): Promise<void> {
 
 async function reading(pid: number, client: LatticeClient): Promise<MemoryReading> {
   await settled(pid);
-  const inv = (await client.inventories()).replies[0];
-  const m = (inv as (HostInventory & { memory?: { heapUsed: number; external: number; arrayBuffers: number } }) | undefined)?.memory;
-  const mb = (n: number) => Math.round((n / MB) * 10) / 10;
-  return { ...status(pid), ...(m ? { heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) } : {}) };
+  const m = (await client.inventories()).replies[0]?.host.memory;
+  const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round((n / MB) * 10) / 10);
+  return { ...status(pid), ...(m ? { heapUsedMB: mb(m.heapUsedBytes), externalMB: mb(m.externalBytes), freeMB: mb(m.freeBytes) } : {}) };
 }
 
 function cli(args: string[]): Promise<string> {
@@ -103,8 +104,12 @@ function cli(args: string[]): Promise<string> {
 async function profileMemory(natsUrl: string, profile: HostProfileName, files: { echo: string; wat: string[] }): Promise<ProfileMemory> {
   const lattice = `mem-${profile}-${process.pid}`;
   const nats = ["--nats-url", natsUrl, "--lattice", lattice];
-  const host: ChildProcess = spawn(process.execPath, [CLI, "host", ...nats, "--name", `mem-${profile}`, "--log-level", "warn", "--no-reconcile", "--profile", profile], {
+  const tuned = profile === "small-tuned";
+  const nodeFlags = tuned ? SMALL_DEVICE_NODE_FLAGS : [];
+  const flag = tuned ? "small" : profile;
+  const host: ChildProcess = spawn(process.execPath, [...nodeFlags, CLI, "host", ...nats, "--name", `mem-${profile}`, "--log-level", "warn", "--profile", flag], {
     stdio: ["ignore", "ignore", "inherit"],
+    env: tuned ? { ...process.env, ...SMALL_DEVICE_ENV } : process.env,
   });
   const pid = host.pid!;
   const nc = await connectNode({ servers: natsUrl });
@@ -148,7 +153,7 @@ async function profileMemory(natsUrl: string, profile: HostProfileName, files: {
   }
 }
 
-export async function hostMemory(natsUrl: string, profiles: readonly HostProfileName[] = ["default", "small"]): Promise<Partial<MemoryResult>> {
+export async function hostMemory(natsUrl: string, profiles: readonly HostProfileName[] = ["default", "small", "small-tuned"]): Promise<Partial<MemoryResult>> {
   const dir = await mkdtemp(join(tmpdir(), "lattice-bench-mem-"));
   try {
     const wat = await watEcho();

@@ -11,6 +11,7 @@ import { CliError } from "./errors.js";
 import { serveMetrics } from "./metrics-endpoint.js";
 import type { HostFlags } from "./host-options.js";
 import { applyProfileFlags, runtimeOptions } from "./host-profile.js";
+import { nodeMemoryProbe } from "./memory-probe.js";
 
 /** The host's policy from the flags: a service, a rule file (read and checked now), or none. */
 export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
@@ -47,6 +48,7 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     allowedIssuers: flags.allowedIssuers,
     extensions,
     policy: policyOptions(flags),
+    memory: nodeMemoryProbe(flags.memoryLimit),
   });
   // Listening before the host starts: a port in use fails the command before it joins.
   const endpoint = flags.metricsPort === undefined ? undefined : await serveMetrics(flags.metricsPort, () => host.inventory());
