@@ -128,11 +128,11 @@ describe("a small host under a hard memory limit", () => {
     t.diagnostic(cgroup ? `limit: cgroup ${cgroup}` : "limit: --memory-limit (no writable memory cgroup here)");
     const joined = await until(async () => (await client.hosts()).replies.find((h) => h.id === smallId), 10_000, "the small host in the lattice");
     assert.equal(joined.memory?.limitBytes, LIMIT, cgroup ? "the limit read from its cgroup" : "the limit from --memory-limit");
-    assert.ok(joined.memory!.usedBytes > 0 && joined.memory!.usedBytes < LIMIT);
+    assert.ok(joined.memory.usedBytes > 0 && joined.memory.usedBytes < LIMIT);
 
     const started = await cliJson<{ results: Array<{ hostId: string; actor: { ref: string; instances: number } }> }>(["start", "actor", await exampleComponentPath("echo"), "--id", "echo", "--host", "small", "--timeout", "60s"], env);
     assert.equal(started.results[0]?.hostId, smallId);
-    const ref = started.results[0]!.actor.ref;
+    const ref = started.results[0].actor.ref;
     assert.equal(await client.call("echo", ECHO, "echo", ["hi"], { timeoutMs: 30_000 }), "hi");
 
     // Directed at the host, more than fits: refused, with what it needs and what it has.
