@@ -3,8 +3,9 @@
  * own for I/O when its `io` module is evaluated, in every actor worker: a second V8 isolate per
  * instance (~10 MB resident) that most actors never use (no files, no sockets: the sandbox gives
  * them none). Imported first by actor-worker.ts, this module makes the `Worker` the shim sees
- * lazy: the thread starts when the shim first posts to it. `restoreWorker()` undoes the swap
- * once the shim is loaded.
+ * lazy when the worker's data asks for it (`{ lazyShimThread: true }`: the small profile): the
+ * thread starts when the shim first posts to it, ~20 ms into that call, once per instance.
+ * `restoreWorker()` undoes the swap once the shim is loaded.
  */
 import threads from "node:worker_threads";
 import { syncBuiltinESMExports } from "node:module";
@@ -57,11 +58,19 @@ class LazyWorker {
   }
 }
 
-threads.Worker = LazyWorker as unknown as typeof threads.Worker;
-syncBuiltinESMExports();
+/** What an actor worker's `workerData` may say. */
+export interface ActorWorkerData {
+  lazyShimThread?: boolean;
+}
+
+if ((threads.workerData as ActorWorkerData | undefined)?.lazyShimThread) {
+  threads.Worker = LazyWorker as unknown as typeof threads.Worker;
+  syncBuiltinESMExports();
+}
 
 /** Give `node:worker_threads` its own Worker back (after the shim has been imported). */
 export function restoreWorker(): void {
+  if (threads.Worker === RealWorker) return;
   threads.Worker = RealWorker;
   syncBuiltinESMExports();
 }

@@ -14,11 +14,14 @@ export interface NodeRuntimeOptions extends SupplyOptions, CacheOptions {
   keepTranspiler?: boolean;
   /** V8 heap limits of each actor worker (a small young generation saves ~4 MB a worker). */
   workerLimits?: ResourceLimits;
+  /** Start the WASI shim's I/O thread in a worker only when its instance first needs it (~10 MB a worker saved). */
+  lazyShimThread?: boolean;
 }
 
 export class NodeActorRuntime extends WorkerActorRuntime {
   constructor(log: Logger, opts: NodeRuntimeOptions = {}) {
-    const { transpileCache, keepTranspiler, workerLimits, maxCompiledBytes, ...supply } = opts;
-    super(log, nodeWorkerPlatform(workerLimits), new Transpiler(transpileCache, keepTranspiler), supply, { maxCompiledBytes });
+    const { transpileCache, keepTranspiler, workerLimits, lazyShimThread, maxCompiledBytes, ...supply } = opts;
+    const platform = nodeWorkerPlatform({ ...(workerLimits ? { resourceLimits: workerLimits } : {}), lazyShimThread });
+    super(log, platform, new Transpiler(transpileCache, keepTranspiler), supply, { maxCompiledBytes });
   }
 }

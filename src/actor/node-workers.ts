@@ -1,5 +1,6 @@
 /** The Node worker platform (worker-handle.ts): worker threads, and the MessagePort bridge. */
 import { Worker, type ResourceLimits } from "node:worker_threads";
+import type { ActorWorkerData } from "./lazy-shim-worker.js";
 import { createBridge } from "./sync-bridge.js";
 import { WorkerListener, type WorkerEvents, type WorkerHandle, type WorkerPlatform } from "./worker-handle.js";
 import type { WorkerReply } from "./worker-protocol.js";
@@ -10,8 +11,9 @@ class NodeWorker implements WorkerHandle {
   private readonly worker: Worker;
   private readonly listener = new WorkerListener();
 
-  constructor(resourceLimits?: ResourceLimits) {
-    this.worker = new Worker(WORKER_URL, resourceLimits ? { resourceLimits } : {});
+  constructor(o: NodeWorkerOptions) {
+    const workerData: ActorWorkerData = { lazyShimThread: o.lazyShimThread === true };
+    this.worker = new Worker(WORKER_URL, { workerData, ...(o.resourceLimits ? { resourceLimits: o.resourceLimits } : {}) });
     // A worker that must not keep the process alive, nor crash it, while nobody uses it.
     this.worker.unref();
     this.worker.on("message", (m: WorkerReply) => this.listener.message(m));
@@ -37,10 +39,16 @@ class NodeWorker implements WorkerHandle {
   }
 }
 
-/** Worker threads, each with these V8 heap limits (Node's defaults when absent). */
-export function nodeWorkerPlatform(resourceLimits?: ResourceLimits): WorkerPlatform {
+export interface NodeWorkerOptions {
+  /** V8 heap limits of each worker (Node's defaults when absent). */
+  resourceLimits?: ResourceLimits;
+  /** Start the preview2 shim's I/O thread only when an instance first uses it (lazy-shim-worker.ts). */
+  lazyShimThread?: boolean;
+}
+
+export function nodeWorkerPlatform(o: NodeWorkerOptions = {}): WorkerPlatform {
   return {
-    spawn: () => new NodeWorker(resourceLimits),
+    spawn: () => new NodeWorker(o),
     bridge(handler) {
       const b = createBridge(handler);
       return { worker: b.worker, transfer: [b.worker.port], close: b.close };

@@ -8,7 +8,8 @@
  * - `small`: least memory, for a small device. No spare worker and no pre-loaded instance (each
  *   start boots a worker and instantiates: tens of ms for a tiny component, a few hundred for a
  *   JS actor); compiled components bounded by bytes; the jco thread stopped once idle; actor
- *   workers with a 2 MB young generation; Wasm run by V8's baseline compiler only (Liftoff): the
+ *   workers with a 2 MB young generation and the WASI shim's I/O thread started only when an
+ *   instance first needs it (files, stdio, polls: ~20 ms then); Wasm run by V8's baseline compiler only (Liftoff): the
  *   TurboFan tier-up of a JS actor's engine costs ~25 MB on its first calls, for faster guest code.
  */
 import v8 from "node:v8";
@@ -20,7 +21,7 @@ const SMALL_COMPILED_BYTES = 48 * 1024 * 1024;
 
 export function runtimeOptions(profile: HostProfile): NodeRuntimeOptions {
   if (profile === "default") return {};
-  return { blank: 0, digests: 0, keepTranspiler: false, maxCompiledBytes: SMALL_COMPILED_BYTES, workerLimits: { maxYoungGenerationSizeMb: 2 } };
+  return { blank: 0, digests: 0, keepTranspiler: false, maxCompiledBytes: SMALL_COMPILED_BYTES, workerLimits: { maxYoungGenerationSizeMb: 2 }, lazyShimThread: true };
 }
 
 /**
