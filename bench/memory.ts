@@ -30,7 +30,7 @@ const MB = 1024 * 1024;
 /** `small-tuned`: the small profile with the Node flags docs/cli.md suggests for a small device. */
 export type HostProfileName = "default" | "small" | "small-tuned";
 /** What `node` gets before the CLI, for `small-tuned`. */
-export const SMALL_DEVICE_NODE_FLAGS = ["--max-semi-space-size=1", "--liftoff-only"];
+export const SMALL_DEVICE_NODE_FLAGS = ["--max-semi-space-size=1", "--liftoff-only", "--no-opt"];
 /** And its environment: glibc's malloc keeps fewer arenas (each thread would get its own). */
 export const SMALL_DEVICE_ENV = { MALLOC_ARENA_MAX: "2" };
 
