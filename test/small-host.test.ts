@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { after, before, describe, it } from "node:test";
 import { NodeActorRuntime } from "../src/actor/node-runtime.js";
 import { nodeMemoryProbe } from "../src/cli/memory-probe.js";
-import { LatticeClient } from "../src/ctl/index.js";
+import { LatticeClient, spread } from "../src/ctl/index.js";
+import { HostCapacity } from "../src/host/capacity.js";
 import { silentLogger } from "../src/host/index.js";
 import { ErrorCode, isLatticeError, type HostInfo, type HostInventory } from "../src/protocol/index.js";
 import { CLI, cliJson } from "./kit/cli.js";
@@ -167,6 +168,40 @@ describe("a small host under a hard memory limit", () => {
 
     assert.ok(small.alive, `the small host is still running (stderr: ${small.stderr})`);
     if (cgroup) assert.equal(oomKills(cgroup), 0, "nothing in the host's cgroup was OOM-killed");
+  });
+});
+
+describe("memory in placement and admission", () => {
+  it("spread gives a host no more instances than its room, and leaves what fits nowhere", () => {
+    const plan = spread(
+      [
+        { hostId: "a", labels: {}, load: 0, current: 0, room: 1 },
+        { hostId: "b", labels: {}, load: 5, current: 1, room: 2 },
+        { hostId: "c", labels: {}, load: 9, current: 0 },
+      ],
+      6,
+    );
+    assert.deepEqual(Object.fromEntries(plan), { a: 1, b: 3, c: 2 });
+    const full = spread([{ hostId: "a", labels: {}, load: 0, current: 1, room: 0 }], 4);
+    assert.equal(full.get("a"), 1);
+  });
+
+  it("a host admits what fits, learns an instance's cost, and refuses beyond with the figures", () => {
+    let rss = 100 * MB;
+    const capacity = new HostCapacity({ limitBytes: 300 * MB, sample: () => ({ rssBytes: rss }) });
+    // 300 - 100 - 30 (reserve) = 170 MB free; unmeasured: 24 MB + its size.
+    assert.equal(capacity.freeBytes(), 170 * MB);
+    capacity.admit({ actorId: "x", add: 4, digest: "d", size: 1 * MB, compiled: false });
+    const before = capacity.rss();
+    rss += 2 * 40 * MB;
+    capacity.grew("d", before, 2);
+    assert.equal(capacity.instanceBytes("d"), 40 * MB);
+    assert.throws(
+      () => capacity.admit({ actorId: "x", add: 3, digest: "d", compiled: true }),
+      (e: unknown) => isLatticeError(e) && e.code === ErrorCode.InsufficientResources && e.message === "no room for 3 more instances of x: needs ~120 MB (3 × 40 MB), has 90 MB free (180 MB in use of 300 MB, 30 MB kept for calls); room for 2",
+    );
+    capacity.admit({ actorId: "x", add: 2, digest: "d", compiled: true });
+    assert.equal(capacity.info().freeBytes, 90 * MB);
   });
 });
 
