@@ -31,8 +31,11 @@ const MB = 1024 * 1024;
 export type HostProfileName = "default" | "small" | "small-tuned";
 /** What `node` gets before the CLI, for `small-tuned`. */
 export const SMALL_DEVICE_NODE_FLAGS = ["--max-semi-space-size=1", "--liftoff-only", "--no-opt"];
-/** And its environment: glibc's malloc keeps fewer arenas (each thread would get its own). */
-export const SMALL_DEVICE_ENV = { MALLOC_ARENA_MAX: "2" };
+/**
+ * And its environment: glibc's malloc keeps 2 arenas (not one per thread), and gives large freed
+ * blocks back to the system (a fixed mmap threshold: glibc's own rises after each large free).
+ */
+export const SMALL_DEVICE_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" };
 
 export interface MemoryReading {
   /** VmRSS, MB. */
