@@ -183,14 +183,11 @@ export class ActorSupervisor {
     // Any failure here leaves it to the fetch, which words it best.
     const known = await this.d.artifacts.describe(artifact).then(
       (info) => {
-        // Before anything is fetched, compiled or booted.
+        // Before anything is fetched, compiled or booted (a refusal thrown here is not the describe's failure).
         this.d.capacity?.admit({ actorId, add: instances, digest: info.digest, size: info.size, compiled: runtime.has(info.digest) });
         return runtime.has(info.digest) ? { digest: info.digest, ...this.checked.get(info.digest) } : undefined;
       },
-      (e: unknown) => {
-        if (isLatticeError(e) && e.code === ErrorCode.InsufficientResources) throw e;
-        return undefined;
-      },
+      () => undefined,
     );
     const seen = known && this.checked.has(known.digest) ? known : undefined;
     if (seen) {
