@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark against real nats-server processes and prints one JSON
  * document (also written to bench/results/latest.json, or to the path given with --out).
  *
- * `--only invocation|converge|http|browser|cli|dev|scale`: that part alone, printed, not written. `--quick`: the http
+ * `--only invocation|converge|http|browser|cli|dev|scale|memory`: that part alone, printed, not written. `--quick`: the http
  * part in its short profile, for CI: exits 1 on a gross regression (a ratio or a count, never an
  * absolute time; see http.ts).
  */
@@ -23,13 +23,14 @@ import { ed25519Costs, invocationPath } from "./invocation.js";
 import { missingTools } from "./load-tools.js";
 import { fanIn, type FanInPoint } from "./fan-in.js";
 import { presenceScale, type PresenceScale } from "./presence-scale.js";
+import { SMALL_TARGETS_MB, hostMemory } from "./memory.js";
 
 const outIdx = process.argv.indexOf("--out");
 const out = outIdx > 0 ? process.argv[outIdx + 1] : "bench/results/latest.json";
 if (!out) throw new Error("--out needs a path");
 const onlyIdx = process.argv.indexOf("--only");
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-const PARTS = ["invocation", "converge", "http", "browser", "cli", "dev", "scale"];
+const PARTS = ["invocation", "converge", "http", "browser", "cli", "dev", "scale", "memory"];
 if (onlyIdx > 0 && !PARTS.includes(only ?? "")) throw new Error(`--only takes: ${PARTS.join(", ")}`);
 const quick = process.argv.includes("--quick");
 const missing = missingTools();
@@ -61,6 +62,8 @@ try {
   } else if (only === "scale") {
     const presence = presenceSection(await presenceScale());
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), presence, fanIn: fanInSection(await fanIn(nats.clientUrl)) }, null, 2) + "\n");
+  } else if (only === "memory") {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), memory: memorySection(await hostMemory(nats.clientUrl)) }, null, 2) + "\n");
   } else if (only === "converge") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), appConvergeMs: await convergeAfterHostLoss(nats.clientUrl) }, null, 2) + "\n");
   } else {
@@ -82,6 +85,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const dev = devSection(await devLoop());
   const presence = presenceSection(await presenceScale());
   const fanInPoints = fanInSection(await fanIn(natsUrl));
+  const memory = memorySection(await hostMemory(natsUrl));
   const report = {
     lattice: LATTICE_VERSION,
     date: new Date().toISOString(),
@@ -134,6 +138,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
       dev,
       presence,
       fanIn: fanInPoints,
+      memory,
       actorRuntime: {
         description:
           "one process, no NATS. coldStartMs: component bytes never seen on this machine -> first call answered (transpile, compile, worker, instantiate); " +
@@ -173,11 +178,21 @@ function presenceSection(r: PresenceScale) {
   };
 }
 
+function memorySection(r: Awaited<ReturnType<typeof hostMemory>>) {
+  return {
+    description:
+      "resident MB (VmRSS; worker threads included) of a `lattice host` process, each profile in a lattice of its own, read once settled: idle; one instance of the JS echo (examples/echo); " +
+      "ten instances of it; ten WAT echo actors of distinct digests, one instance each (the JS echo stopped); everything stopped. heap/external/arrayBuffers: the host's main thread (its inventory answer)",
+    targets: `small: idle.rssMB <= ${SMALL_TARGETS_MB.idle}, firstJsInstanceMB <= ${SMALL_TARGETS_MB.firstJsInstance}`,
+    ...r,
+  };
+}
+
 function cliSection(r: Awaited<ReturnType<typeof cliStart>>) {
   return {
     description:
       "wall ms of the compiled `lattice` command as a user runs it, spawn -> exit, median of 5 after an untimed run, each beside the same run's `node -e \"\"` as a ratio: " +
-      "--version, --help; get hosts against a local lattice (its ping gathers answers until none has come for 250 ms); " +
+      "--version, --help; get hosts against a local lattice (its ping ends once as many hosts as a live view counts have answered); " +
       "up: spawn -> its ready line (embedded nats-server with JetStream, and a host, on free ports); " +
       "startActor: `start actor ./echo.wasm` (push, place, fetch, instantiate) of the built echo example on a host that has run its digest before",
     targets: Object.entries(CLI_TARGETS_MS)

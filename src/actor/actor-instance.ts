@@ -15,7 +15,7 @@ import { isLatticeError } from "../protocol/errors.js";
 import { childCallId } from "../protocol/invocation.js";
 import { httpRequestArgs, isHttpHandleCall } from "../protocol/http.js";
 import { unversioned } from "../protocol/links.js";
-import { messageOf } from "../protocol/index.js";
+import { messageOf } from "../protocol/errors.js";
 import { ForwardedImports } from "./forwarded-imports.js";
 import { HostCallError, callHostSync, type SyncReplies } from "./host-bridge.js";
 import { HttpHandlerError, HttpNoResponseError, serveHttp, type IncomingHandle } from "./http-incoming.js";

@@ -23,7 +23,7 @@ import { ErrorCode, LatticeError, isErrorCode, messageOf } from "../protocol/ind
 import type { Logger } from "../protocol/logging.js";
 import { HTTP_INSTANCE_MODES, type HttpInstances } from "./actor-metadata.js";
 import type { CompiledComponent } from "./component-cache.js";
-import { isLocalInterface } from "./local-imports.js";
+import { isLocalInterface } from "./local-interfaces.js";
 import { unrefTimer, type WorkerHandle } from "./worker-handle.js";
 import type { WorkerSupply } from "./worker-supply.js";
 import type { ActorInstances, ActorLogSink, ImportForwarder, InstanceLoad, InstanceStats, Invocation } from "./runtime.js";

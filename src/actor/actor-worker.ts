@@ -2,10 +2,14 @@
  * Entry point of a Node actor worker thread: the instance of actor-instance.ts, over parentPort,
  * with the MessagePort bridge (sync-bridge.ts).
  */
+// First: the preview2 shim, which actor-instance.ts loads, must find a lazy Worker (lazy-shim-worker.ts).
+import { restoreWorker } from "./lazy-shim-worker.js";
 import { parentPort } from "node:worker_threads";
 import { serveActorWorker, type Instantiate } from "./actor-instance.js";
 import { nodeReplies } from "./sync-bridge.js";
 import type { BridgeChannel, WorkerRequest } from "./worker-protocol.js";
+
+restoreWorker();
 
 const port = parentPort;
 if (!port) throw new Error("actor-worker must run in a worker thread");

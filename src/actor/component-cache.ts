@@ -31,38 +31,45 @@ export interface ComponentTranspiler {
   transpile(bytes: Uint8Array, digest: string): Promise<Transpiled>;
 }
 
+export interface CacheOptions {
+  /**
+   * Compiled components kept, by the bytes of their components (compiled code and its copy of the
+   * wire bytes grow with them); the least recently used beyond it are dropped (default: no bound).
+   * One that actors still run stays in memory through them; a start after it was dropped fetches
+   * and compiles again.
+   */
+  maxCompiledBytes?: number;
+}
+
 /**
- * Digests kept compiled, the most recently loaded last. A running actor holds its own component,
- * so dropping one from here only means compiling it again on a later start of those bytes; without
- * a bound a host would keep every version it ever ran (each save of `lattice dev` is one, ~25 MB).
+ * Digests kept compiled at most, besides any byte bound: without one a host would keep every
+ * version it ever ran (each save of `lattice dev` is one, ~25 MB).
  */
 const MAX_DIGESTS = 8;
 
 export class ComponentCache {
+  /** In order of use, most recent last. */
   private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
+  private readonly sizes = new Map<string, number>();
 
-  constructor(private readonly transpiler: ComponentTranspiler) {}
+  constructor(
+    private readonly transpiler: ComponentTranspiler,
+    private readonly opts: CacheOptions = {},
+  ) {}
 
   /** Compile (or reuse) a component; `what` names the bytes in errors (a path, an artifact ref). */
   async load(bytes: Uint8Array, what: string): Promise<CompiledComponent> {
     assertComponent(bytes, what);
     const digest = await digestOf(bytes);
-    let entry = this.byDigest.get(digest);
-    if (entry) {
-      this.byDigest.delete(digest);
-      this.byDigest.set(digest, entry);
-    } else {
+    let entry = this.get(digest);
+    if (!entry) {
       entry = this.compile(bytes, digest, what);
       this.byDigest.set(digest, entry);
+      this.sizes.set(digest, bytes.length);
       // A failed compile is not cached: the same bytes fail the same way, but a retry must be honest.
       const failed = entry;
-      failed.catch(() => {
-        if (this.byDigest.get(digest) === failed) this.byDigest.delete(digest);
-      });
-      for (const old of this.byDigest.keys()) {
-        if (this.byDigest.size <= MAX_DIGESTS) break;
-        this.byDigest.delete(old);
-      }
+      failed.catch(() => this.byDigest.get(digest) === failed && this.forget(digest));
+      this.bound(digest);
     }
     return entry;
   }
@@ -72,7 +79,30 @@ export class ComponentCache {
   }
 
   get(digest: string): Promise<CompiledComponent> | undefined {
-    return this.byDigest.get(digest);
+    const entry = this.byDigest.get(digest);
+    if (entry) {
+      // Most recently used last.
+      this.byDigest.delete(digest);
+      this.byDigest.set(digest, entry);
+    }
+    return entry;
+  }
+
+  /** Drop the least recently used beyond the bounds (bytes, MAX_DIGESTS), never `keep` (the one just asked for). */
+  private bound(keep: string): void {
+    const max = this.opts.maxCompiledBytes ?? Infinity;
+    let total = [...this.sizes.values()].reduce((n, s) => n + s, 0);
+    for (const digest of [...this.byDigest.keys()]) {
+      if (total <= max && this.byDigest.size <= MAX_DIGESTS) break;
+      if (digest === keep) continue;
+      total -= this.sizes.get(digest) ?? 0;
+      this.forget(digest);
+    }
+  }
+
+  private forget(digest: string): void {
+    this.byDigest.delete(digest);
+    this.sizes.delete(digest);
   }
 
   private async compile(bytes: Uint8Array, digest: string, what: string): Promise<CompiledComponent> {

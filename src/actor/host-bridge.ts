@@ -13,7 +13,7 @@
  * replies, so a wait wakes for any reply and cannot miss the one it wants.
  */
 import { ErrorCode } from "../protocol/errors.js";
-import { messageOf } from "../protocol/index.js";
+import { messageOf } from "../protocol/errors.js";
 import type { BridgeReply, BridgeRequest, HostCall, HostCallReply } from "./worker-protocol.js";
 
 /** What the guest sees when a host call fails: jco turns `payload` into the `result`'s error. */

@@ -4,34 +4,9 @@
  * actor imports is forwarded to the host thread (and from there over the lattice).
  */
 import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
+import { CONFIG, LOGGING } from "./local-interfaces.js";
 
-export const LOGGING = "wasi:logging/logging";
-export const CONFIG = "lattice:actor/config";
-
-/** WASI interfaces the preview2 shim implements (the keys of its import object). */
-const WASI_INTERFACES = new Set(
-  [
-    ...["environment", "exit", "stderr", "stdin", "stdout", "terminal-input", "terminal-output", "terminal-stderr", "terminal-stdin", "terminal-stdout"].map((i) => `wasi:cli/${i}`),
-    ...["instance-network", "ip-name-lookup", "network", "tcp", "tcp-create-socket", "udp", "udp-create-socket"].map((i) => `wasi:sockets/${i}`),
-    "wasi:filesystem/preopens",
-    "wasi:filesystem/types",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:http/types",
-    "wasi:http/outgoing-handler",
-  ],
-);
-
-/** Interfaces whose implementation lives in the worker. Names are unversioned, as jco uses them. */
-export function isLocalInterface(name: string): boolean {
-  return name === LOGGING || name === CONFIG || WASI_INTERFACES.has(name);
-}
+export { CONFIG, LOGGING, isLocalInterface } from "./local-interfaces.js";
 
 export type LogSink = (level: string, context: string, message: string) => void;
 

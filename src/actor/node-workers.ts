@@ -1,5 +1,6 @@
 /** The Node worker platform (worker-handle.ts): worker threads, and the MessagePort bridge. */
-import { Worker } from "node:worker_threads";
+import { Worker, type ResourceLimits } from "node:worker_threads";
+import type { ActorWorkerData } from "./lazy-shim-worker.js";
 import { createBridge } from "./sync-bridge.js";
 import { WorkerListener, type WorkerEvents, type WorkerHandle, type WorkerPlatform } from "./worker-handle.js";
 import type { WorkerReply } from "./worker-protocol.js";
@@ -7,10 +8,12 @@ import type { WorkerReply } from "./worker-protocol.js";
 const WORKER_URL = new URL("./actor-worker.js", import.meta.url);
 
 class NodeWorker implements WorkerHandle {
-  private readonly worker = new Worker(WORKER_URL);
+  private readonly worker: Worker;
   private readonly listener = new WorkerListener();
 
-  constructor() {
+  constructor(o: NodeWorkerOptions) {
+    const workerData: ActorWorkerData = { lazyShimThread: o.lazyShimThread === true };
+    this.worker = new Worker(WORKER_URL, { workerData, ...(o.resourceLimits ? { resourceLimits: o.resourceLimits } : {}) });
     // A worker that must not keep the process alive, nor crash it, while nobody uses it.
     this.worker.unref();
     this.worker.on("message", (m: WorkerReply) => this.listener.message(m));
@@ -36,10 +39,21 @@ class NodeWorker implements WorkerHandle {
   }
 }
 
-export const nodeWorkers: WorkerPlatform = {
-  spawn: () => new NodeWorker(),
-  bridge(handler) {
-    const b = createBridge(handler);
-    return { worker: b.worker, transfer: [b.worker.port], close: b.close };
-  },
-};
+export interface NodeWorkerOptions {
+  /** V8 heap limits of each worker (Node's defaults when absent). */
+  resourceLimits?: ResourceLimits;
+  /** Start the preview2 shim's I/O thread only when an instance first uses it (lazy-shim-worker.ts). */
+  lazyShimThread?: boolean;
+}
+
+export function nodeWorkerPlatform(o: NodeWorkerOptions = {}): WorkerPlatform {
+  return {
+    spawn: () => new NodeWorker(o),
+    bridge(handler) {
+      const b = createBridge(handler);
+      return { worker: b.worker, transfer: [b.worker.port], close: b.close };
+    },
+  };
+}
+
+export const nodeWorkers: WorkerPlatform = nodeWorkerPlatform();

@@ -15,7 +15,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { ErrorCode } from "../protocol/errors.js";
-import { messageOf } from "../protocol/index.js";
+import { messageOf } from "../protocol/errors.js";
 import { replyTo, type HostCallHandler, type SyncReplies } from "./host-bridge.js";
 import type { BridgeReply, BridgeRequest } from "./worker-protocol.js";
 

@@ -30,6 +30,8 @@ export class TranspileJobs {
     private readonly spawn: (events: TranspileWorkerEvents) => TranspileWorker,
     /** Names the worker in errors ("the transpiler thread"). */
     private readonly what: string,
+    /** false: the worker is stopped whenever no job waits (it holds the transpiler: memory). */
+    private readonly keepIdle = true,
   ) {}
 
   run(bytes: Uint8Array): Promise<Transpiled> {
@@ -55,7 +57,10 @@ export class TranspileJobs {
         const p = this.waiting.get(a.id);
         if (!p) return;
         this.waiting.delete(a.id);
-        if (this.waiting.size === 0) w.busy(false);
+        if (this.waiting.size === 0) {
+          w.busy(false);
+          if (!this.keepIdle && this.worker === w) void this.close();
+        }
         if (a.ok) p.resolve({ files: a.files, imports: a.imports, exports: a.exports });
         else p.reject(new LatticeError(ErrorCode.BadRequest, a.message));
       },

@@ -41,15 +41,16 @@ interface Meta {
 }
 
 export class Transpiler implements ComponentTranspiler {
-  private readonly jobs = new TranspileJobs(spawnThread, "the transpiler thread");
+  private readonly jobs: TranspileJobs;
   /** A new build of a component transpiled before (same skeleton) reuses its glue: transpile-reuse.ts. */
   private readonly reuse = new TranspileReuse();
   private nextTmp = 1;
   private readonly dir?: string;
 
-  /** `cacheDir` false: no disk cache. */
-  constructor(cacheDir: string | false = defaultTranspileCacheDir()) {
+  /** `cacheDir` false: no disk cache. `keepThread` false: the jco thread stops once idle (memory over latency). */
+  constructor(cacheDir: string | false = defaultTranspileCacheDir(), keepThread = true) {
     if (cacheDir !== false) this.dir = join(cacheDir, `jco-${JCO_VERSION}`);
+    this.jobs = new TranspileJobs(spawnThread, "the transpiler thread", keepThread);
   }
 
   /** Transpile `bytes` (whose digest is `digest`, `sha256:<hex>`), from the cache when it is there. */

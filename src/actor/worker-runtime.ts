@@ -6,7 +6,7 @@
 import type { Logger } from "../protocol/logging.js";
 import { ErrorCode, LatticeError } from "../protocol/index.js";
 import { ActorPool } from "./actor-pool.js";
-import { ComponentCache, type ComponentTranspiler } from "./component-cache.js";
+import { ComponentCache, type CacheOptions, type ComponentTranspiler } from "./component-cache.js";
 import type { ActorInstances, ActorRuntime, StartOptions } from "./runtime.js";
 import type { WorkerPlatform } from "./worker-handle.js";
 import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
@@ -20,8 +20,9 @@ export class WorkerActorRuntime implements ActorRuntime {
     private readonly platform: WorkerPlatform,
     private readonly transpiler: ComponentTranspiler & { close(): Promise<void> },
     private readonly supply: SupplyOptions = {},
+    cache: CacheOptions = {},
   ) {
-    this.cache = new ComponentCache(transpiler);
+    this.cache = new ComponentCache(transpiler, cache);
   }
 
   async prepare(bytes: Uint8Array, what: string): Promise<string> {

@@ -2,7 +2,7 @@
 import { Option, type Command } from "commander";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_POLICY_CACHE_TTL_MS, DEFAULT_POLICY_TIMEOUT_MS } from "../host/defaults.js";
 import type { LogLevel, PolicyFailMode } from "../host/index.js";
-import { collectLabel, parseDuration, parseIssuers, parsePort } from "./parse.js";
+import { collectLabel, parseDuration, parseIssuers, parseMemorySize, parsePort } from "./parse.js";
 
 export interface HostFlags {
   name?: string;
@@ -23,7 +23,13 @@ export interface HostFlags {
   metricsPort?: number;
   /** Whether the host's view hears heartbeats (HostOptions.presence). */
   presence: "full" | "lean";
+  /** What the host trades: warm starts (default) or memory (small; host-profile.ts). */
+  profile: HostProfile;
+  /** Bytes this host may use in all; unset: its cgroup's limit, if any (host/capacity.ts). */
+  memoryLimit?: number;
 }
+
+export type HostProfile = "default" | "small";
 
 /**
  * Adds the options that shape a host: name, labels, heartbeat, seed, log level. `presence` is the
@@ -70,5 +76,17 @@ export function withHostOptions(cmd: Command, presence: HostFlags["presence"]): 
         .choices(["full", "lean"])
         .default(presence),
     )
-    .addOption(new Option("--metrics-port <port>", "serve the host's call metrics at GET /metrics on this port, in Prometheus text format (0: any free port)").argParser(parsePort));
+    .addOption(new Option("--metrics-port <port>", "serve the host's call metrics at GET /metrics on this port, in Prometheus text format (0: any free port)").argParser(parsePort))
+    .addOption(
+      new Option("--profile <profile>", "default: warm starts (a spare worker, pre-loaded instances); small: least memory, for a small device (docs/cli.md)")
+        .choices(["default", "small"])
+        .env("LATTICE_HOST_PROFILE")
+        .default("default"),
+    )
+    .addOption(
+      new Option("--memory-limit <size>", "memory this host may use in all (e.g. 256m, 1g): starts that would not fit are refused")
+        .env("LATTICE_MEMORY_LIMIT")
+        .default(undefined, "its cgroup's limit, if any")
+        .argParser(parseMemorySize),
+    );
 }

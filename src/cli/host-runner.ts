@@ -1,9 +1,10 @@
 /** Running a host in the foreground of a CLI process (its options are in host-options.ts). */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { NodeActorRuntime } from "../actor/node-runtime.js";
+import { LazyActorRuntime } from "../actor/lazy-runtime.js";
+import type { ActorRuntime } from "../actor/runtime.js";
 import { reconcilerExtension } from "../apps/reconciler-extension.js";
-import { Host, consoleLogger, parsePolicyRules, type HostExtension, type PolicyOptions } from "../host/index.js";
+import { Host, consoleLogger, parsePolicyRules, type HostExtension, type Logger, type PolicyOptions } from "../host/index.js";
 import { authToEnv, connectionAuth, type NatsAuth } from "../nats/node/auth.js";
 import { connectNode } from "../nats/node/connect.js";
 import { startTracingFromEnv } from "../nats/node/tracing-setup.js";
@@ -11,6 +12,8 @@ import { NodeProviderLauncher } from "../provider/node-launcher.js";
 import { CliError } from "./errors.js";
 import { serveMetrics } from "./metrics-endpoint.js";
 import type { HostFlags } from "./host-options.js";
+import { applyProfileFlags, runtimeOptions } from "./host-profile.js";
+import { nodeMemoryProbe } from "./memory-probe.js";
 
 /** The host's policy from the flags: a service, a rule file (read and checked now), or none. */
 export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
@@ -26,8 +29,15 @@ export function policyOptions(flags: HostFlags): PolicyOptions | undefined {
   return { ...common, rules: parsePolicyRules(text, flags.policyFile) };
 }
 
+/** The Node actor runtime of the profile: the small one loads it with the host's first actor. */
+async function actorRuntime(flags: HostFlags, logger: Logger): Promise<ActorRuntime> {
+  const load = async () => new (await import("../actor/node-runtime.js")).NodeActorRuntime(logger, runtimeOptions(flags.profile));
+  return flags.profile === "small" ? new LazyActorRuntime(load) : load();
+}
+
 /** `auth`: how the host (and the providers it starts) log in to NATS. */
 export async function startHost(servers: string, lattice: string, flags: HostFlags, auth: NatsAuth = {}): Promise<Host> {
+  applyProfileFlags(flags.profile);
   const logger = consoleLogger(flags.logLevel);
   const extensions: HostExtension[] = flags.reconcile === false ? [] : [reconcilerExtension({ log: logger })];
   const host = new Host({
@@ -41,12 +51,13 @@ export async function startHost(servers: string, lattice: string, flags: HostFla
     presence: flags.presence,
     seed: flags.seed,
     logger,
-    actors: new NodeActorRuntime(logger),
+    actors: await actorRuntime(flags, logger),
     providers: new NodeProviderLauncher({ logLevel: flags.logLevel, env: authToEnv(auth) }),
     jsDomain: flags.jsDomain,
     allowedIssuers: flags.allowedIssuers,
     extensions,
     policy: policyOptions(flags),
+    memory: nodeMemoryProbe(flags.memoryLimit),
   });
   // Before it joins: its first calls are traced too (when OTEL_* asks for it; see docs/observability.md).
   await startTracingFromEnv({ serviceName: "lattice-host", attributes: { "lattice.host": host.id, "lattice.host_name": host.name } });

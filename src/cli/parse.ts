@@ -28,6 +28,14 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** Bytes: `268435456`, `512k`, `256m`, `1g` (binary units; a trailing `b` or `ib` is allowed). */
+export function parseMemorySize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg])?(?:i?b)?$/i.exec(value.trim());
+  const n = m ? Math.round(Number(m[1]) * 1024 ** ({ k: 1, m: 2, g: 3 }[(m[2] ?? "").toLowerCase() as "k"] ?? 0)) : NaN;
+  if (!(n >= 1024 * 1024)) throw new InvalidArgumentError(`expected a memory size like 256m or 1g (at least 1m), got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** A whole number ≥ 0 (instance counts). */
 export function parseCount(value: string): number {
   const n = Number(value);

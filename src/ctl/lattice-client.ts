@@ -9,7 +9,7 @@ import type { CallSigner } from "../nats/signing/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
 import { gather } from "../nats/scatter-gather.js";
-import { actorRefusal, isRefusal, matches, place, providerRefusal, rankForProvider, signerOf, toWireError, type Candidate } from "./placement.js";
+import { actorRefusal, isRefusal, matches, memoryRefusal, memoryRoom, place, providerRefusal, rankForProvider, signerOf, toWireError, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
   ActorStopReply,
@@ -35,6 +35,7 @@ import {
   isLatticeError,
   labelText,
   type HostInfo,
+  type ActorEntry,
   type HostInventory,
   type ProviderStartRequest,
   type ProviderStartResult,
@@ -263,12 +264,13 @@ export class LatticeClient {
    * (and run none of it) are passed over at once, those that refuse when asked as they answer.
    */
   private async apply(hosts: HostInventory[], total: number, req: Omit<ActorScaleRequest, "instances">, timeoutMs?: number): Promise<PlacementResult> {
-    const signer = signerOf(req.ref, hosts.flatMap((inv) => inv.actors.filter((a) => a.id === req.actorId)));
+    const entries = hosts.flatMap((inv) => inv.actors.filter((a) => a.id === req.actorId));
+    const signer = signerOf(req.ref, entries);
     const skipped: SkippedHost[] = [];
     const candidates: Candidate[] = [];
     for (const inv of hosts) {
-      const c = candidateOf(inv, req.actorId);
-      const why = c.current === 0 ? actorRefusal(inv.host, req.ref, signer) : undefined;
+      const c = candidateOf(inv, req.actorId, entries);
+      const why = c.current === 0 ? (actorRefusal(inv.host, req.ref, signer) ?? memoryRefusal(inv, req.actorId, entries)) : undefined;
       if (why) skipped.push({ hostId: inv.host.id, hostName: inv.host.name, reason: why });
       else candidates.push(c);
     }
@@ -362,12 +364,14 @@ function knownHosts(data: unknown): number | undefined {
   return d.knownHosts ?? d.host?.knownHosts;
 }
 
-function candidateOf(inv: HostInventory, actorId: string): Candidate {
+function candidateOf(inv: HostInventory, actorId: string, entries: readonly ActorEntry[]): Candidate {
+  const room = memoryRoom(inv, actorId, entries);
   return {
     hostId: inv.host.id,
     labels: inv.host.labels,
     load: inv.actors.reduce((n, a) => n + a.instances, 0),
     current: inv.actors.find((a) => a.id === actorId)?.instances ?? 0,
+    ...(room === undefined ? {} : { room }),
   };
 }
 

@@ -2,7 +2,9 @@
  * Where an actor's instances go: spread over the hosts that qualify, filling the least loaded
  * first, so `--scale 4` on two hosts gives two each. Hosts that say they would refuse (see
  * `HostInfo.accepts`) are passed over before anything is asked; a host that refuses when asked
- * has its share spread again over the others. Pure but for the `scale` callback of `place`: the
+ * has its share spread again over the others. A host that advertises its memory (`HostInfo.memory`)
+ * is given no more instances than fit in what it has free, by what an instance of the actor costs
+ * there (or elsewhere, or the host's default estimate). Pure but for the `scale` callback of `place`: the
  * control client and the app reconciler feed it what the lattice answered.
  */
 import { ErrorCode, isLatticeError, messageOf, type ActorEntry, type ActorScaleResult, type HostInfo, type HostInventory, type Labels, type WireError } from "../protocol/index.js";
@@ -14,6 +16,8 @@ export interface Candidate {
   load: number;
   /** Instances of this actor it runs now. */
   current: number;
+  /** Instances of this actor it has memory for beyond `current`; absent: no bound known. */
+  room?: number;
 }
 
 export function matches(labels: Labels, constraints: Labels): boolean {
@@ -30,8 +34,11 @@ export function spread(candidates: readonly Candidate[], total: number): Map<str
   const load = new Map(candidates.map((c) => [c.hostId, c.load]));
   let have = candidates.reduce((n, c) => n + c.current, 0);
   const ordered = [...candidates].sort((a, b) => a.hostId.localeCompare(b.hostId));
+  const fits = (c: Candidate) => c.room === undefined || (plan.get(c.hostId) ?? 0) - c.current < c.room;
   while (have < total) {
-    const pick = ordered.reduce((best, c) => ((load.get(c.hostId) ?? 0) < (load.get(best.hostId) ?? 0) ? c : best));
+    const open = ordered.filter(fits);
+    if (open.length === 0) break; // the rest has no room anywhere: unplaced
+    const pick = open.reduce((best, c) => ((load.get(c.hostId) ?? 0) < (load.get(best.hostId) ?? 0) ? c : best));
     plan.set(pick.hostId, (plan.get(pick.hostId) ?? 0) + 1);
     load.set(pick.hostId, (load.get(pick.hostId) ?? 0) + 1);
     have++;
@@ -70,6 +77,28 @@ export function actorRefusal(host: HostInfo, ref: string, signer: Signer): strin
   return undefined;
 }
 
+/** Bytes one more instance of `actorId` is expected to take on `inv`'s host: its own estimate, another host's, else its default. */
+export function instanceBytesOn(inv: HostInventory, actorId: string, elsewhere: readonly ActorEntry[]): number | undefined {
+  const own = inv.actors.find((a) => a.id === actorId)?.instanceBytes;
+  const seen = elsewhere.find((a) => a.id === actorId && a.instanceBytes !== undefined)?.instanceBytes;
+  return own ?? seen ?? inv.host.memory?.instanceBytes;
+}
+
+/** Instances of `actorId` that fit in what `inv`'s host has free; undefined when it does not say. */
+export function memoryRoom(inv: HostInventory, actorId: string, elsewhere: readonly ActorEntry[]): number | undefined {
+  const m = inv.host.memory;
+  const each = instanceBytesOn(inv, actorId, elsewhere);
+  if (!m || !each) return undefined;
+  return Math.max(0, Math.floor(m.freeBytes / each));
+}
+
+/** Why `inv`'s host has no room for an instance of `actorId`; undefined when it has, or does not say. */
+export function memoryRefusal(inv: HostInventory, actorId: string, elsewhere: readonly ActorEntry[]): string | undefined {
+  if (memoryRoom(inv, actorId, elsewhere) !== 0) return undefined;
+  const mb = (n: number) => Math.round(n / (1024 * 1024));
+  return `no memory for an instance: ${mb(inv.host.memory!.freeBytes)} MB free, one needs ~${mb(instanceBytesOn(inv, actorId, elsewhere)!)} MB`;
+}
+
 /** Why `host` would refuse to start any provider; undefined when it may take one. */
 /**
  * Hosts for a provider, best first: where it runs already (`runs`: a start there is a no-op),
@@ -91,7 +120,7 @@ export function providerRefusal(host: HostInfo): string | undefined {
  * out may still be starting the instances.
  */
 export function isRefusal(error: WireError): boolean {
-  return error.code === ErrorCode.Forbidden || error.code === ErrorCode.Unavailable;
+  return error.code === ErrorCode.Forbidden || error.code === ErrorCode.Unavailable || error.code === ErrorCode.InsufficientResources;
 }
 
 export function toWireError(e: unknown): WireError {

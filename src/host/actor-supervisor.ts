@@ -6,6 +6,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ActorInstances, ActorLogSink, ActorRuntime, ImportForwarder } from "../actor/runtime.js";
+import type { HostCapacity } from "./capacity.js";
 import { assertComponent } from "../nats/wasm-binary.js";
 import { verifyComponentClaims } from "../actor/wasm-claims.js";
 import type { ArtifactStore } from "../nats/artifact-store.js";
@@ -62,6 +63,8 @@ export interface SupervisorDeps {
   guard?: InvocationGuard;
   /** Asked before an actor starts or changes ref, and before each incoming call runs. */
   policy?: PolicyGate;
+  /** Refuses starts that would not fit in the host's memory, and learns what instances cost (capacity.ts). */
+  capacity?: HostCapacity;
   /** Publishes a record per call to an actor someone spies on. */
   spy?: SpyTap;
   log: Logger;
@@ -88,6 +91,7 @@ export class ActorSupervisor {
       ...a.entry,
       instances: a.instances.size,
       load: { ...a.instances.load(), replaced: a.instances.stats.replaced, calls: a.instances.stats.calls },
+      ...(this.d.capacity && a.entry.digest ? { instanceBytes: this.d.capacity.instanceBytes(a.entry.digest) } : {}),
       ...(a.server ? { metrics: a.server.metricsSnapshot() } : {}),
     }));
   }
@@ -131,7 +135,11 @@ export class ActorSupervisor {
         // Claims that expired while the actor ran stop it from growing (running instances stay).
         const late = current.claims && req.instances > current.instances.size ? timeProblem(current.claims) : undefined;
         if (late) throw refused(req.actorId, late);
+        const add = req.instances - current.instances.size;
+        this.d.capacity?.admit({ actorId: req.actorId, add, digest: current.entry.digest, compiled: true });
+        const before = this.d.capacity?.rss();
         await current.instances.scale(req.instances);
+        if (before !== undefined) this.d.capacity?.grew(current.entry.digest, before, add);
         this.resubscribe(current);
       } else {
         // New, or a new ref or config: the new instances serve before the old ones go, so no call is dropped.
@@ -155,10 +163,12 @@ export class ActorSupervisor {
   private async launch(req: ActorScaleRequest, ref: string): Promise<RunningActor> {
     const runtime = this.d.runtime;
     if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
-    const { digest, claims } = await this.component(runtime, req.actorId, ref);
+    const { digest, claims } = await this.component(runtime, req.actorId, ref, req.instances);
     const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
-    const logSink = this.d.logSink?.(req.actorId);
-    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward, ...(logSink ? { logSink } : {}) });
+      const logSink = this.d.logSink?.(req.actorId);
+      const before = this.d.capacity?.rss();
+      const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward, ...(logSink ? { logSink } : {}) });
+      if (before !== undefined) this.d.capacity?.grew(digest, before, req.instances);
     const entry = this.entry(req, ref, digest, req.instances);
     if (claims) entry.claims = claimsSummary(claims);
     const running: RunningActor = { entry, config: req.config ?? {}, instances, claims };
@@ -171,11 +181,15 @@ export class ActorSupervisor {
    * The artifact's component, checked (claims, policy) and compiled: fetched, unless this host has
    * compiled its digest before (then its claims' times are checked again, and the policy asked).
    */
-  private async component(runtime: ActorRuntime, actorId: string, ref: string): Promise<{ digest: string; claims?: ActorClaims }> {
+  private async component(runtime: ActorRuntime, actorId: string, ref: string, instances: number): Promise<{ digest: string; claims?: ActorClaims }> {
     const artifact = parseArtifactRef(ref);
     // Any failure here leaves it to the fetch, which words it best.
     const known = await this.d.artifacts.describe(artifact).then(
-      (info) => (runtime.has(info.digest) ? { digest: info.digest, ...this.checked.get(info.digest) } : undefined),
+      (info) => {
+        // Before anything is fetched, compiled or booted (a refusal thrown here is not the describe's failure).
+        this.d.capacity?.admit({ actorId, add: instances, digest: info.digest, size: info.size, compiled: runtime.has(info.digest) });
+        return runtime.has(info.digest) ? { digest: info.digest, ...this.checked.get(info.digest) } : undefined;
+      },
       () => undefined,
     );
     const seen = known && this.checked.has(known.digest) ? known : undefined;

@@ -38,6 +38,7 @@ import {
   type Labels,
 } from "../protocol/index.js";
 import { ActorSupervisor } from "./actor-supervisor.js";
+import { HostCapacity, type MemoryProbe } from "./capacity.js";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_LATTICE } from "./defaults.js";
 import { ControlResponder, type ControlStats } from "./control-responder.js";
 import { hostIdentity, type HostIdentity } from "./identity.js";
@@ -106,6 +107,8 @@ export interface HostOptions {
   policy?: PolicyOptions;
   /** How many log records each actor and provider may publish (default DEFAULT_LOG_RATE). */
   logRate?: Partial<LogRate>;
+  /** How the host measures its memory: set, it advertises it and refuses starts that do not fit (capacity.ts). */
+  memory?: MemoryProbe;
 }
 
 /** What a connected host runs on; a missing `providers` or `policy` is the host's options, not its phase. */
@@ -145,11 +148,13 @@ export class Host {
   private saidGoodbye = false;
   private viewSeeded: Promise<void> = Promise.resolve();
   private phase: "new" | "starting" | "running" | "stopped" = "new";
+  private readonly capacity?: HostCapacity;
 
   constructor(private readonly opts: HostOptions) {
     this.lattice = opts.lattice ?? DEFAULT_LATTICE;
     this.subjects = new Subjects(this.lattice);
     this.identity = hostIdentity(opts.seed);
+    if (opts.memory) this.capacity = new HostCapacity(opts.memory);
     this.id = this.identity.id;
     this.name = opts.name ?? `host-${this.id.slice(1, 7).toLowerCase()}`;
     this.labels = { ...opts.labels };
@@ -239,6 +244,7 @@ export class Host {
       log: this.log,
       logSink: (actorId) => actorLogSink(logs, this.log, actorId),
       publish: (type, data) => this.publish(type, data),
+      capacity: this.capacity,
     });
     const providers = this.opts.providers
       ? new ProviderSupervisor({
@@ -369,6 +375,7 @@ export class Host {
         providers: this.opts.providers !== undefined,
         ...(this.opts.allowedIssuers ? { issuers: [...this.opts.allowedIssuers] } : {}),
       },
+      ...(this.capacity ? { memory: this.capacity.info() } : {}),
     };
   }
 

@@ -6,6 +6,7 @@ export { silentLogger, type Logger, type LogLevel } from "../protocol/logging.js
 export { consoleLogger } from "../provider/console-logger.js";
 export type { ControlStats } from "./control-responder.js";
 export { ActorSupervisor, NON_IDEMPOTENT_KEY, type SupervisorDeps } from "./actor-supervisor.js";
+export { HostCapacity, INSTANCE_BASE_BYTES, type Admission, type MemoryProbe, type MemorySample } from "./capacity.js";
 export {
   ProviderSupervisor,
   DEFAULT_BACKOFF,

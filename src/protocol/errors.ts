@@ -22,6 +22,8 @@ export const ErrorCode = {
   Internal: "internal",
   /** Refused by policy: an actor's claims are missing or invalid, or do not allow the call. */
   Forbidden: "forbidden",
+  /** The host has no room for what was asked (memory): the message gives the figures, needed and free. */
+  InsufficientResources: "insufficient_resources",
   /** A signed invocation was required and this call's signature is missing, forged, stale or replayed. */
   Unauthenticated: "unauthenticated",
 } as const;

@@ -20,6 +20,7 @@ export {
   Labels,
   MAX_ADVERTISED_ISSUERS,
   HostAccepts,
+  HostMemory,
   HostInfo,
   InventorySummary,
   ActorLoad,

@@ -36,6 +36,25 @@ export const HostAccepts = Type.Object({
 });
 export type HostAccepts = Static<typeof HostAccepts>;
 
+/**
+ * A host's memory as it measures it (host/capacity.ts), so placement can pass over a host that
+ * has no room for another instance. Absent from hosts of earlier versions.
+ */
+export const HostMemory = Type.Object({
+  /** Resident bytes of the host process (its actor workers are threads of it; provider processes are not counted). */
+  usedBytes: Type.Integer({ minimum: 0 }),
+  /** What it may use in all: `--memory-limit`, else its cgroup's limit, else the machine's memory. */
+  limitBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** What it would still give to new instances: the limit less what it uses and a reserve kept for calls. */
+  freeBytes: Type.Integer({ minimum: 0 }),
+  /** Its estimate of one more instance of an actor whose cost it has not measured. */
+  instanceBytes: Type.Integer({ minimum: 0 }),
+  /** Its main thread's V8 heap in use, and memory held outside it (process.memoryUsage), where the host can tell. */
+  heapUsedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  externalBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type HostMemory = Static<typeof HostMemory>;
+
 /** Who a host is. Sent in host_started, every heartbeat and every ping reply. */
 export const HostInfo = Type.Object({
   id: HostId,
@@ -58,6 +77,8 @@ export const HostInfo = Type.Object({
    * waiting out its stall.
    */
   knownHosts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+  /** Its memory, where it measures it. */
+  memory: Type.Optional(HostMemory),
 });
 export type HostInfo = Static<typeof HostInfo>;
 
@@ -119,6 +140,8 @@ export const ActorEntry = Type.Object({
   load: Type.Optional(ActorLoad),
   /** Its calls served on this host, in inventory answers (an older host leaves it out). */
   metrics: Type.Optional(TargetMetrics),
+  /** The host's estimate of one more instance of it, in bytes (measured as it grew, else a default). */
+  instanceBytes: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type ActorEntry = Static<typeof ActorEntry>;
 
