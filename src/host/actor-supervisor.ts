@@ -165,10 +165,10 @@ export class ActorSupervisor {
     if (!runtime) throw new LatticeError(ErrorCode.Unavailable, `host ${this.d.hostId} does not run actors`);
     const { digest, claims } = await this.component(runtime, req.actorId, ref, req.instances);
     const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
-      const logSink = this.d.logSink?.(req.actorId);
-      const before = this.d.capacity?.rss();
-      const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward, ...(logSink ? { logSink } : {}) });
-      if (before !== undefined) this.d.capacity?.grew(digest, before, req.instances);
+    const logSink = this.d.logSink?.(req.actorId);
+    const before = this.d.capacity?.rss();
+    const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward, ...(logSink ? { logSink } : {}) });
+    if (before !== undefined) this.d.capacity?.grew(digest, before, req.instances);
     const entry = this.entry(req, ref, digest, req.instances);
     if (claims) entry.claims = claimsSummary(claims);
     const running: RunningActor = { entry, config: req.config ?? {}, instances, claims };
