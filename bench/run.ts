@@ -22,6 +22,7 @@ import { FULL, QUICK, grossRegressions, httpPath } from "./http.js";
 import { ed25519Costs, invocationPath } from "./invocation.js";
 import { missingTools } from "./load-tools.js";
 import { fanIn, type FanInPoint } from "./fan-in.js";
+import { instancesScale, type InstancesScale } from "./instances-scale.js";
 import { presenceScale, type PresenceScale } from "./presence-scale.js";
 import { SMALL_TARGETS_MB, hostMemory } from "./memory.js";
 
@@ -61,7 +62,8 @@ try {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), dev: devSection(await devLoop()) }, null, 2) + "\n");
   } else if (only === "scale") {
     const presence = presenceSection(await presenceScale());
-    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), presence, fanIn: fanInSection(await fanIn(nats.clientUrl)) }, null, 2) + "\n");
+    const fanInPoints = fanInSection(await fanIn(nats.clientUrl));
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), presence, fanIn: fanInPoints, instances: instancesSection(await instancesScale()) }, null, 2) + "\n");
   } else if (only === "memory") {
     process.stdout.write(JSON.stringify({ date: new Date().toISOString(), memory: memorySection(await hostMemory(nats.clientUrl)) }, null, 2) + "\n");
   } else if (only === "converge") {
@@ -85,6 +87,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
   const dev = devSection(await devLoop());
   const presence = presenceSection(await presenceScale());
   const fanInPoints = fanInSection(await fanIn(natsUrl));
+  const instances = instancesSection(await instancesScale());
   const memory = memorySection(await hostMemory(natsUrl));
   const report = {
     lattice: LATTICE_VERSION,
@@ -138,6 +141,7 @@ async function all(natsUrl: string, out: string): Promise<void> {
       dev,
       presence,
       fanIn: fanInPoints,
+      instances,
       memory,
       actorRuntime: {
         description:
@@ -155,6 +159,16 @@ async function all(natsUrl: string, out: string): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, json + "\n");
   process.stdout.write(json + "\n");
+}
+
+function instancesSection(r: InstancesScale) {
+  return {
+    description:
+      "the control plane with 1,000 actor instances over 50 hosts (a crowd process, lean presence; the instances in-process echoes, since 1,000 Wasm instances would not fit this machine): " +
+      "startToReadyMs: ten startActor calls of 100 instances each -> the inventories hold all 1,000; inventoryMs: one inventories() of the 51 hosts; " +
+      "apps: 100 apps of one component x 2 instances deployed at once -> all deployed, then the reconciler's pass time",
+    ...r,
+  };
 }
 
 function fanInSection(points: FanInPoint[]) {

@@ -85,7 +85,8 @@ export class AppReconciler {
   /** The last phase and version announced per app, so each change is one `app_status` event. */
   private readonly announced = new Map<string, string>();
   /** Passes run and operations issued, for tests and benchmarks. */
-  readonly stats = { passes: 0, operations: 0, failures: 0 };
+  /** `lastPassMs`: how long the last pass that looked at apps took (inventories, plans, operations). */
+  readonly stats = { passes: 0, operations: 0, failures: 0, lastPassMs: 0 };
 
   constructor(private readonly o: ReconcilerOptions) {
     this.store = new AppStore(o.nc, o.lattice, { domain: o.jsDomain });
@@ -186,6 +187,7 @@ export class AppReconciler {
     const records = await this.store.records();
     if (records.length === 0 || !this.lease.leading) return;
     this.stats.passes++;
+    const began = performance.now();
     const hosts = await this.liveInventories();
     if (!hosts) return;
     this.executor.forgetOldRefusals();
@@ -196,6 +198,7 @@ export class AppReconciler {
       if (this.stopped || !this.lease.leading) return;
       await this.reconcile(r, statuses, hosts, links, configs);
     }
+    this.stats.lastPassMs = performance.now() - began;
   }
 
   /**
