@@ -16,6 +16,7 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
   let reconciler: AppReconciler | undefined;
   let own: { view: LatticeView; seeded: Promise<void> } | undefined;
   let liveView: () => Promise<LatticeView>;
+  let lender: Host | undefined;
   return {
     get reconciler() {
       return reconciler;
@@ -30,6 +31,9 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
         if (!own) {
           const view = new LatticeView(host.connection, new Subjects(host.lattice), { selfId: host.id });
           own = { view, seeded: view.start() };
+          // Its count ends the lattice's gathers early, as a full host's does.
+          host.lendLiveView(view);
+          lender = host;
         }
         await own.seeded;
         return own.view;
@@ -47,6 +51,8 @@ export function reconcilerExtension(opts: { intervalMs?: number; log?: Logger } 
     async stop() {
       await reconciler?.stop();
       reconciler = undefined;
+      lender?.lendLiveView(undefined);
+      lender = undefined;
       own?.view.stop();
       own = undefined;
     },

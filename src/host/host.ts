@@ -147,6 +147,7 @@ export class Host {
   /** host_stopped was sent already (leaveNow), before the host finished stopping. */
   private saidGoodbye = false;
   private viewSeeded: Promise<void> = Promise.resolve();
+  private lentView?: LatticeView;
   private phase: "new" | "starting" | "running" | "stopped" = "new";
   private readonly capacity?: HostCapacity;
 
@@ -317,9 +318,17 @@ export class Host {
     return this.phase === "running";
   }
 
-  /** The live view of the lattice's hosts, this one included. */
+  /** The view of the lattice's hosts, this one included: live, or a directory (`presence: "lean"`). */
   get view(): LatticeView {
     return this.live.view;
+  }
+
+  /**
+   * A live view kept by something running in this host (the reconciler on a lean host): its count
+   * of live hosts goes in this host's ping and inventory answers, so gathers end early.
+   */
+  lendLiveView(view: LatticeView | undefined): void {
+    this.lentView = view;
   }
 
   /** Resolves once the view has heard the ping answers of the hosts already there. */
@@ -381,7 +390,8 @@ export class Host {
 
   /** `info()` as a ping or inventory answer: with the count of hosts its seeded view holds. */
   private answerInfo(): HostInfo {
-    const view = this.run?.view;
+    const own = this.run?.view;
+    const view = own?.live ? own : this.lentView;
     return view?.live && view.seeded ? { ...this.info(), knownHosts: view.hosts().length } : this.info();
   }
 
