@@ -165,7 +165,7 @@ function instancesSection(r: InstancesScale) {
   return {
     description:
       "the control plane with 1,000 actor instances over 50 hosts (a crowd process, lean presence; the instances in-process echoes, since 1,000 Wasm instances would not fit this machine): " +
-      "startToReadyMs: ten startActor calls of 100 instances each -> the inventories hold all 1,000; inventoryMs: one inventories() of the 51 hosts; " +
+      "startToReadyMs: ten startActor calls of 100 instances each -> the inventories hold all 1,000; inventoryMs: one inventories() of the 50 lean hosts (each waits the 250 ms stall), inventoryLiveMs: the same once the reconciler leads and lends its live view; " +
       "apps: 100 apps of one component x 2 instances deployed at once -> all deployed, then the reconciler's pass time",
     ...r,
   };
