@@ -9,6 +9,7 @@ import type { CallSigner } from "../nats/signing/call-signing.js";
 import { invoke } from "../nats/invocations.js";
 import { isNoResponders, isTimeout } from "../nats/request-errors.js";
 import { gather } from "../nats/scatter-gather.js";
+import { isHostId } from "../protocol/names.js";
 import { actorRefusal, isRefusal, matches, memoryRefusal, memoryRoom, place, providerRefusal, rankForProvider, signerOf, toWireError, type Candidate } from "./placement.js";
 import {
   ActorScaleReply,
@@ -164,7 +165,7 @@ export class LatticeClient {
       throw new LatticeError(ErrorCode.BadRequest, `actor ${o.actorId} already runs ${other.ref}; stop it first, or scale it with \`lattice scale actor\``);
     }
     const constraints = o.constraints ?? {};
-    const hosts = (o.hostId !== undefined ? [this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
+    const hosts = (o.hostId !== undefined ? [await this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
     if (hosts.length === 0) throw new LatticeError(ErrorCode.NotFound, `cannot place actor ${o.actorId}: no host matches ${describeLabels(constraints)}`);
     return this.apply(hosts, o.instances, { actorId: o.actorId, ref, config: o.config, constraints }, o.timeoutMs);
   }
@@ -202,7 +203,7 @@ export class LatticeClient {
     }
     const constraints = o.constraints ?? {};
     const named = o.hostId !== undefined;
-    const candidates = (o.hostId !== undefined ? [this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
+    const candidates = (o.hostId !== undefined ? [await this.pickHost(inventories.replies, o.hostId)] : inventories.replies).filter((inv) => matches(inv.host.labels, constraints));
     if (candidates.length === 0) throw new LatticeError(ErrorCode.NotFound, `cannot place provider ${o.providerId}: no host matches ${describeLabels(constraints)}`);
     // The first of them that takes it.
     const runs = (inv: HostInventory) => inv.providers.some((p) => p.id === o.providerId);
@@ -287,9 +288,18 @@ export class LatticeClient {
   }
 
   /** The inventory of the host `idOrName` names: its id, or a name no other host has. */
-  private pickHost(inventories: HostInventory[], idOrName: string): HostInventory {
+  private async pickHost(inventories: HostInventory[], idOrName: string): Promise<HostInventory> {
     const byId = inventories.find((inv) => inv.host.id === idOrName);
     if (byId) return byId;
+    // A host that started a moment ago may not be in the others' counts yet, and the gather can
+    // end before its answer: asked by its id, it answers for itself.
+    if (isHostId(idOrName)) {
+      const inv = await this.inventory(idOrName).catch((e: unknown) => {
+        if (isLatticeError(e) && e.code === ErrorCode.NotFound) return undefined;
+        throw e;
+      });
+      if (inv) return inv;
+    }
     const named = inventories.filter((inv) => inv.host.name === idOrName);
     if (named.length === 1) return named[0]!;
     if (named.length > 1) {

@@ -198,6 +198,9 @@ export class Host {
     // hearing host_started could miss this host.
     await nc.flush();
     this.publish(EventType.HostStarted, this.info());
+    // And every view has heard of it before start() resolves: a ping sent then is answered with
+    // counts that include this host, so a gather does not end before its answer.
+    await nc.flush();
     this.stopBeating = (this.opts.ticker ?? intervalTicker)(this.heartbeatMs, () => this.beat());
     this.phase = "running";
     for (const x of this.opts.extensions ?? []) x.start(this);
