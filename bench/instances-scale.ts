@@ -18,12 +18,12 @@ import { AppStore, parseManifest, reconcilerExtension, type ReconcilerExtension 
 import { LatticeClient } from "../src/ctl/index.js";
 import { Host, silentLogger } from "../src/host/index.js";
 import { ArtifactStore } from "../src/nats/artifact-store.js";
-import { connectNode, startNatsServer } from "../src/nats/node/index.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { parseArtifactRef } from "../src/protocol/index.js";
 import { EchoRuntime } from "../test/kit/echo-runtime.js";
 import { watEcho } from "../test/kit/fixtures.js";
 import { startCrowd } from "../test/kit/host-crowd.js";
-import { Cleanup } from "../test/kit/lattice.js";
+import { Cleanup, connection, natsServer } from "../test/kit/lattice.js";
 import { until } from "../test/kit/poll.js";
 import { summarize, type Summary } from "./stats.js";
 
@@ -55,10 +55,8 @@ components:
 export async function instancesScale(): Promise<InstancesScale> {
   const cleanup = new Cleanup();
   try {
-    const nats = await startNatsServer({ jetstream: {} });
-    cleanup.add(() => nats.stop());
-    const nc = await connectNode({ servers: nats.clientUrl });
-    cleanup.add(() => nc.close());
+    const nats = await natsServer(cleanup, { jetstream: {} });
+    const nc = await connection(cleanup, nats.clientUrl);
     await new ArtifactStore(nc, "default").put(parseArtifactRef("scale-echo:1"), await watEcho());
     const client = new LatticeClient(nc, "default");
     await startCrowd(cleanup, nats.clientUrl, HOSTS, "inst", "lean");

@@ -18,10 +18,10 @@
  */
 import { Host, silentLogger } from "../src/host/index.js";
 import { LatticeView } from "../src/nats/lattice-view.js";
-import { connectNode, startNatsServer } from "../src/nats/node/index.js";
+import { connectNode } from "../src/nats/node/index.js";
 import { Subjects } from "../src/protocol/index.js";
 import { startCrowd, type Crowd, type CrowdUsage } from "../test/kit/host-crowd.js";
-import { Cleanup } from "../test/kit/lattice.js";
+import { Cleanup, connection, natsServer } from "../test/kit/lattice.js";
 import { sleep, until } from "../test/kit/poll.js";
 import { summarize, type Summary } from "./stats.js";
 
@@ -58,10 +58,8 @@ function sum(us: CrowdUsage[]): CrowdUsage {
 async function point(n: number, presence: "full" | "lean", windowMs: number): Promise<PresencePoint> {
   const cleanup = new Cleanup();
   try {
-    const nats = await startNatsServer({ jetstream: {} });
-    cleanup.add(() => nats.stop());
-    const nc = await connectNode({ servers: nats.clientUrl });
-    cleanup.add(() => nc.close());
+    const nats = await natsServer(cleanup, { jetstream: {} });
+    const nc = await connection(cleanup, nats.clientUrl);
     const view = new LatticeView(nc, new Subjects("default"));
     await view.start();
     cleanup.add(() => view.stop());

@@ -72,6 +72,17 @@ export interface Scale {
   ticks: number[];
 }
 
+/** A vertical grid line per tick of `s` from `top` to `bottom`, its value under the axis. */
+function xGrid(s: Scale, top: number, bottom: number): string[] {
+  return s.ticks.flatMap((t) => {
+    const x = fixed(s.map(t));
+    return [
+      `<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="${GRID}"/>`,
+      `<text class="tick-x" data-value="${t}" x="${x}" y="${bottom + 16}" text-anchor="middle" fill="${INK}">${tickText(t)}</text>`,
+    ];
+  });
+}
+
 /** Ticks at 1, 2 or 5 × 10^k spanning [lo, hi], about `count` of them; the domain widened to the outer ticks. */
 export function linearTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) hi = lo + 1;
@@ -139,11 +150,7 @@ export function linePlot(p: LinePlot): string {
   const ys = makeScale(p.y.scale, all.map((q) => q.y), H - m.bottom, m.top);
   const colour = colourOf(p.series.map((s) => s.name));
   const body: string[] = [];
-  for (const t of xs.ticks) {
-    const x = fixed(xs.map(t));
-    body.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${H - m.bottom}" stroke="${GRID}"/>`);
-    body.push(`<text class="tick-x" data-value="${t}" x="${x}" y="${H - m.bottom + 16}" text-anchor="middle" fill="${INK}">${tickText(t)}</text>`);
-  }
+  body.push(...xGrid(xs, m.top, H - m.bottom));
   for (const t of ys.ticks) {
     const y = fixed(ys.map(t));
     body.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="${GRID}"/>`);
@@ -176,11 +183,7 @@ export function rangePlot(p: RangePlot): string {
   const clamp = (v: number) => fixed(vs.map(p.value.scale === "log" && !(v > 0) ? vs.ticks[0]! : v));
   const body: string[] = [];
   const bottom = m.top + p.rows.length * rowH;
-  for (const t of vs.ticks) {
-    const x = fixed(vs.map(t));
-    body.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${bottom}" stroke="${GRID}"/>`);
-    body.push(`<text class="tick-x" data-value="${t}" x="${x}" y="${bottom + 16}" text-anchor="middle" fill="${INK}">${tickText(t)}</text>`);
-  }
+  body.push(...xGrid(vs, m.top, bottom));
   body.push(`<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${bottom - m.top}" fill="none" stroke="${INK}"/>`);
   body.push(`<text class="axis-label" x="${(m.left + W - m.right) / 2}" y="${bottom + 36}" text-anchor="middle" fill="${INK}">${escapeXml(p.value.label)}</text>`);
   p.rows.forEach((r, i) => {

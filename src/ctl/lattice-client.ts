@@ -130,12 +130,12 @@ export class LatticeClient {
 
   /** Every live host, from a ping answered by each. */
   async hosts(): Promise<Gathered<HostInfo>> {
-    return this.gather(ControlOp.Ping, PingReply, "ping reply");
+    return this.gather(ControlOp.Ping, PingReply, "ping reply", undefined, (h) => h.knownHosts);
   }
 
   /** The inventory of every host. */
   async inventories(): Promise<Gathered<HostInventory>> {
-    return this.gather(ControlOp.Inventory, InventoryReply, "inventory reply");
+    return this.gather(ControlOp.Inventory, InventoryReply, "inventory reply", undefined, (i) => i.host.knownHosts);
   }
 
   /** The inventory of one host; `not_found` when no such host answers. */
@@ -327,7 +327,14 @@ export class LatticeClient {
     }
   }
 
-  private async gather<R extends typeof PingReply | typeof InventoryReply | typeof ActorStopReply | typeof ProviderStopReply>(op: ControlOp, schema: R, what: string, body?: Uint8Array) {
+  /** Every host's answer; `known` reads the count of live hosts an answer carries (ping, inventory), which can end the gather early. */
+  private async gather<R extends typeof PingReply | typeof InventoryReply | typeof ActorStopReply | typeof ProviderStopReply>(
+    op: ControlOp,
+    schema: R,
+    what: string,
+    body?: Uint8Array,
+    known?: (data: Extract<Static<R>, { ok: true }>["data"]) => number | undefined,
+  ) {
     const out: Gathered<Extract<Static<R>, { ok: true }>["data"]> = { replies: [], errors: [] };
     try {
       await gather(this.nc, this.subjects.controlAll(op), body, { stallMs: this.stallMs, maxWaitMs: this.timeoutMs }, (m) => {
@@ -335,7 +342,7 @@ export class LatticeClient {
           const r = decodeReply(schema, m, what);
           if (!r.ok) return void out.errors.push(r.error);
           out.replies.push(r.data);
-          return knownHosts(r.data);
+          return known?.(r.data);
         } catch (e) {
           out.errors.push(isLatticeError(e) ? e.toWire() : { code: ErrorCode.BadReply, message: String(e) });
           return undefined;
@@ -366,12 +373,6 @@ function decodeReply<
   } catch (e) {
     throw new LatticeError(ErrorCode.BadReply, isLatticeError(e) ? e.message : String(e));
   }
-}
-
-/** The count of live hosts a ping or inventory answer says its host knows. */
-function knownHosts(data: unknown): number | undefined {
-  const d = data as { knownHosts?: number; host?: { knownHosts?: number } };
-  return d.knownHosts ?? d.host?.knownHosts;
 }
 
 function candidateOf(inv: HostInventory, actorId: string, entries: readonly ActorEntry[]): Candidate {
