@@ -247,6 +247,43 @@ describe("nothing wedges an actor's instances", () => {
     await looping;
   });
 
+  it("calls posted to a worker together are each answered with their own result", async () => {
+    const three = await runtime.start({ actorId: "together", digest: echoDigest, instances: 3 });
+    started.push(three);
+    const args = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+    // The first round times the calls; then the short ones leave in batches, several to a worker.
+    for (const tag of ["warm", "a", "b", "c"]) {
+      const want = args(30, tag);
+      assert.deepEqual(await Promise.all(want.map((a) => three.invoke({ iface: ECHO, fn: "echo", args: [a], deadline: soon() }))), want);
+    }
+    assert.equal(three.stats.failed, 0);
+  });
+
+  it("a call posted behind one that turns out slow is taken back for a free instance", async () => {
+    const two = await runtime.start({ actorId: "taken-back", digest: echoDigest, instances: 2 });
+    started.push(two);
+    // Short calls: from now on a call may be posted to a busy worker, behind the call it runs.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => two.invoke({ iface: ECHO, fn: "echo", args: [`w${i}`], deadline: soon() })));
+    const now = Date.now();
+    // Made together, the second goes behind the first in the first instance's worker.
+    const looping = code(two.invoke({ iface: ECHO, fn: "spin", args: [], deadline: now + 3_000 }));
+    const behind = two.invoke({ iface: ECHO, fn: "echo", args: ["behind"], deadline: now + 9_000 });
+    assert.equal(await within(behind, 2_000, "the call posted behind the looping one"), "behind");
+    assert.equal(two.load().busy, 1, "the looping call still runs");
+    assert.match(await looping, /^timeout/);
+  });
+
+  it("a call posted behind one that gets stuck is served by the instance that replaces it", async () => {
+    const one = await start("behind-stuck", echoDigest);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => one.invoke({ iface: ECHO, fn: "echo", args: [`w${i}`], deadline: soon() })));
+    const now = Date.now();
+    const looping = code(one.invoke({ iface: ECHO, fn: "spin", args: [], deadline: now + 300 }));
+    const behind = one.invoke({ iface: ECHO, fn: "echo", args: ["after"], deadline: now + 9_000 });
+    assert.equal(await within(behind, 8_000, "the call behind the stuck one"), "after");
+    assert.equal(one.stats.replaced, 1);
+    assert.match(await looping, /^timeout/);
+  });
+
   it("a call queued behind one that expired is still served", async () => {
     const one = await start("queue", echoDigest);
     const now = Date.now();

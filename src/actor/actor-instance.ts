@@ -16,13 +16,14 @@ import { childCallId } from "../protocol/invocation.js";
 import { httpRequestArgs, isHttpHandleCall } from "../protocol/http.js";
 import { unversioned } from "../protocol/links.js";
 import { messageOf } from "../protocol/errors.js";
+import { claimCall } from "./call-claims.js";
 import { ForwardedImports } from "./forwarded-imports.js";
 import { HostCallError, callHostSync, type SyncReplies } from "./host-bridge.js";
 import { HttpHandlerError, HttpNoResponseError, serveHttp, type IncomingHandle } from "./http-incoming.js";
 import { PLAIN_HTTP_INTERFACE, servePlainHttp, type PlainHandle } from "./http-plain.js";
 import { localImports, type ActorContext } from "./local-imports.js";
 import type { HttpInstances } from "./actor-metadata.js";
-import type { WorkerCall, WorkerLoad, WorkerReply, WorkerRequest } from "./worker-protocol.js";
+import type { WorkerCall, WorkerLoad, WorkerReply, WorkerRequest, WorkerResult } from "./worker-protocol.js";
 
 /** How long a guest may block on one host call; the invocation deadline usually ends it first. */
 const HOST_CALL_TIMEOUT_MS = 60_000;
@@ -45,7 +46,23 @@ const soon: (fn: () => void) => void = typeof setImmediate === "function" ? (fn)
 
 /** Run this worker's instance: answer what `side` receives until the worker is terminated. */
 export function serveActorWorker(side: WorkerSide): void {
-  const send = (m: WorkerReply): void => side.send(m);
+  /** While a WorkerCalls runs: the results not yet sent, which leave together. */
+  let batch: WorkerResult[] | undefined;
+  const flush = (): void => {
+    if (!batch?.length) return;
+    side.send({ type: "results", results: batch });
+    batch = [];
+  };
+  // Anything but a result first sends the results before it: a log record belongs to the call
+  // after them (actor-pool.ts), and a host call may block this worker for long.
+  const send = (m: WorkerReply): void => {
+    if (batch && m.type === "result") {
+      batch.push(m);
+      return;
+    }
+    flush();
+    side.send(m);
+  };
 
   const ctx: ActorContext = {
     actorId: "(unbound)",
@@ -53,6 +70,7 @@ export function serveActorWorker(side: WorkerSide): void {
     log: (level, context, message) => send({ type: "log", level, context, message }),
   };
   let bridge: SyncReplies | undefined;
+  let claims: Int32Array | undefined;
   let load: WorkerLoad;
   let instantiate: Instantiate;
   let instance: Record<string, unknown> | undefined;
@@ -76,6 +94,7 @@ export function serveActorWorker(side: WorkerSide): void {
     // under the same key, and the key names one call only with the same deadline.
     const until = deadline || Date.now() + HOST_CALL_TIMEOUT_MS;
     const key = callId === undefined ? undefined : childCallId(callId, hostCalls++);
+    flush();
     return callHostSync(bridge, { iface, fn, args, deadline: until, ...(key ? { callId: key } : {}), ...(traceparent ? { traceparent } : {}) }, Math.min(Math.max(1, until - Date.now()), HOST_CALL_TIMEOUT_MS));
   });
 
@@ -123,6 +142,12 @@ export function serveActorWorker(side: WorkerSide): void {
   }
 
   function call(c: WorkerCall): void {
+    if (claims && !claimCall(claims, c.cell)) return; // taken back by the pool for another instance
+    // Posted behind another call (actor-pool.ts), it may have outlived its deadline waiting here.
+    if (c.deadline <= Date.now()) {
+      send({ type: "result", id: c.id, ok: false, kind: "expired", message: `call to actor ${ctx.actorId} expired before its instance came to it` });
+      return;
+    }
     try {
       instance ??= fresh();
     } catch (e) {
@@ -139,9 +164,11 @@ export function serveActorWorker(side: WorkerSide): void {
     callId = c.callId;
     traceparent = c.traceparent;
     hostCalls = 0;
-    if (isHttpHandleCall(c.iface, c.fn)) return callHttp(c, f);
+    const started = performance.now();
+    if (isHttpHandleCall(c.iface, c.fn)) return callHttp(c, f, started);
     try {
-      send({ type: "result", id: c.id, ok: true, value: f(...c.args) });
+      const value = f(...c.args);
+      send({ type: "result", id: c.id, ok: true, value, ms: performance.now() - started });
     } catch (e) {
       failed(c, e);
     }
@@ -180,14 +207,14 @@ export function serveActorWorker(side: WorkerSide): void {
    * `fresh` mode the instance serves this request only, and the next one is made as soon as this
    * call is answered.
    */
-  function callHttp(c: WorkerCall, handle: IncomingHandle): void {
+  function callHttp(c: WorkerCall, handle: IncomingHandle, started: number): void {
     try {
       const req = httpRequestArgs(c.args);
       const plain = plainHttp;
       if (httpInstances === "fresh") instance = undefined;
       const response = plain ? servePlainHttp(plain, req) : serveHttp(handle, req);
       served++;
-      send({ type: "result", id: c.id, ok: true, value: response });
+      send({ type: "result", id: c.id, ok: true, value: response, ms: performance.now() - started });
     } catch (e) {
       // A handler that answered before and answers nothing now is one that serves once (like the
       // engine's fetch-event shim): from now on, this worker gives each request a fresh instance.
@@ -223,12 +250,19 @@ export function serveActorWorker(side: WorkerSide): void {
     switch (m.type) {
       case "call":
         return call(m);
+      case "calls":
+        batch = [];
+        for (const c of m.calls) call(c);
+        flush();
+        batch = undefined;
+        return;
       case "load":
         return void onLoad(m);
       case "bind":
         ctx.actorId = m.actorId;
         ctx.config = m.config;
         bridge = side.replies(m.bridge);
+        claims = new Int32Array(m.claims);
         httpInstances = m.httpInstances;
         return send({ type: "ready" });
     }

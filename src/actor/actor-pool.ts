@@ -23,11 +23,12 @@ import { ErrorCode, LatticeError, isErrorCode, messageOf } from "../protocol/ind
 import type { Logger } from "../protocol/logging.js";
 import { HTTP_INSTANCE_MODES, type HttpInstances } from "./actor-metadata.js";
 import type { CompiledComponent } from "./component-cache.js";
+import { CallClaims } from "./call-claims.js";
 import { isLocalInterface } from "./local-interfaces.js";
 import { unrefTimer, type WorkerHandle } from "./worker-handle.js";
 import type { WorkerSupply } from "./worker-supply.js";
 import type { ActorInstances, ActorLogSink, ImportForwarder, InstanceLoad, InstanceStats, Invocation } from "./runtime.js";
-import type { CallFailureKind, WorkerBind, WorkerCall, WorkerReply } from "./worker-protocol.js";
+import type { CallFailureKind, WorkerBind, WorkerCall, WorkerReply, WorkerResult } from "./worker-protocol.js";
 
 export interface PoolOptions {
   actorId: string;
@@ -50,6 +51,8 @@ interface Pending {
 }
 
 interface Running extends Pending {
+  /** Its cell in its slot's claims. */
+  cell: number;
   timer: ReturnType<typeof setTimeout>;
   started: number;
   /** Past its deadline: the caller has had its timeout, and the instance the grace to finish. */
@@ -61,12 +64,18 @@ interface Slot {
   ready: boolean;
   /** While the instance is being bound to the actor: ends its start (with why it failed). */
   starting?: (e?: Error) => void;
+  /** The call the instance serves (or, posted, serves first). */
   current?: Running;
+  /** Calls posted to the worker behind `current`, which it runs in order once it is done. */
+  behind: Running[];
+  /** Which of its posted calls the worker may still run (call-claims.ts). */
+  claims: CallClaims;
   closeBridge: () => void;
 }
 
 const FAILURE_CODE: Record<CallFailureKind, ErrorCode> = {
   trap: ErrorCode.Trap,
+  expired: ErrorCode.Timeout,
   bad_call: ErrorCode.BadRequest,
   no_such_function: ErrorCode.NotFound,
   guest_error: ErrorCode.GuestError,
@@ -80,6 +89,19 @@ export const HTTP_INSTANCES_KEY = "lattice.http.instances";
 export const MAX_QUEUE_KEY = "lattice.max-queue";
 const QUEUE_PER_INSTANCE = 8;
 const MIN_QUEUE = 32;
+/**
+ * How much work (estimated, ms) may be posted to one instance's worker ahead of it. An instance
+ * runs one call at a time, but when calls are short, posting several to one worker costs one
+ * thread wake-up instead of one each: the worker goes from call to call without sleeping, and the
+ * others stay asleep. On a machine with few cores those wake-ups (the woken worker taking the core
+ * from the host thread that woke it) cost more than the calls. A call posted behind others waits
+ * for them, so the depth is what fits this budget at the actor's recent time per call in its
+ * worker, and 1 (no call behind another) for calls of a millisecond or more.
+ */
+const PIPELINE_BUDGET_MS = 1;
+const PIPELINE_MAX_DEPTH = 16;
+/** Calls wait behind one that has run this long only until another instance is free. */
+const TAKE_BACK_AFTER_MS = 10;
 /** Weight of the latest call in the moving average of call times. */
 const SERVICE_EWMA = 0.2;
 /** How long an instance may go on with a call past its deadline before it counts as stuck and is replaced. */
@@ -91,6 +113,11 @@ const RESPAWN_FIRST_MS = 500;
 const RESPAWN_MAX_MS = 30_000;
 /** setTimeout's longest delay; a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function workerCall(p: Pending, cell: number): WorkerCall {
+  const inv = p.inv;
+  return { type: "call", id: p.id, cell, deadline: inv.deadline, callId: inv.callId, ...(inv.traceparent ? { traceparent: inv.traceparent } : {}), iface: inv.iface, fn: inv.fn, args: inv.args };
+}
 
 function after(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
   return setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
@@ -128,9 +155,17 @@ export class ActorPool implements ActorInstances {
   private readonly httpInstances: HttpInstances;
   /** Set by config, else derived from the instances wanted. */
   private readonly maxQueue?: number;
-  /** Moving average of the time a call takes an instance, in ms (0 until one has answered). */
+  /** Moving average of the time a call takes, posted to answered, in ms (0 until one has answered). */
   private serviceMs = 0;
+  /** Moving average of the time a call runs in its worker, in ms (0 until one has been timed). */
+  private runMs = 0;
   private nextId = 1;
+  /** A dispatch is due at the end of this task (dispatchSoon). */
+  private dispatching = false;
+  /** While calls wait behind others: a dispatch later, to take back those behind a slow one. */
+  private revisit?: ReturnType<typeof setTimeout>;
+  /** Calls posted behind others, over all slots. */
+  private pipelined = 0;
   private target: number;
   private stopped = false;
   /** Refuses queued calls at their deadline: armed for the earliest one while any waits. */
@@ -183,7 +218,7 @@ export class ActorPool implements ActorInstances {
       busy++;
       if (slot.current.overdue) stuck++;
     }
-    return { busy, queued: this.queue.length, stuck };
+    return { busy, queued: this.waiting(), stuck };
   }
 
   invoke(inv: Invocation): Promise<unknown> {
@@ -198,20 +233,25 @@ export class ActorPool implements ActorInstances {
     this.stats.calls++;
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, inv, resolve, reject });
-      this.dispatch();
-      // Still queued (it is the last in the queue): it must not outlive its deadline there.
-      if (this.queue.length > 0) this.armExpiry(inv.deadline);
+      this.armExpiry(inv.deadline);
+      this.dispatchSoon();
     });
+  }
+
+  /** Calls that wait for an instance: in the queue, or posted behind another call. */
+  private waiting(): number {
+    return this.queue.length + this.pipelined;
   }
 
   /** Why a call cannot be taken now, if it cannot: it would wait too long for an instance. */
   private overloaded(inv: Invocation): LatticeError | undefined {
     if (this.queue.length === 0 && this.hasIdle()) return undefined;
     const instances = `its ${this.target} instance${this.target === 1 ? "" : "s"}`;
-    if (this.queue.length >= (this.maxQueue ?? Math.max(MIN_QUEUE, QUEUE_PER_INSTANCE * this.target))) {
-      return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: ${this.queue.length} calls wait for ${instances}; try again shortly`);
+    const waiting = this.waiting();
+    if (waiting >= (this.maxQueue ?? Math.max(MIN_QUEUE, QUEUE_PER_INSTANCE * this.target))) {
+      return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: ${waiting} calls wait for ${instances}; try again shortly`);
     }
-    const waitMs = ((this.queue.length + 1) * this.serviceMs) / Math.max(1, this.target);
+    const waitMs = ((waiting + 1) * this.serviceMs) / Math.max(1, this.target);
     if (Date.now() + waitMs + this.serviceMs <= inv.deadline) return undefined;
     return new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} is overloaded: a call would wait about ${Math.ceil(waitMs)} ms for ${instances}, past its deadline`);
   }
@@ -233,6 +273,7 @@ export class ActorPool implements ActorInstances {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.revisit);
     clearTimeout(this.expiry);
     this.expiry = undefined;
     for (const p of this.queue.splice(0)) p.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`));
@@ -260,7 +301,7 @@ export class ActorPool implements ActorInstances {
       await worker.terminate();
       return;
     }
-    const slot: Slot = { worker, ready: false, closeBridge: () => bridge.close() };
+    const slot: Slot = { worker, ready: false, behind: [], claims: new CallClaims(), closeBridge: () => bridge.close() };
     this.slots.add(slot);
     worker.listen({
       message: (m: WorkerReply) => (m.type === "ready" ? this.onReady(slot) : this.onMessage(slot, m)),
@@ -275,7 +316,7 @@ export class ActorPool implements ActorInstances {
           if (e) reject(e);
           else resolve();
         };
-        const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker, httpInstances: this.httpInstances };
+        const bind: WorkerBind = { type: "bind", actorId: this.opts.actorId, config: this.opts.config ?? {}, bridge: bridge.worker, httpInstances: this.httpInstances, claims: slot.claims.buffer };
         worker.post(bind, bridge.transfer);
       });
     } catch (e) {
@@ -305,23 +346,32 @@ export class ActorPool implements ActorInstances {
       else log.debug(m.message, fields);
       return;
     }
-    if (m.type !== "result") return;
-    const cur = slot.current;
-    if (!cur || cur.id !== m.id) return;
-    clearTimeout(cur.timer);
-    slot.current = undefined;
-    const took = performance.now() - cur.started;
-    this.serviceMs = this.serviceMs === 0 ? took : this.serviceMs + SERVICE_EWMA * (took - this.serviceMs);
-    // An overdue call's caller has had its timeout; the instance finished within the grace and stays.
-    if (!cur.overdue) this.answer(cur, m);
+    if (m.type === "result") this.settle(slot, m);
+    else if (m.type === "results") for (const r of m.results) this.settle(slot, r);
+    else return;
     this.trim();
     this.dispatch();
   }
 
-  private answer(cur: Running, m: WorkerReply & { type: "result" }): void {
+  /** The outcome of `slot`'s current call: answer it, and the call behind it (if any) is current. */
+  private settle(slot: Slot, m: WorkerResult): void {
+    const cur = slot.current;
+    if (!cur || cur.id !== m.id) return;
+    clearTimeout(cur.timer);
+    const now = performance.now();
+    slot.current = this.nextBehind(slot, now);
+    const took = now - cur.started;
+    this.serviceMs = this.serviceMs === 0 ? took : this.serviceMs + SERVICE_EWMA * (took - this.serviceMs);
+    if (m.ok) this.runMs = this.runMs === 0 ? m.ms : this.runMs + SERVICE_EWMA * (m.ms - this.runMs);
+    // An overdue call's caller has had its timeout; the instance finished within the grace and stays.
+    if (!cur.overdue) this.answer(cur, m);
+  }
+
+  private answer(cur: Running, m: WorkerResult): void {
     if (m.ok) return cur.resolve(m.value);
     this.stats.failed++;
     if (m.kind === "trap") this.stats.traps++;
+    if (m.kind === "expired") this.stats.timeouts++;
     // A failed host call keeps the code the host gave it (not_found for a missing link, timeout…).
     const code = m.kind === "host_error" && isErrorCode(m.code) ? m.code : FAILURE_CODE[m.kind];
     const err = new LatticeError(code, m.kind === "trap" ? `actor ${this.opts.actorId} trapped: ${m.message}` : m.message);
@@ -329,15 +379,95 @@ export class ActorPool implements ActorInstances {
     cur.reject(err);
   }
 
-  /** Give idle instances the calls that wait; a call found past its deadline is refused, not run. */
+  /**
+   * Post the calls that wait to instances, filling each worker up to the pipeline depth before
+   * the next, in one message (so that short calls keep a few workers busy rather than waking them
+   * all); a call found past its deadline is refused, not run. A call goes behind another only
+   * while that one has run less than the budget: one taking longer may be stuck.
+   */
   private dispatch(): void {
+    const now = performance.now();
+    if (this.pipelined > 0) this.takeBackStale(now);
     if (this.queue.length === 0) return;
+    const depth = this.pipelineDepth();
     for (const slot of this.slots) {
-      if (!slot.ready || slot.current) continue;
-      const next = this.nextLive();
-      if (!next) return;
-      this.run(slot, next);
+      if (!slot.ready || slot.current?.overdue) continue;
+      if (slot.current && now - slot.current.started >= PIPELINE_BUDGET_MS) continue;
+      const room = depth - slot.behind.length - (slot.current ? 1 : 0);
+      const calls: Pending[] = [];
+      for (let next = room > 0 ? this.nextLive() : undefined; next; next = calls.length < room ? this.nextLive() : undefined) calls.push(next);
+      for (const running of this.post(slot, calls, now)) {
+        if (!slot.current) slot.current = running;
+        else {
+          slot.behind.push(running);
+          this.pipelined++;
+        }
+      }
+      if (this.queue.length === 0) break;
     }
+    if (this.pipelined > 0) this.revisit ??= unrefTimer(setTimeout(() => {
+      this.revisit = undefined;
+      this.dispatch();
+    }, TAKE_BACK_AFTER_MS));
+  }
+
+  /**
+   * Calls behind one that has run past TAKE_BACK_AFTER_MS go back to the front of the queue
+   * (those the worker has not started), when an instance is free to take them.
+   */
+  private takeBackStale(now: number): void {
+    if (!this.hasIdle()) return;
+    const back: Pending[] = [];
+    for (const slot of this.slots) {
+      if (slot.behind.length === 0 || !slot.current || now - slot.current.started < TAKE_BACK_AFTER_MS) continue;
+      slot.behind = slot.behind.filter((b) => {
+        if (!slot.claims.takeBack(b.cell)) return true;
+        clearTimeout(b.timer);
+        back.push(b);
+        return false;
+      });
+    }
+    this.pipelined -= back.length;
+    this.requeue(back);
+  }
+
+  /** Calls taken back from a worker: first in the queue, and refused there by their deadlines. */
+  private requeue(back: Pending[]): void {
+    if (back.length === 0) return;
+    this.queue.unshift(...back);
+    for (const p of back) this.armExpiry(p.inv.deadline);
+  }
+
+  /**
+   * Dispatch the first call of a task at once and the rest once the calls that arrive together
+   * (what one read of the socket brought) are all queued, so that they leave for a worker in
+   * one message.
+   */
+  private dispatchSoon(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    this.dispatch(); // the first goes at once
+    queueMicrotask(() => {
+      this.dispatching = false;
+      this.dispatch();
+    });
+  }
+
+  /** How many calls one worker may hold (see PIPELINE_BUDGET_MS). */
+  private pipelineDepth(): number {
+    if (this.runMs === 0) return 1;
+    return Math.max(1, Math.min(PIPELINE_MAX_DEPTH, Math.floor(PIPELINE_BUDGET_MS / this.runMs)));
+  }
+
+  /** The call posted behind `slot`'s current one, which its instance starts now. */
+  private nextBehind(slot: Slot, now: number): Running | undefined {
+    const next = slot.behind.shift();
+    if (!next) return undefined;
+    this.pipelined--;
+    next.started = now;
+    // Started by its worker after its deadline had it refused: it has only the grace to finish.
+    if (next.overdue) next.timer = setTimeout(() => this.onStuck(slot), OVERRUN_GRACE_MS);
+    return next;
   }
 
   private nextLive(): Pending | undefined {
@@ -353,19 +483,23 @@ export class ActorPool implements ActorInstances {
     return new LatticeError(ErrorCode.Timeout, `call to actor ${this.opts.actorId} expired while waiting for an instance`);
   }
 
-  private run(slot: Slot, p: Pending): void {
-    const inv = p.inv;
-    const msg: WorkerCall = { type: "call", id: p.id, deadline: inv.deadline, callId: inv.callId, ...(inv.traceparent ? { traceparent: inv.traceparent } : {}), iface: inv.iface, fn: inv.fn, args: inv.args };
+  /** Post calls to `slot`'s worker (several in one message): what runs them from now on. */
+  private post(slot: Slot, calls: Pending[], started: number): Running[] {
+    if (calls.length === 0) return [];
+    const cells = calls.map(() => slot.claims.issue());
     try {
-      slot.worker.post(msg);
+      slot.worker.post(calls.length === 1 ? workerCall(calls[0]!, cells[0]!) : { type: "calls", calls: calls.map((p, i) => workerCall(p, cells[i]!)) });
     } catch (e) {
+      if (calls.length > 1) return calls.flatMap((p) => this.post(slot, [p], started));
       // Arguments that cannot be cloned to the worker (none that came off the wire): this call fails, the instance is untouched.
       this.stats.failed++;
-      p.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(inv)} cannot be passed to an instance: ${messageOf(e)}`, { cause: e }));
-      return;
+      calls[0]!.reject(new LatticeError(ErrorCode.BadRequest, `the arguments of ${callName(calls[0]!.inv)} cannot be passed to an instance: ${messageOf(e)}`, { cause: e }));
+      return [];
     }
-    const timer = after(inv.deadline - Date.now(), () => this.onDeadline(slot));
-    slot.current = { id: p.id, inv, resolve: p.resolve, reject: p.reject, timer, started: performance.now(), overdue: false };
+    return calls.map((p, i) => {
+      const running: Running = { ...p, cell: cells[i]!, timer: after(p.inv.deadline - Date.now(), () => this.onDeadline(slot, running)), started, overdue: false };
+      return running;
+    });
   }
 
   /** Keep a call that waits in the queue from outliving its deadline there. */
@@ -395,20 +529,30 @@ export class ActorPool implements ActorInstances {
     if (kept > 0) this.armExpiry(next);
   }
 
-  /** The call's deadline: its caller gets a timeout, and its instance the grace to finish. */
-  private onDeadline(slot: Slot): void {
-    const cur = slot.current;
-    if (!cur || cur.overdue) return;
+  /**
+   * A call's deadline: its caller gets a timeout; an instance serving it gets the grace to finish,
+   * and a call still posted behind another is refused by its worker when it comes to it.
+   */
+  private onDeadline(slot: Slot, cur: Running): void {
+    if (cur.overdue) return;
     const left = cur.inv.deadline - Date.now();
     if (left > 0) {
-      cur.timer = after(left, () => this.onDeadline(slot)); // a deadline further off than a timer reaches
+      cur.timer = after(left, () => this.onDeadline(slot, cur)); // a deadline further off than a timer reaches
+      return;
+    }
+    if (slot.current !== cur && slot.claims.takeBack(cur.cell)) {
+      // Still waiting behind another call: refused like a call waiting in the queue.
+      slot.behind.splice(slot.behind.indexOf(cur), 1);
+      this.pipelined--;
+      this.stats.timeouts++;
+      cur.reject(this.expired());
       return;
     }
     cur.overdue = true;
     this.stats.timeouts++;
     this.stats.failed++;
     cur.reject(new LatticeError(ErrorCode.Timeout, `actor ${this.opts.actorId} did not answer ${callName(cur.inv)} before its deadline`));
-    cur.timer = setTimeout(() => this.onStuck(slot), OVERRUN_GRACE_MS);
+    if (slot.current === cur) cur.timer = setTimeout(() => this.onStuck(slot), OVERRUN_GRACE_MS);
   }
 
   private onStuck(slot: Slot): void {
@@ -416,6 +560,7 @@ export class ActorPool implements ActorInstances {
     if (!cur?.overdue) return;
     slot.current = undefined;
     this.opts.log.warn(`an actor instance still ran ${callName(cur.inv)} ${OVERRUN_GRACE_MS} ms past its deadline: it is stuck, and replaced`, { actor: this.opts.actorId });
+    this.dropBehind(slot, () => new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId}: the instance this call waited for was stuck and is replaced; try again`));
     void this.replace(slot);
   }
 
@@ -424,14 +569,36 @@ export class ActorPool implements ActorInstances {
     if (slot.starting) return slot.starting(e); // its spawn fails, and whoever spawned it decides
     const cur = slot.current;
     slot.current = undefined;
+    const crashed = () => new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} instance crashed: ${e.message}`);
     if (cur) {
       clearTimeout(cur.timer);
       if (!cur.overdue) {
         this.stats.failed++;
-        cur.reject(new LatticeError(ErrorCode.Internal, `actor ${this.opts.actorId} instance crashed: ${e.message}`));
+        cur.reject(crashed());
       }
     }
+    this.dropBehind(slot, crashed);
     void this.replace(slot);
+  }
+
+  /**
+   * The calls posted behind `slot`'s current one, whose worker is going: those it never started
+   * wait for another instance (unless the pool is stopping), one it did fails with `why`.
+   */
+  private dropBehind(slot: Slot, why: () => LatticeError): void {
+    const back: Pending[] = [];
+    for (const b of slot.behind.splice(0)) {
+      this.pipelined--;
+      clearTimeout(b.timer);
+      if (b.overdue) continue;
+      if (!this.stopped && slot.claims.takeBack(b.cell)) back.push(b);
+      else {
+        this.stats.failed++;
+        b.reject(why());
+      }
+    }
+    this.requeue(back);
+    if (back.length > 0) queueMicrotask(() => this.dispatch());
   }
 
   /** Put a fresh instance in the place of `slot`, trying again until one can be made. */
@@ -463,12 +630,14 @@ export class ActorPool implements ActorInstances {
   private async retire(slot: Slot): Promise<void> {
     if (!this.slots.delete(slot)) return;
     slot.starting?.(new Error(`actor ${this.opts.actorId} stopped`));
+    const stopped = () => new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`);
     const cur = slot.current;
     if (cur) {
       slot.current = undefined;
       clearTimeout(cur.timer);
-      if (!cur.overdue) cur.reject(new LatticeError(ErrorCode.Unavailable, `actor ${this.opts.actorId} stopped`));
+      if (!cur.overdue) cur.reject(stopped());
     }
+    this.dropBehind(slot, stopped);
     slot.closeBridge();
     // Its log lines still count; its death is the one asked for.
     slot.worker.listen({ message: (m: WorkerReply) => m.type === "log" && this.onMessage(slot, m), died: () => undefined });

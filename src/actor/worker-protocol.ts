@@ -35,11 +35,15 @@ export interface WorkerBind {
   bridge: unknown;
   /** `reuse`: one instance serves HTTP request after request; `fresh`: a new instance for each. */
   httpInstances: HttpInstances;
+  /** Int32 cells by which a call is run or taken back (call-claims.ts). */
+  claims: SharedArrayBuffer;
 }
 
 export interface WorkerCall {
   type: "call";
   id: number;
+  /** Its cell in the bind's claims: the worker runs the call only if it claims it. */
+  cell: number;
   deadline: number;
   /** The invocation's idempotency key, if it has one. */
   callId?: string;
@@ -51,16 +55,29 @@ export interface WorkerCall {
   args: unknown[];
 }
 
-export type WorkerRequest = WorkerLoad | WorkerBind | WorkerCall;
+/** Calls for the instance to run one after another (actor-pool.ts posts short calls so). */
+export interface WorkerCalls {
+  type: "calls";
+  calls: WorkerCall[];
+}
 
-export type CallFailureKind = "trap" | "bad_call" | "no_such_function" | "guest_error" | "host_error";
+export type WorkerRequest = WorkerLoad | WorkerBind | WorkerCall | WorkerCalls;
+
+/** `expired`: the call's deadline had passed when its instance came to it (it was not run). */
+export type CallFailureKind = "trap" | "bad_call" | "no_such_function" | "guest_error" | "host_error" | "expired";
+
+/** One call's outcome; `ms`: how long it ran in the worker. */
+export type WorkerResult =
+  | { type: "result"; id: number; ok: true; value: unknown; ms: number }
+  | { type: "result"; id: number; ok: false; kind: CallFailureKind; message: string; payload?: unknown; code?: string };
 
 export type WorkerReply =
   | { type: "loaded" }
   | { type: "ready" }
   | { type: "init_failed"; message: string }
-  | { type: "result"; id: number; ok: true; value: unknown }
-  | { type: "result"; id: number; ok: false; kind: CallFailureKind; message: string; payload?: unknown; code?: string }
+  | WorkerResult
+  /** The outcomes of a WorkerCalls, in its order (sent early, in part, before a log record or a host call). */
+  | { type: "results"; results: WorkerResult[] }
   | { type: "log"; level: string; context: string; message: string };
 
 /** A request the guest makes of the host, synchronously, through the bridge. */
