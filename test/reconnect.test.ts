@@ -2,6 +2,8 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { LatticeClient } from "../src/ctl/index.js";
+import { LatticeState, StateCache } from "../src/nats/index.js";
+import { connectNode } from "../src/nats/node/index.js";
 import type { HostInfo } from "../src/protocol/index.js";
 import { CliProcess } from "./kit/cli.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
@@ -51,5 +53,19 @@ describe("reconnect", () => {
     await watcher.view.waitFor((v) => v.has(mover.id), 5_000);
     const seen = watcher.view.get(mover.id);
     await until(() => (watcher.view.get(mover.id)?.lastSeen ?? 0) > (seen?.lastSeen ?? 0), 5_000, "fresh heartbeat via s2");
+  });
+
+  it("a state cache whose connection is closed stops trying to reach the bucket", async () => {
+    const nats = await natsServer(cleanup, { jetstream: {} });
+    const nc = await connectNode({ servers: nats.clientUrl });
+    const errors: string[] = [];
+    const cache = new StateCache(new LatticeState(nc, "closing"), (m) => errors.push(m), 50).start();
+    cleanup.add(() => cache.stop());
+    await cache.ready;
+    await nc.close();
+    // Before, it tried again every 50 ms for ever (each try a ClosedConnectionError), and its
+    // timers kept the process alive.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(errors, []);
   });
 });

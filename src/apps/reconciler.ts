@@ -117,16 +117,18 @@ export class AppReconciler {
 
   /** A deploy, rollback or undeploy starts a pass at once rather than at the next interval. */
   private async watchApps(): Promise<void> {
-    while (!this.stopped) {
+    // A closed connection never comes back: watching again would only keep the process alive.
+    const over = () => this.stopped || this.o.nc.isClosed();
+    while (!over()) {
       try {
         const watch = await (await this.store.open()).watch({ key: `${APP_KEY_PREFIX}>`, include: KvWatchInclude.UpdatesOnly });
         this.stopWatch = () => watch.stop();
-        if (this.stopped) watch.stop();
+        if (over()) watch.stop();
         for await (const entry of watch) if (entry.key.startsWith(APP_KEY_PREFIX)) this.soon();
       } catch {
         // The bucket is unreachable: passes still come every interval; watch again later.
       }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, WATCH_RETRY_MS));
+      if (!over()) await new Promise((r) => setTimeout(r, WATCH_RETRY_MS).unref());
     }
   }
 

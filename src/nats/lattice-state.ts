@@ -43,11 +43,16 @@ export class LatticeState {
   private readonly kv: KvBucket;
 
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     readonly lattice: string,
     opts: StateOptions = {},
   ) {
     this.kv = new KvBucket(nc, stateBucketName(lattice), { ...opts, config: { history: 5 }, what: "lattice state" });
+  }
+
+  /** Its connection was closed: it will never reach the bucket again. */
+  get closed(): boolean {
+    return this.nc.isClosed();
   }
 
   get bucket(): string {
@@ -198,13 +203,14 @@ export class StateCache {
   }
 
   private async loop(): Promise<void> {
-    while (!this.stopped) {
+    // A closed connection never comes back: trying again would only keep the process alive.
+    while (!this.stopped && !this.state.closed) {
       try {
         await this.watchOnce();
       } catch (e) {
-        this.onError(messageOf(e));
+        if (!this.state.closed) this.onError(messageOf(e));
       }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, this.retryMs));
+      if (!this.stopped && !this.state.closed) await new Promise((r) => setTimeout(r, this.retryMs).unref?.());
     }
   }
 
