@@ -532,8 +532,8 @@ export class ActorPool implements ActorInstances {
   }
 
   /**
-   * A call's deadline: its caller gets a timeout; an instance serving it gets the grace to finish,
-   * and a call still posted behind another is refused by its worker when it comes to it.
+   * A call's deadline: its caller gets a timeout, and an instance serving it the grace to finish;
+   * a call still waiting behind another is taken back from its worker and refused as a queued one.
    */
   private onDeadline(slot: Slot, cur: Running): void {
     if (cur.overdue) return;
