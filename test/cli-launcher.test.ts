@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { CLI, LAUNCHER } from "./kit/cli.js";
 
-const SMALL_FLAGS = ["--max-semi-space-size=1", "--liftoff-only", "--no-opt"];
+const SMALL_FLAGS = ["--max-semi-space-size=1", "--liftoff-only", "--no-opt", "--expose-gc"];
 
 describe("the lattice launcher", () => {
   const dir = mkdtempSync(join(tmpdir(), "lattice-launcher-"));

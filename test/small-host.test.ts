@@ -133,7 +133,7 @@ describe("a small host under a hard memory limit", () => {
     // `lattice host --profile small` is node with the flags and environment that only work from its start.
     const pid = small.child.pid!;
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    assert.deepEqual(argv.slice(1, 4), ["--max-semi-space-size=1", "--liftoff-only", "--no-opt"], argv.join(" "));
+    assert.deepEqual(argv.slice(1, 5), ["--max-semi-space-size=1", "--liftoff-only", "--no-opt", "--expose-gc"], argv.join(" "));
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     for (const v of ["MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072", "NODE_OPTIONS=--max-old-space-size=96"]) assert.ok(environ.includes(v), v);
 

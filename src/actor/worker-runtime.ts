@@ -11,9 +11,20 @@ import type { ActorInstances, ActorRuntime, StartOptions } from "./runtime.js";
 import type { WorkerPlatform } from "./worker-handle.js";
 import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
 
+export interface CollectOptions {
+  /**
+   * A full garbage collection, run once the first instances of a newly compiled component are up:
+   * the component's fetched bytes and its transpiled files (~25 MB for a JavaScript actor) are
+   * garbage by then, and an idle host may not have V8 collect them for a long time.
+   */
+  collectGarbage?: () => void;
+}
+
 export class WorkerActorRuntime implements ActorRuntime {
   private readonly cache: ComponentCache;
   private workers?: WorkerSupply;
+  /** A component was compiled since the last collection. */
+  private compiled = false;
 
   constructor(
     private readonly log: Logger,
@@ -21,12 +32,16 @@ export class WorkerActorRuntime implements ActorRuntime {
     private readonly transpiler: ComponentTranspiler & { close(): Promise<void> },
     private readonly supply: SupplyOptions = {},
     cache: CacheOptions = {},
+    private readonly collect: CollectOptions = {},
   ) {
     this.cache = new ComponentCache(transpiler, cache);
   }
 
   async prepare(bytes: Uint8Array, what: string): Promise<string> {
-    return (await this.cache.load(bytes, what)).digest;
+    const before = this.cache.compiles;
+    const { digest } = await this.cache.load(bytes, what);
+    if (this.cache.compiles > before) this.compiled = true;
+    return digest;
   }
 
   has(digest: string): boolean {
@@ -38,7 +53,12 @@ export class WorkerActorRuntime implements ActorRuntime {
     if (!component) throw new LatticeError(ErrorCode.Internal, `component ${opts.digest} was not prepared on this host`);
     // Spares are booted on first use, so a host that never runs an actor never starts a worker.
     this.workers ??= new WorkerSupply(this.platform, this.supply);
-    return ActorPool.start({ ...opts, component: await component, log: this.log, workers: this.workers });
+    const instances = await ActorPool.start({ ...opts, component: await component, log: this.log, workers: this.workers });
+    if (this.compiled && this.collect.collectGarbage) {
+      this.compiled = false;
+      this.collect.collectGarbage();
+    }
+    return instances;
   }
 
   async close(): Promise<void> {
