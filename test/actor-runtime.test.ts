@@ -172,22 +172,25 @@ function busyUntil(until: number): void {
 }
 
 describe("collecting garbage after a compile (the small profile)", () => {
-  it("collects once the first instances of a newly compiled component run, not for one compiled before", async () => {
+  it("settles with a collection after a new compile, not after preparing one compiled before", async () => {
     let collected = 0;
     const runtime = new NodeActorRuntime(silentLogger, { blank: 0, digests: 0, collectGarbage: () => collected++ });
     try {
       const wat = await watEcho();
       const digest = await runtime.prepare(wat, "echo.wasm");
-      assert.equal(collected, 0, "not before anything runs");
-      const first = await runtime.start({ actorId: "a", digest, instances: 1 });
-      assert.equal(collected, 1);
+      assert.equal(collected, 0, "not while preparing: the caller still holds the bytes");
+      runtime.settle();
+      runtime.settle();
+      assert.equal(collected, 1, "once per compile");
       await runtime.prepare(wat, "echo.wasm");
-      const second = await runtime.start({ actorId: "b", digest, instances: 1 });
+      runtime.settle();
       assert.equal(collected, 1, "the same digest again: nothing new to collect");
-      const other = await runtime.prepare(withCustomSection(wat, "variant", new TextEncoder().encode("1")), "other.wasm");
-      const third = await runtime.start({ actorId: "c", digest: other, instances: 1 });
+      await runtime.prepare(withCustomSection(wat, "variant", new TextEncoder().encode("1")), "other.wasm");
+      runtime.settle();
       assert.equal(collected, 2);
-      await Promise.all([first.stop(), second.stop(), third.stop()]);
+      const echo = await runtime.start({ actorId: "echo", digest, instances: 1 });
+      assert.equal(collected, 2, "starting collects nothing");
+      await echo.stop();
     } finally {
       await runtime.close();
     }

@@ -25,7 +25,7 @@ import { until } from "./kit/poll.js";
 
 const ECHO = "acme:demo/echo";
 const MB = 1024 * 1024;
-/** Room for the small host's idle ~70-80 MB, one JS echo (~+70-90 MB) and its reserve, not for ten more. */
+/** Room for the small host's idle ~60 MB, one JS echo (~+45 MB) and its reserve, not for eleven more (~21 MB each). */
 const LIMIT = 320 * MB;
 
 /** A v1 memory cgroup under this process's own, limited to `bytes`; undefined where none can be made. */

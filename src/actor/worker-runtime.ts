@@ -13,9 +13,9 @@ import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
 
 export interface CollectOptions {
   /**
-   * A full garbage collection, run once the first instances of a newly compiled component are up:
-   * the component's fetched bytes and its transpiled files (~25 MB for a JavaScript actor) are
-   * garbage by then, and an idle host may not have V8 collect them for a long time.
+   * A full garbage collection, run by `settle` after a component was newly compiled: its fetched
+   * bytes and its transpiled files (~25 MB for a JavaScript actor) are garbage by then, and an
+   * idle host may not have V8 collect them for a long time.
    */
   collectGarbage?: () => void;
 }
@@ -48,17 +48,18 @@ export class WorkerActorRuntime implements ActorRuntime {
     return this.cache.has(digest);
   }
 
+  settle(): void {
+    if (!this.compiled || !this.collect.collectGarbage) return;
+    this.compiled = false;
+    this.collect.collectGarbage();
+  }
+
   async start(opts: StartOptions): Promise<ActorInstances> {
     const component = this.cache.get(opts.digest);
     if (!component) throw new LatticeError(ErrorCode.Internal, `component ${opts.digest} was not prepared on this host`);
     // Spares are booted on first use, so a host that never runs an actor never starts a worker.
     this.workers ??= new WorkerSupply(this.platform, this.supply);
-    const instances = await ActorPool.start({ ...opts, component: await component, log: this.log, workers: this.workers });
-    if (this.compiled && this.collect.collectGarbage) {
-      this.compiled = false;
-      this.collect.collectGarbage();
-    }
-    return instances;
+    return ActorPool.start({ ...opts, component: await component, log: this.log, workers: this.workers });
   }
 
   async close(): Promise<void> {

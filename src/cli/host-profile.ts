@@ -11,7 +11,7 @@
  *   workers with a 2 MB young generation and the WASI shim's I/O thread started only when an
  *   instance first needs it (files, stdio, polls: ~20 ms then); Wasm run by V8's baseline compiler only (Liftoff): the
  *   TurboFan tier-up of a JS actor's engine costs ~25 MB on its first calls, for faster guest code;
- *   a full GC once a newly compiled component runs (its fetched bytes are garbage by then).
+ *   a full GC after a new compile, before the instances start (its fetched bytes are garbage by then).
  *   bin/lattice starts such a host with the V8 flags and malloc settings that only work from the
  *   process's start (docs/cli.md).
  */
