@@ -14,7 +14,7 @@ import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
 export interface CollectOptions {
   /**
    * A full garbage collection, run by `settle` after a component was newly compiled: its fetched
-   * bytes and its transpiled files (~25 MB for a JavaScript actor) are garbage by then, and an
+   * bytes and its transpiled files (~23 MB for a JavaScript actor) are garbage by then, and an
    * idle host may not have V8 collect them for a long time.
    */
   collectGarbage?: () => void;
