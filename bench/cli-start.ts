@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { exampleComponentPath } from "../test/kit/fixtures.js";
 import { summarize, type Summary } from "./stats.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+/** The package's `bin`, as a user runs `lattice`. */
+const LATTICE = fileURLToPath(new URL("../../bin/lattice", import.meta.url));
 
 export interface CliTiming {
   ms: Summary;
@@ -33,18 +34,18 @@ export interface CliStartResult {
 /** Targets (ms, median) of issue 16's "a CLI that answers at once". */
 export const CLI_TARGETS_MS = { version: 150, help: 150, getHosts: 300, up: 3_000, startActor: 1_000 } as const;
 
-/** Runs `node …args` to its exit; its wall time in ms. Throws on a non-zero exit. */
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** Runs `file …args` to its exit; its wall time in ms. Throws on a non-zero exit. */
+function timed(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(file, args, { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("exit", (code) => {
       const ms = performance.now() - t0;
       if (code === 0) resolve(ms);
-      else reject(new Error(`node ${args.join(" ")} exited with ${code}: ${stderr}`));
+      else reject(new Error(`${file} ${args.join(" ")} exited with ${code}: ${stderr}`));
     });
   });
 }
@@ -60,7 +61,7 @@ interface RunningUp {
 function up(env: NodeJS.ProcessEnv): Promise<RunningUp> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, "up", "--nats-port", "0", "--ws-port", "0", "--leaf-port", "0", "--log-level", "warn"], {
+    const child = spawn(LATTICE, ["up", "--nats-port", "0", "--ws-port", "0", "--leaf-port", "0", "--log-level", "warn"], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -113,9 +114,9 @@ export async function cliStart(runs = 5): Promise<CliStartResult> {
   };
   try {
     for (let i = 0; i <= runs; i++) {
-      kept(i, samples.node, await timed(["-e", ""], env));
-      kept(i, samples.version, await timed([CLI, "--version"], env));
-      kept(i, samples.help, await timed([CLI, "--help"], env));
+      kept(i, samples.node, await timed(process.execPath, ["-e", ""], env));
+      kept(i, samples.version, await timed(LATTICE, ["--version"], env));
+      kept(i, samples.help, await timed(LATTICE, ["--help"], env));
     }
     for (let i = 0; i <= runs; i++) {
       const u = await up(env);
@@ -125,11 +126,11 @@ export async function cliStart(runs = 5): Promise<CliStartResult> {
     const u = await up(env);
     try {
       const nats = ["--nats-url", u.natsUrl];
-      for (let i = 0; i <= runs; i++) kept(i, samples.getHosts, await timed([CLI, "get", "hosts", ...nats], env));
+      for (let i = 0; i <= runs; i++) kept(i, samples.getHosts, await timed(LATTICE, ["get", "hosts", ...nats], env));
       // The untimed round is the host's first run of the digest; the others find it compiled.
       for (let i = 0; i <= runs; i++) {
-        kept(i, samples.startActor, await timed([CLI, "start", "actor", component, "--id", "bench", ...nats], env));
-        await timed([CLI, "stop", "actor", "bench", ...nats], env);
+        kept(i, samples.startActor, await timed(LATTICE, ["start", "actor", component, "--id", "bench", ...nats], env));
+        await timed(LATTICE, ["stop", "actor", "bench", ...nats], env);
       }
     } finally {
       await u.stop();

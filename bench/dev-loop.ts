@@ -17,7 +17,7 @@ import { connectNode } from "../src/nats/node/connect.js";
 import { EXAMPLES_DIR } from "../test/kit/fixtures.js";
 import { summarize, type Summary } from "./stats.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const LATTICE = fileURLToPath(new URL("../../bin/lattice", import.meta.url));
 const ECHO = "acme:demo/echo";
 
 /** Issue 16's target: a save live within 2 s (median). */
@@ -70,7 +70,7 @@ export async function devLoop(edits = 6): Promise<DevLoopResult> {
   const file = join(dir, "echo", "echo.ts");
   writeFileSync(file, source("v0:"));
   const t0 = performance.now();
-  const dev = spawn(process.execPath, [CLI, "dev", file, "--nats-port", "0", "--state-dir", join(dir, "state"), "-o", "json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const dev = spawn(LATTICE, ["dev", file, "--nats-port", "0", "--state-dir", join(dir, "state"), "-o", "json"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   dev.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

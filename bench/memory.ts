@@ -1,13 +1,14 @@
 /**
- * Where a host's memory goes: a real `lattice host` process (the compiled CLI) against the bench's
+ * Where a host's memory goes: a real `lattice host` process (bin/lattice on the compiled CLI) against the bench's
  * nats-server, its resident set (VmRSS of /proc/PID/status: the worker threads are in the same
  * process) idle, after one instance of the JavaScript echo (examples/echo, built by `lattice
  * build`), after ten instances of it, after ten different actors (ten WAT echo components that
  * differ by a custom section: ten digests, each transpiled, compiled and cached on its own, one
  * instance each; the JS echo stopped first), and after everything is stopped. Beside each figure:
  * RssAnon/RssFile, the thread count, and the host's own account of its main thread
- * (HostInfo.memory in its inventory answer). Each profile in a lattice of its own: default, small,
- * and small-tuned (small with the Node flags and environment docs/cli.md suggests for a device).
+ * (HostInfo.memory in its inventory answer). Each profile in a lattice of its own: default and
+ * small, each started as a user starts it (bin/lattice, which gives `--profile small` its Node
+ * flags and malloc settings).
  *
  * Memory, not time: the shared machine's load does not change these figures much. Each figure is
  * read once the resident set has settled (it moved less than 1 MB over 1 s).
@@ -23,19 +24,11 @@ import { LatticeClient } from "../src/ctl/index.js";
 import { connectNode } from "../src/nats/node/index.js";
 import { exampleComponentPath, watEcho } from "../test/kit/fixtures.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const LAUNCHER = fileURLToPath(new URL("../../bin/lattice", import.meta.url));
 const ECHO = "acme:demo/echo";
 const MB = 1024 * 1024;
 
-/** `small-tuned`: the small profile with the Node flags docs/cli.md suggests for a small device. */
-export type HostProfileName = "default" | "small" | "small-tuned";
-/** What `node` gets before the CLI, for `small-tuned`. */
-export const SMALL_DEVICE_NODE_FLAGS = ["--max-semi-space-size=1", "--liftoff-only", "--no-opt"];
-/**
- * And its environment: glibc's malloc keeps 2 arenas (not one per thread), and gives large freed
- * blocks back to the system (a fixed mmap threshold: glibc's own rises after each large free).
- */
-export const SMALL_DEVICE_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" };
+export type HostProfileName = "default" | "small";
 
 export interface MemoryReading {
   /** VmRSS, MB. */
@@ -94,7 +87,7 @@ async function reading(pid: number, client: LatticeClient): Promise<MemoryReadin
 
 function cli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(LAUNCHER, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -107,13 +100,7 @@ function cli(args: string[]): Promise<string> {
 async function profileMemory(natsUrl: string, profile: HostProfileName, files: { echo: string; wat: string[] }): Promise<ProfileMemory> {
   const lattice = `mem-${profile}-${process.pid}`;
   const nats = ["--nats-url", natsUrl, "--lattice", lattice];
-  const tuned = profile === "small-tuned";
-  const nodeFlags = tuned ? SMALL_DEVICE_NODE_FLAGS : [];
-  const flag = tuned ? "small" : profile;
-  const host: ChildProcess = spawn(process.execPath, [...nodeFlags, CLI, "host", ...nats, "--name", `mem-${profile}`, "--log-level", "warn", "--profile", flag], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: tuned ? { ...process.env, ...SMALL_DEVICE_ENV } : process.env,
-  });
+  const host: ChildProcess = spawn(LAUNCHER, ["host", ...nats, "--name", `mem-${profile}`, "--log-level", "warn", "--profile", profile], { stdio: ["ignore", "ignore", "inherit"] });
   const pid = host.pid!;
   const nc = await connectNode({ servers: natsUrl });
   const client = new LatticeClient(nc, lattice, { timeoutMs: 3_000, stallMs: 300 });
@@ -156,7 +143,7 @@ async function profileMemory(natsUrl: string, profile: HostProfileName, files: {
   }
 }
 
-export async function hostMemory(natsUrl: string, profiles: readonly HostProfileName[] = ["default", "small", "small-tuned"]): Promise<Partial<MemoryResult>> {
+export async function hostMemory(natsUrl: string, profiles: readonly HostProfileName[] = ["default", "small"]): Promise<Partial<MemoryResult>> {
   const dir = await mkdtemp(join(tmpdir(), "lattice-bench-mem-"));
   try {
     const wat = await watEcho();

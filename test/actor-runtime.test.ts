@@ -5,6 +5,7 @@ import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { NodeActorRuntime } from "../src/actor/node-runtime.js";
 import type { ActorInstances, ImportForwarder } from "../src/actor/runtime.js";
 import { silentLogger } from "../src/host/index.js";
+import { withCustomSection } from "../src/actor/wasm-sections.js";
 import { LatticeError } from "../src/protocol/index.js";
 import { watCoreModule, watEcho, watNeedsImport } from "./kit/fixtures.js";
 import { until } from "./kit/poll.js";
@@ -169,6 +170,32 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 function busyUntil(until: number): void {
   while (Date.now() < until) Math.random();
 }
+
+describe("collecting garbage after a compile (the small profile)", () => {
+  it("settles with a collection after a new compile, not after preparing one compiled before", async () => {
+    let collected = 0;
+    const runtime = new NodeActorRuntime(silentLogger, { blank: 0, digests: 0, collectGarbage: () => collected++ });
+    try {
+      const wat = await watEcho();
+      const digest = await runtime.prepare(wat, "echo.wasm");
+      assert.equal(collected, 0, "not while preparing: the caller still holds the bytes");
+      runtime.settle();
+      runtime.settle();
+      assert.equal(collected, 1, "once per compile");
+      await runtime.prepare(wat, "echo.wasm");
+      runtime.settle();
+      assert.equal(collected, 1, "the same digest again: nothing new to collect");
+      await runtime.prepare(withCustomSection(wat, "variant", new TextEncoder().encode("1")), "other.wasm");
+      runtime.settle();
+      assert.equal(collected, 2);
+      const echo = await runtime.start({ actorId: "echo", digest, instances: 1 });
+      assert.equal(collected, 2, "starting collects nothing");
+      await echo.stop();
+    } finally {
+      await runtime.close();
+    }
+  });
+});
 
 describe("nothing wedges an actor's instances", () => {
   const runtime = new NodeActorRuntime(silentLogger);

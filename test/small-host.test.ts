@@ -18,14 +18,14 @@ import { LatticeClient, spread } from "../src/ctl/index.js";
 import { HostCapacity } from "../src/host/capacity.js";
 import { silentLogger } from "../src/host/index.js";
 import { ErrorCode, isLatticeError, type HostInfo, type HostInventory } from "../src/protocol/index.js";
-import { CLI, cliJson } from "./kit/cli.js";
+import { LAUNCHER, cliJson } from "./kit/cli.js";
 import { exampleComponent, exampleComponentPath } from "./kit/fixtures.js";
 import { Cleanup, connection, host, natsServer } from "./kit/lattice.js";
 import { until } from "./kit/poll.js";
 
 const ECHO = "acme:demo/echo";
 const MB = 1024 * 1024;
-/** Room for the small host's idle ~70-80 MB, one JS echo (~+70-90 MB) and its reserve, not for ten more. */
+/** Room for the small host's idle ~60 MB, one JS echo (~+45 MB) and its reserve, not for fifteen more (~20 MB each). */
 const LIMIT = 320 * MB;
 
 /** A v1 memory cgroup under this process's own, limited to `bytes`; undefined where none can be made. */
@@ -62,11 +62,11 @@ class LimitedHost {
   stdout = "";
   stderr = "";
 
-  /** `lattice host` in `cgroup` (when given), with Node's old space bounded. */
+  /** `lattice host` (the launcher, as a user runs it) in `cgroup` (when given), with Node's old space bounded. */
   constructor(args: string[], cgroup: string | undefined, env: NodeJS.ProcessEnv) {
-    const node = [process.execPath, "--max-old-space-size=96", CLI, ...args].map((a) => `'${a}'`).join(" ");
-    const script = cgroup ? `echo $$ > '${cgroup}/cgroup.procs' && exec ${node}` : `exec ${node}`;
-    this.child = spawn("sh", ["-c", script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const command = [LAUNCHER, ...args].map((a) => `'${a}'`).join(" ");
+    const script = cgroup ? `echo $$ > '${cgroup}/cgroup.procs' && exec ${command}` : `exec ${command}`;
+    this.child = spawn("sh", ["-c", script], { env: { ...process.env, NODE_OPTIONS: "--max-old-space-size=96", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout?.on("data", (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
   }
@@ -130,6 +130,12 @@ describe("a small host under a hard memory limit", () => {
     const joined = await until(async () => (await client.hosts()).replies.find((h) => h.id === smallId), 10_000, "the small host in the lattice");
     assert.equal(joined.memory?.limitBytes, LIMIT, cgroup ? "the limit read from its cgroup" : "the limit from --memory-limit");
     assert.ok(joined.memory.usedBytes > 0 && joined.memory.usedBytes < LIMIT);
+    // `lattice host --profile small` is node with the flags and environment that only work from its start.
+    const pid = small.child.pid!;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    assert.deepEqual(argv.slice(1, 5), ["--max-semi-space-size=1", "--liftoff-only", "--no-opt", "--expose-gc"], argv.join(" "));
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    for (const v of ["MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072", "NODE_OPTIONS=--max-old-space-size=96"]) assert.ok(environ.includes(v), v);
 
     const started = await cliJson<{ results: Array<{ hostId: string; actor: { ref: string; instances: number } }> }>(["start", "actor", await exampleComponentPath("echo"), "--id", "echo", "--host", "small", "--timeout", "60s"], env);
     assert.equal(started.results[0]?.hostId, smallId);
@@ -137,14 +143,14 @@ describe("a small host under a hard memory limit", () => {
     assert.equal(await client.call("echo", ECHO, "echo", ["hi"], { timeoutMs: 30_000 }), "hi");
 
     // Directed at the host, more than fits: refused, with what it needs and what it has.
-    const refusal = await client.scaleOnHost(smallId, { actorId: "echo", ref, instances: 12 }).then(
-      () => assert.fail("the host took 12 instances of a JS actor in 320 MB"),
+    const refusal = await client.scaleOnHost(smallId, { actorId: "echo", ref, instances: 16 }).then(
+      () => assert.fail("the host took 16 instances of a JS actor in 320 MB"),
       (e: unknown) => e,
     );
     assert.ok(isLatticeError(refusal), String(refusal));
     assert.equal(refusal.code, ErrorCode.InsufficientResources);
     t.diagnostic(refusal.message);
-    assert.match(refusal.message, /^no room for 11 more instances of echo: needs ~\d+ MB \(11 × \d+ MB\), has \d+ MB free \(\d+ MB in use of 320 MB, \d+ MB kept for calls\); room for \d+$/);
+    assert.match(refusal.message, /^no room for 15 more instances of echo: needs ~\d+ MB \(15 × \d+ MB\), has \d+ MB free \(\d+ MB in use of 320 MB, \d+ MB kept for calls\); room for \d+$/);
 
     // It keeps running what it runs, and serves it.
     for (let i = 0; i < 20; i++) assert.equal(await client.call("echo", ECHO, "echo", [`after ${i}`], { timeoutMs: 10_000 }), `after ${i}`);

@@ -51,6 +51,8 @@ export class ComponentCache {
   /** In order of use, most recent last. */
   private readonly byDigest = new Map<string, Promise<CompiledComponent>>();
   private readonly sizes = new Map<string, number>();
+  /** Components compiled (not found here) so far. */
+  compiles = 0;
 
   constructor(
     private readonly transpiler: ComponentTranspiler,
@@ -63,6 +65,7 @@ export class ComponentCache {
     const digest = await digestOf(bytes);
     let entry = this.get(digest);
     if (!entry) {
+      this.compiles++;
       entry = this.compile(bytes, digest, what);
       this.byDigest.set(digest, entry);
       this.sizes.set(digest, bytes.length);

@@ -19,6 +19,10 @@ export class LazyActorRuntime implements ActorRuntime {
     return this.loaded?.has(digest) ?? false;
   }
 
+  settle(): void {
+    this.loaded?.settle?.();
+  }
+
   async start(opts: StartOptions): Promise<ActorInstances> {
     return (await this.runtime()).start(opts);
   }

@@ -4,10 +4,10 @@ import type { Logger } from "../protocol/logging.js";
 import type { CacheOptions } from "./component-cache.js";
 import { nodeWorkerPlatform } from "./node-workers.js";
 import { Transpiler } from "./transpiler.js";
-import { WorkerActorRuntime } from "./worker-runtime.js";
+import { WorkerActorRuntime, type CollectOptions } from "./worker-runtime.js";
 import type { SupplyOptions } from "./worker-supply.js";
 
-export interface NodeRuntimeOptions extends SupplyOptions, CacheOptions {
+export interface NodeRuntimeOptions extends SupplyOptions, CacheOptions, CollectOptions {
   /** Where transpiled components are kept (transpiler.ts); false: nowhere, transpile every time. */
   transpileCache?: string | false;
   /** false: the jco thread stops once no transpile waits, instead of staying for the next (default true). */
@@ -20,8 +20,8 @@ export interface NodeRuntimeOptions extends SupplyOptions, CacheOptions {
 
 export class NodeActorRuntime extends WorkerActorRuntime {
   constructor(log: Logger, opts: NodeRuntimeOptions = {}) {
-    const { transpileCache, keepTranspiler, workerLimits, lazyShimThread, maxCompiledBytes, ...supply } = opts;
+    const { transpileCache, keepTranspiler, workerLimits, lazyShimThread, maxCompiledBytes, collectGarbage, ...supply } = opts;
     const platform = nodeWorkerPlatform({ ...(workerLimits ? { resourceLimits: workerLimits } : {}), lazyShimThread });
-    super(log, platform, new Transpiler(transpileCache, keepTranspiler), supply, { maxCompiledBytes });
+    super(log, platform, new Transpiler(transpileCache, keepTranspiler), supply, { maxCompiledBytes }, { collectGarbage });
   }
 }

@@ -75,6 +75,11 @@ export interface ActorRuntime {
   /** True if a component of this digest is compiled already (no need to fetch its bytes). */
   has(digest: string): boolean;
   start(opts: StartOptions): Promise<ActorInstances>;
+  /**
+   * Give back what preparing left behind (the fetched bytes are garbage once `prepare`'s caller is
+   * done with them), before instances start and their cost is measured. Optional: a no-op by default.
+   */
+  settle?(): void;
   /** Release what the runtime holds (spare workers). */
   close(): Promise<void>;
 }

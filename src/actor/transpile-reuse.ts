@@ -21,12 +21,13 @@ const CORE_MODULE = 1;
 const CORE_IMPORTS = 2;
 const CORE_EXPORTS = 7;
 
-/** Skeletons remembered (each holds its glue and core modules): the most recent last. */
+/** Skeletons remembered (each holds its glue, not its core modules): the most recent last. */
 const MAX_ENTRIES = 2;
 
 interface Entry {
   /** Core module index in the component → the file jco wrote it to. */
   files: Map<number, string>;
+  /** The transpile without those files: a reuse puts the new component's modules in their place. */
   transpiled: Transpiled;
 }
 
@@ -67,8 +68,10 @@ export class TranspileReuse {
       files.set(index, name);
     }
     const key = await skeletonKey(bytes, files);
+    // Not the core modules themselves (a JavaScript actor's engine is ~12 MB): every reuse replaces them.
+    const glue = Object.fromEntries(Object.entries(out.files).filter(([name]) => !name.endsWith(".wasm")));
     this.entries.delete(key);
-    this.entries.set(key, { files, transpiled: out });
+    this.entries.set(key, { files, transpiled: { ...out, files: glue } });
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
   }
 }

@@ -80,7 +80,11 @@ export class Transpiler implements ComponentTranspiler {
   private async read(entry: string): Promise<Transpiled> {
     const meta = JSON.parse(await readFile(join(entry, "meta.json"), "utf8")) as Meta;
     const files: Record<string, Uint8Array> = {};
-    for (const name of meta.files) files[name] = new Uint8Array(await readFile(join(entry, name)));
+    for (const name of meta.files) {
+      // A view, not a copy: a read file's Buffer has an ArrayBuffer of its own.
+      const b = await readFile(join(entry, name));
+      files[name] = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }
     return { files, imports: meta.imports, exports: meta.exports };
   }
 

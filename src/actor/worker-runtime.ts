@@ -11,9 +11,20 @@ import type { ActorInstances, ActorRuntime, StartOptions } from "./runtime.js";
 import type { WorkerPlatform } from "./worker-handle.js";
 import { WorkerSupply, type SupplyOptions } from "./worker-supply.js";
 
+export interface CollectOptions {
+  /**
+   * A full garbage collection, run by `settle` after a component was newly compiled: its fetched
+   * bytes and its transpiled files (~23 MB for a JavaScript actor) are garbage by then, and an
+   * idle host may not have V8 collect them for a long time.
+   */
+  collectGarbage?: () => void;
+}
+
 export class WorkerActorRuntime implements ActorRuntime {
   private readonly cache: ComponentCache;
   private workers?: WorkerSupply;
+  /** A component was compiled since the last collection. */
+  private compiled = false;
 
   constructor(
     private readonly log: Logger,
@@ -21,16 +32,26 @@ export class WorkerActorRuntime implements ActorRuntime {
     private readonly transpiler: ComponentTranspiler & { close(): Promise<void> },
     private readonly supply: SupplyOptions = {},
     cache: CacheOptions = {},
+    private readonly collect: CollectOptions = {},
   ) {
     this.cache = new ComponentCache(transpiler, cache);
   }
 
   async prepare(bytes: Uint8Array, what: string): Promise<string> {
-    return (await this.cache.load(bytes, what)).digest;
+    const before = this.cache.compiles;
+    const { digest } = await this.cache.load(bytes, what);
+    if (this.cache.compiles > before) this.compiled = true;
+    return digest;
   }
 
   has(digest: string): boolean {
     return this.cache.has(digest);
+  }
+
+  settle(): void {
+    if (!this.compiled || !this.collect.collectGarbage) return;
+    this.compiled = false;
+    this.collect.collectGarbage();
   }
 
   async start(opts: StartOptions): Promise<ActorInstances> {

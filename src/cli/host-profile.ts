@@ -10,7 +10,10 @@
  *   JS actor); compiled components bounded by bytes; the jco thread stopped once idle; actor
  *   workers with a 2 MB young generation and the WASI shim's I/O thread started only when an
  *   instance first needs it (files, stdio, polls: ~20 ms then); Wasm run by V8's baseline compiler only (Liftoff): the
- *   TurboFan tier-up of a JS actor's engine costs ~25 MB on its first calls, for faster guest code.
+ *   TurboFan tier-up of a JS actor's engine costs ~25 MB on its first calls, for faster guest code;
+ *   a full GC after a new compile, before the instances start (its fetched bytes are garbage by then).
+ *   bin/lattice starts such a host with the V8 flags and malloc settings that only work from the
+ *   process's start (docs/cli.md).
  */
 import v8 from "node:v8";
 import type { NodeRuntimeOptions } from "../actor/node-runtime.js";
@@ -21,7 +24,19 @@ const SMALL_COMPILED_BYTES = 48 * 1024 * 1024;
 
 export function runtimeOptions(profile: HostProfile): NodeRuntimeOptions {
   if (profile === "default") return {};
-  return { blank: 0, digests: 0, keepTranspiler: false, maxCompiledBytes: SMALL_COMPILED_BYTES, workerLimits: { maxYoungGenerationSizeMb: 2 }, lazyShimThread: true };
+  // `gc` is there when node runs with --expose-gc, as bin/lattice starts a small host.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  return {
+    blank: 0,
+    digests: 0,
+    keepTranspiler: false,
+    maxCompiledBytes: SMALL_COMPILED_BYTES,
+    workerLimits: { maxYoungGenerationSizeMb: 2 },
+    lazyShimThread: true,
+    // Twice: a collection first completes the previous one's freeing of array buffers (done in the
+    // background), so what the first freed is gone before the instances' cost is measured.
+    ...(gc ? { collectGarbage: () => (gc(), gc()) } : {}),
+  };
 }
 
 /**

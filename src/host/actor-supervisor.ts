@@ -166,6 +166,8 @@ export class ActorSupervisor {
     const { digest, claims } = await this.component(runtime, req.actorId, ref, req.instances);
     const forward = claims && this.d.forward ? restrictToCaps(claims, this.d.forward) : this.d.forward;
     const logSink = this.d.logSink?.(req.actorId);
+    // What fetching and compiling left is given back before the instances' cost is measured.
+    runtime.settle?.();
     const before = this.d.capacity?.rss();
     const instances = await runtime.start({ actorId: req.actorId, digest, instances: req.instances, config: req.config, forward, ...(logSink ? { logSink } : {}) });
     if (before !== undefined) this.d.capacity?.grew(digest, before, req.instances);

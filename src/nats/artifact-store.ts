@@ -155,7 +155,7 @@ export class ArtifactStore {
       const what = resolved ? formatArtifactRef(resolved) : name;
       let bytes: Uint8Array;
       try {
-        bytes = await readAll(result.data, this.timeoutMs, `artifact ${what}`);
+        bytes = await readAll(result.data, this.timeoutMs, `artifact ${what}`, resolved?.size);
       } catch (e) {
         throw this.readError(what, e);
       }
@@ -338,10 +338,15 @@ function integrityError(what: string, lattice: string, detail: string): LatticeE
   );
 }
 
-/** Read a stream to the end; fail with `timeout` if no data arrives for `stallMs`. */
-async function readAll(rs: ReadableStream<Uint8Array>, stallMs: number, what: string): Promise<Uint8Array> {
+/**
+ * The stream's bytes, in one fresh plain Uint8Array (chunks are transport buffers: a Node Buffer
+ * on TCP). Copied into a buffer of the `expected` size as they come, so a component is not held
+ * twice (its chunks and their concatenation) while it is fetched; grown if more come. Fails with
+ * `timeout` if no data arrives for `stallMs`.
+ */
+async function readAll(rs: ReadableStream<Uint8Array>, stallMs: number, what: string, expected = 0): Promise<Uint8Array> {
   const reader = rs.getReader();
-  const parts: Uint8Array[] = [];
+  let out = new Uint8Array(expected);
   let total = 0;
   for (;;) {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -358,15 +363,13 @@ async function readAll(rs: ReadableStream<Uint8Array>, stallMs: number, what: st
       clearTimeout(timer);
     }
     if (r.done) break;
-    parts.push(r.value);
+    if (total + r.value.length > out.length) {
+      const grown = new Uint8Array(Math.max(2 * out.length, total + r.value.length));
+      grown.set(out.subarray(0, total));
+      out = grown;
+    }
+    out.set(r.value, total);
     total += r.value.length;
   }
-  // Always a fresh plain Uint8Array: chunks are transport buffers (a Node Buffer on TCP).
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return total === out.length ? out : out.slice(0, total);
 }

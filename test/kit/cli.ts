@@ -1,9 +1,11 @@
-/** Running the real `lattice` command (the compiled one) as child processes, tracked by pid. */
+/** Running the real `lattice` command (its launcher, bin/lattice, on the compiled CLI) as child processes, tracked by pid. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { until } from "./poll.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+/** The package's `bin`: what a user runs as `lattice` (it execs node on CLI, with the small profile's flags when asked). */
+export const LAUNCHER = fileURLToPath(new URL("../../../bin/lattice", import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +19,7 @@ export interface CliResult {
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, o: { closedStdout?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(LAUNCHER, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     if (o.closedStdout) child.stdout.destroy();
@@ -54,7 +56,7 @@ export class CliProcess {
   stderr = "";
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(LAUNCHER, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     live.add(this.child);
     this.child.stdout?.on("data", (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
@@ -76,7 +78,7 @@ export class CliProcess {
         return undefined;
       },
       timeoutMs,
-      `${count} JSON lines from lattice ${this.child.spawnargs.slice(2).join(" ")} (stderr: ${this.stderr})`,
+      `${count} JSON lines from lattice ${this.child.spawnargs.slice(1).join(" ")} (stderr: ${this.stderr})`,
     );
   }
 
@@ -89,7 +91,7 @@ export class CliProcess {
         return undefined;
       },
       timeoutMs,
-      `${JSON.stringify(text)} on stderr of lattice ${this.child.spawnargs.slice(2).join(" ")}`,
+      `${JSON.stringify(text)} on stderr of lattice ${this.child.spawnargs.slice(1).join(" ")}`,
     );
   }
 
