@@ -2,6 +2,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { LatticeClient } from "../src/ctl/index.js";
+import { Host, silentLogger } from "../src/host/index.js";
 import { LatticeState, StateCache } from "../src/nats/index.js";
 import { connectNode } from "../src/nats/node/index.js";
 import type { HostInfo } from "../src/protocol/index.js";
@@ -67,5 +68,19 @@ describe("reconnect", () => {
     // timers kept the process alive.
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(errors, []);
+  });
+
+  it("hosts stopped as soon as they started leave no JetStream consumer's timer running", async () => {
+    const nats = await natsServer(cleanup, { jetstream: {} });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    // Stopped while its state watch was still being made, a host closed its connection under it:
+    // nats.js had started the consumer's heartbeat monitor (a 30 s interval, for ever).
+    for (let i = 0; i < 10; i++) {
+      const h = new Host({ servers: nats.clientUrl, connect: connectNode, name: `brief-${i}`, logger: silentLogger });
+      await h.start();
+      await h.stop();
+    }
+    await until(() => timers() <= before, 10_000, `the timers to go (${timers()} now, ${before} before)`);
   });
 });

@@ -76,6 +76,9 @@ export class AppReconciler {
   private debounce?: ReturnType<typeof setTimeout>;
   private events: Subscription[] = [];
   private stopWatch?: () => void;
+  private watching: Promise<void> = Promise.resolve();
+  /** Ends the wait before the next watch (stop). */
+  private wake?: () => void;
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
@@ -111,7 +114,7 @@ export class AppReconciler {
     this.events = TRIGGERS.map((type) => this.o.nc.subscribe(this.subjects.event(type), { callback: (err) => void (err || this.soon()) }));
     this.ticker = setInterval(() => void this.tick(), this.intervalMs);
     void this.tick();
-    void this.watchApps();
+    this.watching = this.watchApps();
     return this;
   }
 
@@ -128,7 +131,7 @@ export class AppReconciler {
       } catch {
         // The bucket is unreachable: passes still come every interval; watch again later.
       }
-      if (!over()) await new Promise((r) => setTimeout(r, WATCH_RETRY_MS).unref());
+      if (!over()) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, WATCH_RETRY_MS).unref()));
     }
   }
 
@@ -139,7 +142,9 @@ export class AppReconciler {
     clearTimeout(this.debounce);
     for (const s of this.events.splice(0)) s.unsubscribe();
     this.stopWatch?.();
-    await this.running;
+    this.wake?.();
+    // Its watch must not be half made when the connection closes (StateCache.stop says why).
+    await Promise.all([this.running, this.watching]);
     await this.lease.release();
   }
 

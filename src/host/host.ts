@@ -291,11 +291,12 @@ export class Host {
     run?.security.stop();
     await run?.providers?.stopAll();
     run?.logs.stop();
-    run?.state.stop();
+    const stateStopped = run?.state.stop();
     await this.opts.actors?.close();
     run?.view.stop();
     const nc = run?.nc;
     if (!nc || nc.isClosed()) return;
+    await stateStopped; // its state watch must not be half made when the connection closes (StateCache.stop)
     if (!this.saidGoodbye) this.publish(EventType.HostStopped, { id: this.id, reason });
     // Bounded, and failure-proof: with NATS gone the event cannot be delivered, and stopping must
     // still finish.

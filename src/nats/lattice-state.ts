@@ -156,6 +156,9 @@ export class StateCache {
   private readonly listeners = new Set<(c: StateChange) => void>();
   private stopped = false;
   private stopWatch?: () => void;
+  private looping: Promise<void> = Promise.resolve();
+  /** Ends the wait before the next try (stop). */
+  private wake?: () => void;
   private readyResolve!: () => void;
   /** Resolves once the bucket's current contents are in (never, while it is unreachable). */
   readonly ready: Promise<void> = new Promise((r) => (this.readyResolve = r));
@@ -169,14 +172,29 @@ export class StateCache {
   ) {}
 
   start(): this {
-    void this.loop();
+    this.looping = this.loop();
     return this;
   }
 
-  stop(): void {
+  /**
+   * Stop following the bucket. Resolves once no watch is being made (or after `boundMs`, as a
+   * JetStream that does not answer holds one until its request times out): close the connection
+   * only then, as a JetStream consumer whose connection closes while it is being made keeps its
+   * heartbeat monitor running for ever (nats.js creates the monitor before it subscribes), a
+   * ClosedConnectionError every 30 s and a timer that keeps the process alive.
+   */
+  stop(boundMs = 2_000): Promise<void> {
     this.stopped = true;
     this.stopWatch?.();
+    this.wake?.();
     this.listeners.clear();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, boundMs);
+      void this.looping.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   links(): Link[] {
@@ -210,7 +228,7 @@ export class StateCache {
       } catch (e) {
         if (!this.state.closed) this.onError(messageOf(e));
       }
-      if (!this.stopped && !this.state.closed) await new Promise((r) => setTimeout(r, this.retryMs).unref?.());
+      if (!this.stopped && !this.state.closed) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, this.retryMs).unref?.()));
     }
   }
 

@@ -99,8 +99,9 @@ export class Provider {
     this.security.stop();
     this.view.stop();
     this.offChange?.();
-    this.state.stop();
+    const stateStopped = this.state.stop();
     await this.def.stop?.();
+    await stateStopped; // before its connection closes (StateCache.stop)
   }
 
   private request(target: string, iface: string, fn: string, args: readonly unknown[], o: CallOptions): InvokeRequest {

@@ -220,7 +220,7 @@ async function main(): Promise<void> {
     draw(); // uptimes
   }, 1_000);
   addEventListener("pagehide", () => {
-    links.stop();
+    void links.stop();
     void nc.close();
   });
 }
