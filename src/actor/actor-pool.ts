@@ -385,7 +385,7 @@ export class ActorPool implements ActorInstances {
    * Post the calls that wait to instances, filling each worker up to the pipeline depth before
    * the next, in one message (so that short calls keep a few workers busy rather than waking them
    * all); a call found past its deadline is refused, not run. A call goes behind another only
-   * while that one has run less than the budget: one taking longer may be stuck.
+   * while that one has run less than TAKE_BACK_AFTER_MS: what would go behind it then would be taken back.
    */
   private dispatch(): void {
     const now = performance.now();
@@ -394,7 +394,7 @@ export class ActorPool implements ActorInstances {
     const depth = this.pipelineDepth();
     for (const slot of this.slots) {
       if (!slot.ready || slot.current?.overdue) continue;
-      if (slot.current && now - slot.current.started >= PIPELINE_BUDGET_MS) continue;
+      if (slot.current && now - slot.current.started >= TAKE_BACK_AFTER_MS) continue;
       const room = depth - slot.behind.length - (slot.current ? 1 : 0);
       const calls: Pending[] = [];
       for (let next = room > 0 ? this.nextLive() : undefined; next; next = calls.length < room ? this.nextLive() : undefined) calls.push(next);
