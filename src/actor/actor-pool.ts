@@ -390,6 +390,16 @@ export class ActorPool implements ActorInstances {
   private dispatch(): void {
     const now = performance.now();
     if (this.pipelined > 0) this.takeBackStale(now);
+    this.fill(now);
+    // Armed whenever calls wait behind others, whatever this dispatch found to post.
+    if (this.pipelined > 0) this.revisit ??= unrefTimer(setTimeout(() => {
+      this.revisit = undefined;
+      this.dispatch();
+    }, TAKE_BACK_AFTER_MS));
+  }
+
+  /** The posting part of dispatch(). */
+  private fill(now: number): void {
     if (this.queue.length === 0) return;
     const depth = this.pipelineDepth();
     for (const slot of this.slots) {
@@ -405,12 +415,8 @@ export class ActorPool implements ActorInstances {
           this.pipelined++;
         }
       }
-      if (this.queue.length === 0) break;
+      if (this.queue.length === 0) return;
     }
-    if (this.pipelined > 0) this.revisit ??= unrefTimer(setTimeout(() => {
-      this.revisit = undefined;
-      this.dispatch();
-    }, TAKE_BACK_AFTER_MS));
   }
 
   /**

@@ -338,6 +338,9 @@ function integrityError(what: string, lattice: string, detail: string): LatticeE
   );
 }
 
+/** The most readAll allocates before the bytes come. */
+const PREALLOCATE_MAX = 64 * 1024 * 1024;
+
 /**
  * The stream's bytes, in one fresh plain Uint8Array (chunks are transport buffers: a Node Buffer
  * on TCP). Copied into a buffer of the `expected` size as they come, so a component is not held
@@ -346,7 +349,8 @@ function integrityError(what: string, lattice: string, detail: string): LatticeE
  */
 async function readAll(rs: ReadableStream<Uint8Array>, stallMs: number, what: string, expected = 0): Promise<Uint8Array> {
   const reader = rs.getReader();
-  let out = new Uint8Array(expected);
+  // The recorded size is the object store's word, not a promise: never more up front than a cap.
+  let out = new Uint8Array(Number.isSafeInteger(expected) && expected > 0 ? Math.min(expected, PREALLOCATE_MAX) : 0);
   let total = 0;
   for (;;) {
     let timer: ReturnType<typeof setTimeout> | undefined;
