@@ -47,6 +47,7 @@ import { LinkRouter } from "./link-router.js";
 import { PolicyGate, type PolicyOptions, type PolicyStats } from "./policy.js";
 import { ProviderSupervisor, type ProviderLauncher } from "./provider-supervisor.js";
 import { silentLogger, type Logger } from "../protocol/logging.js";
+import { within } from "../protocol/within.js";
 import { LogPublisher, type LogRate } from "../nats/log-publisher.js";
 import { actorLogSink } from "./log-forwarding.js";
 
@@ -300,7 +301,7 @@ export class Host {
     if (!this.saidGoodbye) this.publish(EventType.HostStopped, { id: this.id, reason });
     // Bounded, and failure-proof: with NATS gone the event cannot be delivered, and stopping must
     // still finish.
-    await Promise.race([nc.flush().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+    await within(nc.flush().catch(() => undefined), 2_000);
     await nc.close().catch(() => undefined);
     this.log.info("host stopped", { id: this.id, reason });
   }

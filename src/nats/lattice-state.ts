@@ -24,6 +24,7 @@ import {
   linkKey,
   validate, messageOf,
 } from "../protocol/index.js";
+import { within } from "../protocol/within.js";
 import { KvBucket, decodeEntry as decodeKvEntry } from "./kv-bucket.js";
 
 export interface StateOptions {
@@ -161,7 +162,9 @@ export class StateCache {
   private wake?: () => void;
   private readyResolve!: () => void;
   /** Resolves once the bucket's current contents are in (never, while it is unreachable). */
-  readonly ready: Promise<void> = new Promise((r) => (this.readyResolve = r));
+  readonly ready: Promise<void> = new Promise((r) => (this.readyResolve = () => ((this.loaded = true), r())));
+  /** Whether `ready` has resolved. */
+  loaded = false;
   /** Entries that did not match their schema: skipped, counted. */
   invalid = 0;
 
@@ -183,18 +186,12 @@ export class StateCache {
    * heartbeat monitor running for ever (nats.js creates the monitor before it subscribes), a
    * ClosedConnectionError every 30 s and a timer that keeps the process alive.
    */
-  stop(boundMs = 2_000): Promise<void> {
+  async stop(boundMs = 2_000): Promise<void> {
     this.stopped = true;
     this.stopWatch?.();
     this.wake?.();
     this.listeners.clear();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, boundMs);
-      void this.looping.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await within(this.looping, boundMs);
   }
 
   links(): Link[] {

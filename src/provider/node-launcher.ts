@@ -13,6 +13,7 @@ import type { LaunchSpec, LaunchedProcess, OutputStream, ProviderLauncher } from
 import type { LogLevel } from "../protocol/logging.js";
 import { ErrorCode, LatticeError } from "../protocol/errors.js";
 import { PROVIDER_ENV, isProviderIpc, type ProviderIpc } from "../protocol/provider-process.js";
+import { within } from "../protocol/within.js";
 
 /** Providers that come with lattice, by the name a REF uses. */
 export const BUILTIN_PROVIDERS = ["keyvalue", "http-server", "messaging"] as const;
@@ -160,13 +161,3 @@ class NodeProviderProcess implements LaunchedProcess {
   }
 }
 
-/** True if `p` settled within `ms`. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

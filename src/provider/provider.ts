@@ -13,6 +13,7 @@ import { SpyTap } from "../nats/spy.js";
 import type { StateCache } from "../nats/lattice-state.js";
 import { member } from "../nats/member.js";
 import { routerOf } from "../nats/router.js";
+import { within } from "../protocol/within.js";
 import { DEFAULT_CALL_TIMEOUT_MS, ErrorCode, LatticeError, Subjects, assertTargetId, messageOf, unversioned, type Link, type TargetMetrics } from "../protocol/index.js";
 import type { CallContext, CallOptions, ProviderDefinition, ProviderRuntime, ResolvedLink } from "./types.js";
 
@@ -29,7 +30,7 @@ export interface ProviderSetup {
   onHealth: (healthy: boolean, message: string) => void;
 }
 
-/** How long a call may wait for the lattice state to be in (Provider.stateOrDeadline). */
+/** How long a call may wait for the lattice state to be in (Provider.dispatch). */
 const STATE_WAIT_MS = 2_000;
 
 export class Provider {
@@ -38,8 +39,6 @@ export class Provider {
   private def: ProviderDefinition = {};
   private server?: InvocationServer;
   private offChange?: () => void;
-  /** The lattice state (links, config) has been read. */
-  private stateIn = false;
   private lastSource = "";
   private lastTarget = "";
   /** The lattice's live hosts: the signers this provider trusts (with the setting's trusted keys). */
@@ -81,7 +80,6 @@ export class Provider {
     routerOf(this.s.nc).onAvoid((target, by, forMs, why) => this.s.log.info(`calls to ${target} avoid ${by} for ${forMs / 1000} s: ${why}`));
     this.def = await define(this.runtime());
     this.state.start();
-    void this.state.ready.then(() => (this.stateIn = true));
     void this.view.start().catch((e: unknown) => this.s.log.warn("lattice view did not seed", { error: String(e) }));
     this.offChange = this.state.onChange(() => void this.notifyLinks());
     // Serve at once; links that arrive later reach handlers through the cache at call time.
@@ -149,7 +147,10 @@ export class Provider {
     const iface = unversioned(call.iface);
     const handler = this.def.exports?.[iface]?.[call.fn];
     if (!handler) throw new LatticeError(ErrorCode.NotFound, `provider ${this.s.id} serves no function ${iface}.${call.fn}`);
-    if (!this.stateIn) await this.stateOrDeadline(call.deadline);
+    // A call served before the lattice state is in would miss its link and the link's config (a
+    // restarted keyvalue provider counted in the wrong bucket): it waits for it, within its
+    // deadline and at most STATE_WAIT_MS; with JetStream unreachable it goes on without.
+    if (!this.state.loaded) await within(this.state.ready, Math.max(0, Math.min(call.deadline - Date.now(), STATE_WAIT_MS)));
     const link = this.state.findLink(call.source, iface, call.linkName);
     const resolved = link && link.target === this.s.id ? this.resolve(link) : undefined;
     const ctx: CallContext = {
@@ -162,17 +163,6 @@ export class Provider {
       ...(call.traceparent ? { traceparent: call.traceparent } : {}),
     };
     return await handler(ctx, ...call.args);
-  }
-
-  /**
-   * Wait for the lattice state (within the call's deadline, at most STATE_WAIT_MS): a call served
-   * before it is in would miss its link and the link's config (a restarted keyvalue provider
-   * counted in the wrong bucket). With JetStream unreachable, calls go on without it after that.
-   */
-  private async stateOrDeadline(deadline: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.state.ready, new Promise((r) => (timer = setTimeout(r, Math.max(0, Math.min(deadline - Date.now(), STATE_WAIT_MS)))))]);
-    clearTimeout(timer);
   }
 
   /** Tell the definition about its links when the set (or their config) changed. */
